@@ -1,0 +1,1 @@
+"""Signature verification: cryptographic check, chain, timestamp, revocation."""

@@ -1,0 +1,1 @@
+"""Params and result values of the native methods, one module per method (pure)."""

@@ -1,0 +1,148 @@
+"""The one interface every key store implements.
+
+A store lists identities (a certificate, its chain as found in the store, and how to reach
+its private key) without asking for a PIN.  To sign, the agent asks the store for the PIN
+status, gets the PIN from the consent UI, and opens a :class:`Signer`: one async primitive,
+"sign this digest", kept open for the unlock's lifetime (a batch, or an unlock window), in
+the spirit of pyHanko's ``Signer``.  Formats (CMS, XML-DSig, raw, auth) build on it.
+
+Errors: implementations raise only the :mod:`tanba.protocol.errors` tree — ``wrong_pin``
+(with retries left), ``pin_locked``, ``token_removed``, ``store_error``, ``no_certificate`` —
+translating foreign exceptions with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from cryptography import x509
+
+
+class HashAlgorithm(enum.StrEnum):
+    SHA256 = "sha256"
+    SHA384 = "sha384"
+    SHA512 = "sha512"
+
+    @property
+    def digest_size(self) -> int:
+        return {"sha256": 32, "sha384": 48, "sha512": 64}[self.value]
+
+
+class SignatureScheme(enum.StrEnum):
+    """How the digest is turned into a signature.
+
+    RSA-PSS uses MGF1 with the same hash and a salt as long as the digest (the CMS and
+    XML-DSig convention).  ECDSA signatures are returned DER-encoded (``Ecdsa-Sig-Value``),
+    the form CMS needs; XML-DSig converts to r||s itself.
+    """
+
+    RSA_PKCS1V15 = "rsa-pkcs1v15"
+    RSA_PSS = "rsa-pss"
+    ECDSA = "ecdsa"
+
+
+@dataclass(frozen=True, eq=False)
+class Identity:
+    """A certificate with a private key behind it, as one store sees it.
+
+    ``id`` is stable across restarts and unique across stores (clients pass it back);
+    ``storage`` is the NCALayer-style storage name (``PKCS12``, ``AKKaztokenStore``, ...);
+    ``location`` is what a user recognises (a file path, "token label (serial)");
+    ``key_ref`` is opaque to everyone but the store that made it.
+    """
+
+    id: str
+    storage: str
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    location: str
+    key_ref: Hashable = field(repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identity) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+@dataclass(frozen=True)
+class PinStatus:
+    """What the consent UI must know before asking for a PIN.
+
+    ``needs_pin`` is False when the PIN is typed on the reader (``pinpad``, PKCS#11's
+    protected authentication path) or the store is already unlocked.  ``retries_left`` is
+    None when the store cannot tell.  ``final_try``: one more wrong PIN locks the key; the
+    agent refuses to spend it without an explicit warning to the user.
+    """
+
+    needs_pin: bool
+    pinpad: bool = False
+    retries_left: int | None = None
+    final_try: bool = False
+    locked: bool = False
+
+
+class Signer(abc.ABC):
+    """An unlocked private key.  Close it (or use ``async with``) when done."""
+
+    identity: Identity
+
+    @abc.abstractmethod
+    async def sign_digest(
+        self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme
+    ) -> bytes:
+        """Sign a precomputed digest of ``hash_alg`` with ``scheme``."""
+
+    async def sign_digests(
+        self, digests: Sequence[bytes], hash_alg: HashAlgorithm, scheme: SignatureScheme
+    ) -> list[bytes]:
+        """Sign many digests; stores override this to do it in one trip to their worker."""
+        return [await self.sign_digest(d, hash_alg, scheme) for d in digests]
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Forget the key (log out of the token, drop the loaded PKCS#12 key)."""
+
+    async def __aenter__(self) -> Signer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class KeyStore(abc.ABC):
+    """A place keys live: one PKCS#12 file set, or one PKCS#11 module."""
+
+    #: NCALayer-style storage name this store answers to.
+    storage: str
+
+    @abc.abstractmethod
+    async def identities(self) -> list[Identity]:
+        """Certificates with a private key behind them, listed without a PIN."""
+
+    @abc.abstractmethod
+    async def pin_status(self, identity: Identity) -> PinStatus:
+        """Read the token flags / backoff state the PIN dialog needs."""
+
+    @abc.abstractmethod
+    async def open(
+        self, identity: Identity, pin: bytearray | None, *, allow_final_try: bool = False
+    ) -> Signer:
+        """Unlock ``identity``'s key with ``pin`` (None for pinpad readers).
+
+        The caller owns ``pin`` and zeroes it afterwards; a store must not keep a reference
+        to it.  Refuses with ``wrong_pin``/``pin_locked`` rather than spend the final try
+        unless ``allow_final_try`` is set.
+        """
+
+    async def close(self) -> None:
+        """Release the store (finalise modules, stop worker threads)."""

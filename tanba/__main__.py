@@ -1,0 +1,3 @@
+from tanba.cli.main import main
+
+main()
