@@ -1,0 +1,442 @@
+"""CMS SignedData in the CAdES-BES profile, built fast.
+
+A :class:`CmsBuilder` is made once per (certificate, chain, hash, scheme) and encodes up
+front everything that does not change between documents: the certificate set, the
+SignerIdentifier (issuerAndSerialNumber), the algorithm identifiers, and the signed
+attributes contentType and signingCertificateV2.  Per batch it encodes the signingTime;
+per document only the messageDigest, the signature and the content differ, so a
+SignedData is a concatenation of pre-encoded DER pieces — asn1crypto is used to prepare
+the pieces and to parse existing CMS (co-signing, timestamps), never per document.
+
+Profile (accepted by OpenSSL, BouncyCastle-based verifiers such as NCALayer's):
+- SignedData v1, eContentType id-data, content attached or detached;
+- SignerInfo v1, sid issuerAndSerialNumber, digestAlgorithm SHA-256/384/512 (parameters
+  absent, RFC 5754);
+- signed attributes contentType, messageDigest, signingTime (UTCTime),
+  signingCertificateV2 (ESSCertIDv2: SHA-256 of the certificate + issuerSerial), DER-sorted;
+- signatureAlgorithm: rsaEncryption for PKCS#1 v1.5 (RFC 3370, what OpenSSL emits),
+  id-RSASSA-PSS with explicit parameters (MGF1 same hash, salt = digest length),
+  ecdsa-with-SHA256/384/512 (signature DER Ecdsa-Sig-Value).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from asn1crypto import cms as acms
+from asn1crypto import core as acore
+from asn1crypto import tsp as atsp
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tanba.agent.formats import digest as _digest
+from tanba.protocol.errors import InternalError, InvalidParams
+from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- DER primitives
+
+
+def der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0x80 | len(body),)) + body
+
+
+def der_tlv(tag: int, content: bytes) -> bytes:
+    return bytes((tag,)) + der_length(len(content)) + content
+
+
+def der_set(elements: Iterable[bytes], tag: int = 0x31) -> bytes:
+    """A DER SET OF: element encodings in ascending order (X.690 11.6)."""
+    return der_tlv(tag, b"".join(sorted(elements)))
+
+
+def _oid(dotted: str) -> bytes:
+    return bytes(acore.ObjectIdentifier(dotted).dump())
+
+
+SEQ, SET, OCTETS = 0x30, 0x31, 0x04
+CTX0, CTX1 = 0xA0, 0xA1
+_NULL = b"\x05\x00"
+_V1 = b"\x02\x01\x01"
+
+OID_DATA = _oid("1.2.840.113549.1.7.1")
+OID_SIGNED_DATA = _oid("1.2.840.113549.1.7.2")
+OID_CONTENT_TYPE = _oid("1.2.840.113549.1.9.3")
+OID_MESSAGE_DIGEST = _oid("1.2.840.113549.1.9.4")
+OID_SIGNING_TIME = _oid("1.2.840.113549.1.9.5")
+OID_SIGNATURE_TIMESTAMP = _oid("1.2.840.113549.1.9.16.2.14")
+
+_HASH_OIDS = {
+    HashAlgorithm.SHA256: "2.16.840.1.101.3.4.2.1",
+    HashAlgorithm.SHA384: "2.16.840.1.101.3.4.2.2",
+    HashAlgorithm.SHA512: "2.16.840.1.101.3.4.2.3",
+}
+_ECDSA_OIDS = {
+    HashAlgorithm.SHA256: "1.2.840.10045.4.3.2",
+    HashAlgorithm.SHA384: "1.2.840.10045.4.3.3",
+    HashAlgorithm.SHA512: "1.2.840.10045.4.3.4",
+}
+
+
+def digest_algorithm_der(alg: HashAlgorithm) -> bytes:
+    return der_tlv(SEQ, _oid(_HASH_OIDS[alg]))
+
+
+def signature_algorithm_der(alg: HashAlgorithm, scheme: SignatureScheme) -> bytes:
+    if scheme is SignatureScheme.RSA_PKCS1V15:
+        return der_tlv(SEQ, _oid("1.2.840.113549.1.1.1") + _NULL)
+    if scheme is SignatureScheme.ECDSA:
+        return der_tlv(SEQ, _oid(_ECDSA_OIDS[alg]))
+    hash_id = digest_algorithm_der(alg)
+    mgf = der_tlv(SEQ, _oid("1.2.840.113549.1.1.8") + hash_id)
+    salt = bytes((0x02, 1, alg.digest_size))
+    params = der_tlv(SEQ, der_tlv(CTX0, hash_id) + der_tlv(CTX1, mgf) + der_tlv(0xA2, salt))
+    return der_tlv(SEQ, _oid("1.2.840.113549.1.1.10") + params)
+
+
+def default_scheme(certificate: x509.Certificate) -> SignatureScheme:
+    """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys."""
+    key = certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return SignatureScheme.RSA_PKCS1V15
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return SignatureScheme.ECDSA
+    raise InvalidParams(f"unsupported key type {type(key).__name__}")
+
+
+def check_scheme(certificate: x509.Certificate, scheme: SignatureScheme) -> None:
+    is_ec = default_scheme(certificate) is SignatureScheme.ECDSA
+    if is_ec != (scheme is SignatureScheme.ECDSA):
+        raise InvalidParams(f"scheme {scheme.value} does not fit the certificate's key")
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class PrecomputedDigest:
+    """A document given by its digest (detached signatures only)."""
+
+    value: bytes
+
+
+#: One document: bytes, a file path, a binary stream, an iterable of chunks, or a digest.
+CmsInput = _digest.Source | PrecomputedDigest
+
+Progress = Callable[[int, int], None]
+
+
+def _resolve(item: CmsInput, alg: HashAlgorithm, detached: bool) -> tuple[bytes | None, bytes]:
+    """(content to embed or None, digest); runs in a worker thread for non-bytes input."""
+    if isinstance(item, PrecomputedDigest):
+        if not detached:
+            raise InvalidParams("a precomputed digest can only be signed detached")
+        if len(item.value) != alg.digest_size:
+            raise InvalidParams(
+                f"digest is {len(item.value)} bytes, {alg.value} needs {alg.digest_size}"
+            )
+        return None, bytes(item.value)
+    if detached:
+        return None, _digest.digest_of(item, alg)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        content = bytes(item)
+    elif isinstance(item, os.PathLike):
+        try:
+            with open(item, "rb") as f:
+                content = f.read()
+        except OSError as exc:
+            raise InvalidParams(f"cannot read {os.fspath(item)!r}: {exc.strerror}") from exc
+    elif hasattr(item, "read"):
+        content = item.read()
+    else:
+        content = b"".join(item)  # type: ignore[arg-type]
+    return content, _digest.hash_bytes(content, alg)
+
+
+# ---------------------------------------------------------------- the builder
+
+
+def _to_asn1(cert: x509.Certificate) -> ax509.Certificate:
+    return ax509.Certificate.load(cert.public_bytes(Encoding.DER))
+
+
+def _attribute(oid: bytes, value: bytes) -> bytes:
+    return der_tlv(SEQ, oid + der_tlv(SET, value))
+
+
+def _utc_time(when: datetime) -> bytes:
+    when = when.astimezone(timezone.utc)
+    if not 1950 <= when.year < 2050:
+        raise InvalidParams("signingTime outside the UTCTime range")
+    return der_tlv(0x17, when.strftime("%y%m%d%H%M%SZ").encode("ascii"))
+
+
+class CmsBuilder:
+    """Makes CAdES-BES SignedData for one certificate, hash and scheme."""
+
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        chain: Sequence[x509.Certificate] = (),
+        hash_alg: HashAlgorithm = HashAlgorithm.SHA256,
+        scheme: SignatureScheme | None = None,
+        include_chain: bool = True,
+    ) -> None:
+        self.certificate = certificate
+        self.hash_alg = hash_alg
+        self.scheme = scheme or default_scheme(certificate)
+        check_scheme(certificate, self.scheme)
+        self._hasher = getattr(hashlib, hash_alg.value)
+
+        cert = _to_asn1(certificate)
+        self._cert_ders = [bytes(cert.dump())]
+        if include_chain:
+            self._cert_ders += [c.public_bytes(Encoding.DER) for c in chain]
+        self._certs_field = der_tlv(CTX0, b"".join(self._cert_ders))
+        self.digest_alg = digest_algorithm_der(hash_alg)
+        self._digest_algs_field = der_tlv(SET, self.digest_alg)
+        self.signature_alg = signature_algorithm_der(hash_alg, self.scheme)
+        sid = acms.IssuerAndSerialNumber(
+            {"issuer": cert.issuer, "serial_number": cert.serial_number}
+        ).dump()
+        self._si_head = _V1 + bytes(sid) + self.digest_alg
+
+        ess = atsp.SigningCertificateV2(
+            {
+                "certs": [
+                    {
+                        "cert_hash": hashlib.sha256(self._cert_ders[0]).digest(),
+                        "issuer_serial": {
+                            "issuer": [ax509.GeneralName({"directory_name": cert.issuer})],
+                            "serial_number": cert.serial_number,
+                        },
+                    }
+                ]
+            }
+        )
+        self._fixed_attrs = [
+            _attribute(OID_CONTENT_TYPE, OID_DATA),
+            _attribute(_oid("1.2.840.113549.1.9.16.2.47"), bytes(ess.dump())),
+        ]
+        self._md_prefix = _attribute(OID_MESSAGE_DIGEST, der_tlv(OCTETS, bytes(hash_alg.digest_size)))
+        self._md_prefix = self._md_prefix[: -hash_alg.digest_size]
+
+    # -- per batch / per document ------------------------------------------------
+
+    def _signed_attrs_frame(self, when: datetime) -> tuple[bytes, bytes, int]:
+        """(before, after, content length): signed attrs content = before + digest + after."""
+        marker = bytes(self.hash_alg.digest_size)
+        md_attr = self._md_prefix + marker
+        attrs = sorted([*self._fixed_attrs, _attribute(OID_SIGNING_TIME, _utc_time(when)), md_attr])
+        content = b"".join(attrs)
+        at = sum(len(a) for a in attrs[: attrs.index(md_attr)]) + len(self._md_prefix)
+        return content[:at], content[at + len(marker) :], len(content)
+
+    def _signer_info(self, attrs_content_len: int, signed_attrs_body: bytes, signature: bytes) -> bytes:
+        return der_tlv(
+            SEQ,
+            self._si_head
+            + bytes((CTX0,))
+            + der_length(attrs_content_len)
+            + signed_attrs_body
+            + self.signature_alg
+            + der_tlv(OCTETS, signature),
+        )
+
+    def _assemble(
+        self, attrs_content_len: int, signed_attrs_body: bytes, signature: bytes, content: bytes | None
+    ) -> bytes:
+        signer_info = self._signer_info(attrs_content_len, signed_attrs_body, signature)
+        encap = OID_DATA if content is None else OID_DATA + der_tlv(CTX0, der_tlv(OCTETS, content))
+        signed_data = der_tlv(
+            SEQ,
+            _V1
+            + self._digest_algs_field
+            + der_tlv(SEQ, encap)
+            + self._certs_field
+            + der_tlv(SET, signer_info),
+        )
+        return der_tlv(SEQ, OID_SIGNED_DATA + der_tlv(CTX0, signed_data))
+
+    def signer_info_parts(self, digests: Sequence[bytes], when: datetime) -> tuple[list[bytes], list[bytes], int]:
+        """Signed-attribute bodies and the digests to sign, for documents with ``digests``."""
+        before, after, n = self._signed_attrs_frame(when)
+        set_header = bytes((SET,)) + der_length(n)
+        hasher = self._hasher
+        bodies = [before + d + after for d in digests]
+        return bodies, [hasher(set_header + b).digest() for b in bodies], n
+
+    async def _sign(self, signer: Signer, to_sign: list[bytes]) -> list[bytes]:
+        identity = getattr(signer, "identity", None)
+        if identity is not None and identity.certificate != self.certificate:
+            raise InternalError("signer key does not belong to the builder's certificate")
+        signatures = await signer.sign_digests(to_sign, self.hash_alg, self.scheme)
+        if len(signatures) != len(to_sign):
+            raise InternalError("signer returned a wrong number of signatures")
+        return signatures
+
+    async def sign_batch(
+        self,
+        signer: Signer,
+        items: Sequence[CmsInput],
+        *,
+        detached: bool = True,
+        progress: Progress | None = None,
+        signing_time: datetime | None = None,
+    ) -> list[bytes]:
+        """One CMS (DER) per item, all signatures in one ``signer.sign_digests`` call.
+
+        ``progress(done, total)`` is called as each document has been hashed (files are
+        hashed in a worker thread, in 1 MiB chunks when detached).
+        """
+        total = len(items)
+        resolved: list[tuple[bytes | None, bytes]] = []
+        for i, item in enumerate(items):
+            if isinstance(item, (bytes, bytearray)) and len(item) < (1 << 20):
+                resolved.append(_resolve(item, self.hash_alg, detached))
+            else:
+                resolved.append(await asyncio.to_thread(_resolve, item, self.hash_alg, detached))
+            if progress is not None:
+                progress(i + 1, total)
+        when = signing_time or datetime.now(timezone.utc)
+        bodies, to_sign, n = self.signer_info_parts([d for _, d in resolved], when)
+        signatures = await self._sign(signer, to_sign)
+        out = [
+            self._assemble(n, body, sig, content)
+            for body, sig, (content, _) in zip(bodies, signatures, resolved)
+        ]
+        log.debug("built %d CMS (%s, %s, detached=%s)", total, self.hash_alg, self.scheme, detached)
+        return out
+
+    async def sign(self, signer: Signer, item: CmsInput, *, detached: bool = True) -> bytes:
+        return (await self.sign_batch(signer, [item], detached=detached))[0]
+
+    # -- co-signing --------------------------------------------------------------
+
+    async def cosign(
+        self,
+        signer: Signer,
+        existing_cms: bytes,
+        data: bytes | None = None,
+        *,
+        signing_time: datetime | None = None,
+    ) -> bytes:
+        """Add a SignerInfo to ``existing_cms`` over the same content.
+
+        ``data`` is required when the existing CMS is detached; when it is attached, a given
+        ``data`` must equal the embedded content.  ``data`` must match the existing signers'
+        messageDigest (where their hash is known), so a co-signature never lands on
+        different content.  The result stays detached or attached like the input.
+        """
+        sd = parse_signed_data(existing_cms)
+        try:
+            encap = sd["encap_content_info"]
+            if encap["content_type"].dotted != "1.2.840.113549.1.7.1":
+                raise InvalidParams("can only co-sign CMS over id-data content")
+            embedded = encap["content"].native if encap["content"] else None
+            content = _pick_content(embedded, data)
+            for si in sd["signer_infos"]:
+                _check_existing_digest(si, content)
+            existing_sis = [bytes(si.dump()) for si in sd["signer_infos"]]
+            digest_algs = [bytes(a.dump()) for a in sd["digest_algorithms"]]
+            certs = [bytes(c.dump()) for c in sd["certificates"]] if sd["certificates"] else []
+            crls = bytes(sd["crls"].dump()) if sd["crls"] else b""
+            encap_der = bytes(encap.dump())
+            version = int(sd["version"].native[1:])
+        except InvalidParams:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            raise InvalidParams(f"malformed CMS: {exc}") from exc
+
+        bodies, to_sign, n = self.signer_info_parts(
+            [self._hasher(content).digest()], signing_time or datetime.now(timezone.utc)
+        )
+        [signature] = await self._sign(signer, to_sign)
+        new_si_der = self._signer_info(n, bodies[0], signature)
+
+        if self.digest_alg not in digest_algs:
+            digest_algs.append(self.digest_alg)
+        for c in self._cert_ders:
+            if c not in certs:
+                certs.append(c)
+        return build_content_info(
+            version=max(version, 1),
+            digest_algs=digest_algs,
+            encap=encap_der,
+            certificates=certs,
+            crls=crls,
+            signer_infos=[*existing_sis, new_si_der],
+        )
+
+
+# ---------------------------------------------------------------- existing CMS
+
+
+def parse_signed_data(der: bytes) -> Any:
+    """The ``asn1crypto`` SignedData inside a ContentInfo; anything else is invalid_params."""
+    try:
+        ci = acms.ContentInfo.load(der, strict=True)
+        if ci["content_type"].dotted != "1.2.840.113549.1.7.2":
+            raise InvalidParams("not a CMS SignedData")
+        sd = ci["content"]
+        if len(sd["signer_infos"]) == 0:
+            raise InvalidParams("CMS has no signers")
+        sd["encap_content_info"]["content_type"].dotted  # force a parse of the layers
+        return sd
+    except InvalidParams:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise InvalidParams(f"malformed CMS: {exc}") from exc
+
+
+def build_content_info(
+    *,
+    version: int,
+    digest_algs: Sequence[bytes],
+    encap: bytes,
+    certificates: Sequence[bytes],
+    crls: bytes,
+    signer_infos: Sequence[bytes],
+) -> bytes:
+    """ContentInfo(SignedData) from encoded parts (``crls`` is the whole [1] field or b"")."""
+    body = bytes((0x02, 1, version)) + der_set(digest_algs) + encap
+    if certificates:
+        body += der_tlv(CTX0, b"".join(certificates))
+    body += crls + der_set(signer_infos)
+    return der_tlv(SEQ, OID_SIGNED_DATA + der_tlv(CTX0, der_tlv(SEQ, body)))
+
+
+def _pick_content(embedded: bytes | None, data: bytes | None) -> bytes:
+    if embedded is None:
+        if data is None:
+            raise InvalidParams("the CMS is detached: the signed data is needed to co-sign")
+        return data
+    if data is not None and data != embedded:
+        raise InvalidParams("data differs from the content embedded in the CMS")
+    return bytes(embedded)
+
+
+def _check_existing_digest(si: Any, content: bytes) -> None:
+    attrs = si["signed_attrs"]
+    if not attrs:
+        return
+    name = si["digest_algorithm"]["algorithm"].native
+    if name not in hashlib.algorithms_available:
+        return  # e.g. GOST: we cannot check it, the verifier will
+    for attr in attrs:
+        if attr["type"].native == "message_digest":
+            if attr["values"][0].native != hashlib.new(name, content).digest():
+                raise InvalidParams("the data does not match the existing signature")

@@ -1,0 +1,99 @@
+"""Hash documents without holding them in memory.
+
+A detached signature over a file needs only the file's digest, so files and streams are
+read in 1 MiB chunks into one reused buffer (``readinto``) and fed to :mod:`hashlib`
+(OpenSSL underneath, GIL released for large updates).  The memory cost is the buffer,
+whatever the file size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+from tanba.protocol.errors import InvalidParams
+from tanba.providers.base import HashAlgorithm
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1 << 20
+
+@runtime_checkable
+class Stream(Protocol):
+    """A readable binary stream (an open file, ``io.BytesIO``, a socket file...)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+#: What :func:`digest_of` accepts: bytes-like data, a file path, a readable binary stream,
+#: or an iterable of byte chunks.
+Source = bytes | bytearray | memoryview | os.PathLike[str] | Stream | Iterable[bytes]
+
+
+class _Hash(Protocol):
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+def new_hash(alg: HashAlgorithm) -> _Hash:
+    """A fresh hashlib object for ``alg``."""
+    return hashlib.new(alg.value)
+
+
+def hash_bytes(data: bytes | bytearray | memoryview, alg: HashAlgorithm) -> bytes:
+    return hashlib.new(alg.value, data).digest()
+
+
+def hash_chunks(chunks: Iterable[bytes | bytearray | memoryview], alg: HashAlgorithm) -> bytes:
+    h = hashlib.new(alg.value)
+    for chunk in chunks:
+        h.update(chunk)
+    return h.digest()
+
+
+def hash_stream(stream: Stream, alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE) -> bytes:
+    """Digest of everything left in ``stream``, read in ``chunk_size`` pieces."""
+    h = hashlib.new(alg.value)
+    view = memoryview(bytearray(chunk_size))
+    while True:
+        n = stream.readinto(view)
+        if n is None:  # a non-blocking stream with nothing ready: not a document
+            raise InvalidParams("the document stream is non-blocking")
+        if n == 0:
+            return h.digest()
+        h.update(view[:n] if n < chunk_size else view)
+
+
+def hash_file(path: str | os.PathLike[str], alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE) -> bytes:
+    """Digest of the file at ``path``; an unreadable file is ``invalid_params``."""
+    try:
+        with open(path, "rb", buffering=0) as f:
+            digest = hash_stream(f, alg, chunk_size)
+    except OSError as exc:
+        raise InvalidParams(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from exc
+    log.debug("hashed %s with %s", os.fspath(path), alg.value)
+    return digest
+
+
+def digest_of(source: Source, alg: HashAlgorithm) -> bytes:
+    """Digest of any :data:`Source`, choosing the right reader.
+
+    Unreadable files and streams, and chunks that are not bytes, are ``invalid_params``.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return hash_bytes(source, alg)
+    if isinstance(source, os.PathLike):
+        return hash_file(source, alg)
+    if isinstance(source, Stream):
+        try:
+            return hash_stream(source, alg)
+        except OSError as exc:
+            raise InvalidParams(f"cannot read the document stream: {exc}") from exc
+    try:
+        return hash_chunks(source, alg)
+    except TypeError as exc:
+        raise InvalidParams("document chunks must be bytes") from exc
