@@ -1,0 +1,555 @@
+"""Keys on PKCS#11 tokens (smart cards, USB tokens, SoftHSM).
+
+* Tokens are chosen by label or serial, never by slot number (slot ids move when readers
+  come and go).  Without a filter, every token of the module is listed.
+* Certificates are public objects: they are listed without logging in.  A certificate with
+  a CKA_ID is offered as an identity (CA certificates, by BasicConstraints, are not: they
+  only feed chains); its private key is found at ``open`` by the
+  same CKA_ID.  The chain is made of the other certificates on the token that issue it.
+* Identity ids: ``p11:<token serial>:<hex CKA_ID>``, stable across restarts and slots.
+  Should two certificates share a CKA_ID on one token, both ids get ``:<first 16 hex of
+  the SHA-256 fingerprint>`` appended.
+* PINs: the token flags decide (see :func:`pin_status_from_flags`, :func:`check_login`).
+  When the next wrong PIN would lock the token (``CKF_USER_PIN_FINAL_TRY``), ``open``
+  refuses without ``allow_final_try`` and raises ``WrongPin(retries_left=1)`` *without*
+  sending the PIN: the caller shows the final-try warning and asks again.  A wrong PIN is
+  never retried; ``retriesLeft`` comes from the flags read after the failure (1 on final
+  try, else unknown).  Pinpad readers (``CKF_PROTECTED_AUTHENTICATION_PATH``) log in with
+  no PIN: the user types it on the reader.
+* PKCS#11 login state is per token for the whole process, so the module's worker keeps one
+  logged-in session per token, shared by the signers opened on it.  Opening a second signer
+  while the token is unlocked checks the PIN against an HMAC of the one that unlocked it
+  (a mismatch is ``wrong_pin`` and costs no token try); the last signer closed logs out.
+* python-pkcs11 takes the PIN as ``str``: the PIN is decoded for the ``C_Login`` call and
+  that immutable copy cannot be wiped (the caller's bytearray can, and is theirs to zero).
+
+Every module call runs on the module's :class:`ModuleWorker` thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pkcs11
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
+from pkcs11 import exceptions as p11e
+
+from tanba.protocol.errors import (
+    InvalidParams,
+    NoCertificate,
+    PinLocked,
+    StoreError,
+    TanbaError,
+    TokenRemoved,
+    WrongPin,
+)
+from tanba.providers.base import (
+    HashAlgorithm,
+    Identity,
+    KeyStore,
+    PinStatus,
+    SignatureScheme,
+    Signer,
+)
+from tanba.providers.pkcs11_worker import ModuleWorker, acquire_worker
+
+log = logging.getLogger(__name__)
+
+#: DER DigestInfo prefixes (AlgorithmIdentifier with NULL parameters + OCTET STRING header).
+DIGEST_INFO_PREFIX: dict[HashAlgorithm, bytes] = {
+    HashAlgorithm.SHA256: bytes.fromhex("3031300d060960864801650304020105000420"),
+    HashAlgorithm.SHA384: bytes.fromhex("3041300d060960864801650304020205000430"),
+    HashAlgorithm.SHA512: bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+_PSS_PARAMS: dict[HashAlgorithm, tuple[Mechanism, pkcs11.MGF, int]] = {
+    HashAlgorithm.SHA256: (Mechanism.SHA256, pkcs11.MGF.SHA256, 32),
+    HashAlgorithm.SHA384: (Mechanism.SHA384, pkcs11.MGF.SHA384, 48),
+    HashAlgorithm.SHA512: (Mechanism.SHA512, pkcs11.MGF.SHA512, 64),
+}
+
+#: Return codes that mean the token (or the session on it) is gone.
+_REMOVED = (
+    p11e.DeviceRemoved,
+    p11e.TokenNotPresent,
+    p11e.TokenNotRecognised,
+    p11e.SessionHandleInvalid,
+    p11e.SessionClosed,
+    p11e.DeviceError,
+    p11e.SlotIDInvalid,
+    p11e.NoSuchToken,
+)
+#: Codes a vanished token may also produce; the token's presence decides.
+_MAYBE_REMOVED = (
+    p11e.ObjectHandleInvalid,
+    p11e.KeyHandleInvalid,
+    p11e.GeneralError,
+    p11e.FunctionFailed,
+    p11e.UserNotLoggedIn,
+)
+
+
+# -- token flags: the seam the PIN logic is tested at ---------------------------------
+
+
+def pin_status_from_flags(flags: int) -> PinStatus:
+    """What the PIN dialog needs, from ``CK_TOKEN_INFO.flags``.
+
+    PKCS#11 does not give retry counts: ``CKF_USER_PIN_COUNT_LOW`` means "low, number
+    unknown" (``retries_left`` None), ``CKF_USER_PIN_FINAL_TRY`` means exactly one.
+    """
+    pinpad = bool(flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH)
+    locked = bool(flags & TokenFlag.USER_PIN_LOCKED)
+    final_try = bool(flags & TokenFlag.USER_PIN_FINAL_TRY) and not locked
+    return PinStatus(
+        needs_pin=bool(flags & TokenFlag.LOGIN_REQUIRED) and not pinpad,
+        pinpad=pinpad,
+        retries_left=0 if locked else (1 if final_try else None),
+        final_try=final_try,
+        locked=locked,
+    )
+
+
+def check_login(flags: int, *, allow_final_try: bool) -> None:
+    """Refuse a login the flags say must not be tried (nothing is sent to the token)."""
+    if flags & TokenFlag.USER_PIN_LOCKED:
+        raise PinLocked("the token's user PIN is locked")
+    if flags & TokenFlag.USER_PIN_FINAL_TRY and not allow_final_try:
+        raise WrongPin("final PIN try: not spent without the user's explicit consent", 1)
+
+
+def wrong_pin_error(flags_after: int | None) -> TanbaError:
+    """The error for a rejected PIN, from the flags read after the failure."""
+    if flags_after is not None and flags_after & TokenFlag.USER_PIN_LOCKED:
+        return PinLocked("wrong PIN; the token locked its user PIN")
+    final = flags_after is not None and bool(flags_after & TokenFlag.USER_PIN_FINAL_TRY)
+    return WrongPin("the token rejected the PIN", 1 if final else None)
+
+
+def login(token: Any, pin: str | None, *, allow_final_try: bool) -> Any:
+    """Open a session on ``token`` and log the user in, once; returns the session.
+
+    ``token`` is a python-pkcs11 Token (``flags``, ``open``, ``slot.get_token()``).
+    """
+    flags = int(token.flags)
+    check_login(flags, allow_final_try=allow_final_try)
+    if flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH:
+        user_pin: object = pkcs11.PROTECTED_AUTH
+    elif not flags & TokenFlag.LOGIN_REQUIRED:
+        return token.open()
+    elif pin is None:
+        raise InvalidParams("this token needs a PIN")
+    else:
+        user_pin = pin
+    try:
+        return token.open(user_pin=user_pin)
+    except (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange) as exc:
+        try:
+            flags_after: int | None = int(token.slot.get_token().flags)
+        except pkcs11.PKCS11Error:
+            flags_after = None
+        raise wrong_pin_error(flags_after) from exc
+    except p11e.PinLocked as exc:
+        raise PinLocked("the token's user PIN is locked") from exc
+
+
+# -- logged-in sessions, shared per token by every signer of the module ----------------
+
+
+@dataclass(eq=False)
+class _Login:
+    serial: bytes
+    session: Any
+    generation: int
+    pin_mac_key: bytes
+    pin_mac: bytes | None
+    refs: int = 0
+    keys: dict[bytes, Any] = field(default_factory=dict)
+
+
+def _logins(worker: ModuleWorker) -> dict[bytes, _Login]:
+    # Only ever touched on the worker thread.
+    table: dict[bytes, _Login] = worker.state.setdefault("logins", {})
+    return table
+
+
+def _pin_mac(key: bytes, pin: str | None) -> bytes | None:
+    return None if pin is None else hmac.new(key, pin.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class _KeyRef:
+    serial: bytes
+    cka_id: bytes
+
+
+class Pkcs11Store(KeyStore):
+    """The identities on one PKCS#11 module's tokens (optionally one token)."""
+
+    def __init__(
+        self,
+        module: Path,
+        storage: str,
+        *,
+        token_label: str | None = None,
+        token_serial: str | None = None,
+    ) -> None:
+        self.module = Path(module)
+        self.storage = storage
+        self.token_label = token_label
+        self.token_serial = token_serial
+        self._worker: ModuleWorker | None = acquire_worker(self.module)
+
+    @property
+    def worker(self) -> ModuleWorker:
+        if self._worker is None:
+            raise StoreError(f"PKCS#11 store for {self.module} is closed")
+        return self._worker
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(lib, *args)`` on the module thread, PKCS#11 errors translated."""
+        worker = self.worker
+        try:
+            return await worker.run(_translated, fn, args)
+        except TokenRemoved:
+            worker.mark_stale()
+            raise
+
+    # -- listing ---------------------------------------------------------------------
+
+    async def identities(self) -> list[Identity]:
+        tokens: list[tuple[str, bytes, list[tuple[bytes, bytes]]]] = await self.call(
+            _list_certificates, self.worker, self.token_label, self.token_serial
+        )
+        found: list[Identity] = []
+        for label, serial, objects in tokens:
+            found.extend(self._token_identities(label, serial, objects))
+        return found
+
+    def _token_identities(
+        self, label: str, serial: bytes, objects: list[tuple[bytes, bytes]]
+    ) -> list[Identity]:
+        certs: list[tuple[bytes, x509.Certificate]] = []
+        seen: set[tuple[bytes, bytes]] = set()
+        for cka_id, der in objects:
+            if (cka_id, der) in seen:
+                continue
+            seen.add((cka_id, der))
+            try:
+                certs.append((cka_id, x509.load_der_x509_certificate(der)))
+            except ValueError:
+                log.warning("unreadable certificate on token %r (CKA_ID %s)", label, cka_id.hex())
+        leaves = [(i, c) for i, c in certs if i and not _is_ca(c)]
+        id_counts: dict[bytes, int] = {}
+        for cka_id, _ in leaves:
+            id_counts[cka_id] = id_counts.get(cka_id, 0) + 1
+        serial_text = serial.decode("ascii", "replace").strip() or label
+        result = []
+        for cka_id, cert in leaves:
+            ident = f"p11:{serial_text}:{cka_id.hex()}"
+            if id_counts[cka_id] > 1:
+                ident += ":" + cert.fingerprint(hashes.SHA256()).hex()[:16]
+            result.append(
+                Identity(
+                    id=ident,
+                    storage=self.storage,
+                    certificate=cert,
+                    chain=_chain(cert, [c for _, c in certs]),
+                    location=f"{label} ({serial_text})",
+                    key_ref=_KeyRef(serial, cka_id),
+                )
+            )
+        return result
+
+    # -- PIN and signing -------------------------------------------------------------
+
+    def _ref(self, identity: Identity) -> _KeyRef:
+        if not isinstance(identity.key_ref, _KeyRef) or identity.storage != self.storage:
+            raise NoCertificate(f"{identity.id} does not belong to {self.module}")
+        return identity.key_ref
+
+    async def pin_status(self, identity: Identity) -> PinStatus:
+        ref = self._ref(identity)
+        flags: int = await self.call(_token_flags, ref.serial)
+        return pin_status_from_flags(flags)
+
+    async def open(
+        self, identity: Identity, pin: bytearray | None, *, allow_final_try: bool = False
+    ) -> Signer:
+        ref = self._ref(identity)
+        try:
+            pin_text = None if pin is None else bytes(pin).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WrongPin("the PIN is not valid UTF-8") from exc
+        key_type = _key_type(identity.certificate)
+        entry: _Login = await self.call(
+            _open_key, self.worker, ref, pin_text, allow_final_try, key_type
+        )
+        del pin_text
+        return Pkcs11Signer(self, identity, entry, ref.cka_id)
+
+    async def close(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.release()
+
+
+class Pkcs11Signer(Signer):
+    """A private key on a logged-in token; every signature is one hop to the worker."""
+
+    def __init__(self, store: Pkcs11Store, identity: Identity, entry: _Login, cka_id: bytes):
+        self.identity = identity
+        self._store = store
+        self._entry: _Login | None = entry
+        self._cka_id = cka_id
+        self._is_ec = _key_type(identity.certificate) == pkcs11.KeyType.EC
+
+    async def sign_digest(
+        self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme
+    ) -> bytes:
+        return (await self.sign_digests([digest], hash_alg, scheme))[0]
+
+    async def sign_digests(
+        self, digests: Sequence[bytes], hash_alg: HashAlgorithm, scheme: SignatureScheme
+    ) -> list[bytes]:
+        if self._entry is None:
+            raise StoreError("this signer is closed")
+        for digest in digests:
+            if len(digest) != hash_alg.digest_size:
+                raise InvalidParams(f"a {hash_alg} digest is {hash_alg.digest_size} bytes")
+        if (scheme is SignatureScheme.ECDSA) != self._is_ec:
+            raise InvalidParams(f"{scheme} does not fit this key")
+        param: Any = None
+        if scheme is SignatureScheme.RSA_PKCS1V15:
+            mechanism, payloads = Mechanism.RSA_PKCS, [DIGEST_INFO_PREFIX[hash_alg] + d for d in digests]
+        elif scheme is SignatureScheme.RSA_PSS:
+            mechanism, payloads, param = Mechanism.RSA_PKCS_PSS, list(digests), _PSS_PARAMS[hash_alg]
+        else:
+            mechanism, payloads = Mechanism.ECDSA, list(digests)
+        raw: list[bytes] = await self._store.call(
+            _sign, self._store.worker, self._entry, self._cka_id, payloads, mechanism, param
+        )
+        if scheme is SignatureScheme.ECDSA:
+            return [_ecdsa_der(sig) for sig in raw]
+        return raw
+
+    async def close(self) -> None:
+        entry, self._entry = self._entry, None
+        if entry is None or self._store._worker is None:
+            return
+        try:
+            await self._store.call(_release_login, self._store.worker, entry)
+        except TanbaError:
+            log.info("closing the token session failed (token gone?)", exc_info=True)
+
+
+# -- jobs: run on the worker thread ---------------------------------------------------
+
+
+def _translated(lib: Any, fn: Any, args: tuple[Any, ...]) -> Any:
+    try:
+        return fn(lib, *args)
+    except TanbaError:
+        raise
+    except _REMOVED as exc:
+        raise TokenRemoved("the token was removed") from exc
+    except pkcs11.PKCS11Error as exc:
+        serial = next((a.serial for a in args if isinstance(a, (_KeyRef, _Login))), None)
+        if isinstance(exc, _MAYBE_REMOVED) and serial is not None and not _present(lib, serial):
+            raise TokenRemoved("the token was removed") from exc
+        raise StoreError(f"PKCS#11 error: {type(exc).__name__}") from exc
+    except Exception as exc:  # python-pkcs11 also raises plain Python errors
+        raise StoreError(f"PKCS#11 module call failed: {exc!r}") from exc
+
+
+def _present(lib: Any, serial: bytes) -> bool:
+    try:
+        _find_token(lib, serial)
+    except (pkcs11.PKCS11Error, TokenRemoved):
+        return False
+    return True
+
+
+def _find_token(lib: Any, serial: bytes) -> Any:
+    for slot in lib.get_slots(token_present=True):
+        try:
+            token = slot.get_token()
+        except pkcs11.PKCS11Error:  # a token whose info cannot be read is not usable
+            continue
+        if token.serial == serial:
+            return token
+    raise TokenRemoved("the token is not present")
+
+
+def _list_certificates(
+    lib: Any, worker: ModuleWorker, label: str | None, serial: str | None
+) -> list[tuple[str, bytes, list[tuple[bytes, bytes]]]]:
+    result = []
+    for slot in lib.get_slots(token_present=True):
+        try:
+            token = slot.get_token()
+        except pkcs11.PKCS11Error:
+            # A token that vanished under the module; SoftHSM needs a re-initialisation
+            # to forget it, real readers do no harm with one.
+            log.info("token in slot %s unreadable: skipped", slot.slot_id, exc_info=True)
+            worker.mark_stale()
+            continue
+        if not token.flags & TokenFlag.TOKEN_INITIALIZED:
+            continue  # an empty slot of SoftHSM, a blank card
+        if label is not None and token.label != label:
+            continue
+        if serial is not None and token.serial.decode("ascii", "replace").strip() != serial:
+            continue
+        try:
+            objects = _token_certificates(token)
+        except _REMOVED:
+            log.info("token %r went away while listing: skipped", token.label, exc_info=True)
+            continue
+        result.append((token.label, token.serial, objects))
+    return result
+
+
+def _token_certificates(token: Any) -> list[tuple[bytes, bytes]]:
+    objects: list[tuple[bytes, bytes]] = []
+    with token.open() as session:  # no login: certificates are public objects
+        for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
+            try:
+                if int(obj[Attribute.CERTIFICATE_TYPE]) != pkcs11.CertificateType.X_509:
+                    continue
+                cka_id = bytes(obj[Attribute.ID] or b"")
+                objects.append((cka_id, bytes(obj[Attribute.VALUE])))
+            except (p11e.AttributeTypeInvalid, p11e.AttributeSensitive):
+                continue
+    return objects
+
+
+def _token_flags(lib: Any, serial: bytes) -> int:
+    return int(_find_token(lib, serial).flags)
+
+
+def _open_key(
+    lib: Any,
+    worker: ModuleWorker,
+    ref: _KeyRef,
+    pin: str | None,
+    allow_final_try: bool,
+    key_type: pkcs11.KeyType,
+) -> _Login:
+    table = _logins(worker)
+    entry = table.get(ref.serial)
+    if entry is not None and entry.generation != worker.generation:
+        del table[ref.serial]  # the module was re-initialised: that session is gone
+        entry = None
+    if entry is None:
+        token = _find_token(lib, ref.serial)
+        session = login(token, pin, allow_final_try=allow_final_try)
+        key = os.urandom(32)
+        entry = _Login(ref.serial, session, worker.generation, key, _pin_mac(key, pin))
+        table[ref.serial] = entry
+    elif entry.pin_mac is not None and (
+        pin is None or not hmac.compare_digest(entry.pin_mac, _pin_mac(entry.pin_mac_key, pin) or b"")
+    ):
+        raise WrongPin("the PIN differs from the one that unlocked this token")
+    if ref.cka_id not in entry.keys:
+        keys = list(
+            entry.session.get_objects(
+                {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: ref.cka_id}
+            )
+        )
+        keys = [k for k in keys if k.key_type == key_type]
+        if not keys:
+            if entry.refs == 0:
+                _drop_login(worker, entry)
+            raise NoCertificate(f"no private key with CKA_ID {ref.cka_id.hex()} on the token")
+        entry.keys[ref.cka_id] = keys[0]
+    entry.refs += 1
+    return entry
+
+
+def _sign(
+    lib: Any,
+    worker: ModuleWorker,
+    entry: _Login,
+    cka_id: bytes,
+    payloads: list[bytes],
+    mechanism: Mechanism,
+    param: Any,
+) -> list[bytes]:
+    if entry.generation != worker.generation:
+        raise TokenRemoved("the token was removed (module re-initialised since login)")
+    key = entry.keys[cka_id]
+    return [bytes(key.sign(p, mechanism=mechanism, mechanism_param=param)) for p in payloads]
+
+
+def _release_login(lib: Any, worker: ModuleWorker, entry: _Login) -> None:
+    entry.refs -= 1
+    if entry.refs <= 0:
+        _drop_login(worker, entry)
+
+
+def _drop_login(worker: ModuleWorker, entry: _Login) -> None:
+    table = _logins(worker)
+    if table.get(entry.serial) is entry:
+        del table[entry.serial]
+    entry.keys.clear()
+    if entry.generation == worker.generation:
+        entry.session.close()  # C_Logout + C_CloseSession
+
+
+# -- certificates ---------------------------------------------------------------------
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _chain(leaf: x509.Certificate, pool: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    chain: list[x509.Certificate] = []
+    current = leaf
+    while len(chain) < 8 and current.issuer != current.subject:
+        issuer = next((c for c in pool if c not in chain and _issued(current, c)), None)
+        if issuer is None or issuer == leaf:
+            break
+        chain.append(issuer)
+        current = issuer
+    return tuple(chain)
+
+
+def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _key_type(cert: x509.Certificate) -> pkcs11.KeyType:
+    public = cert.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        return pkcs11.KeyType.RSA
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return pkcs11.KeyType.EC
+    raise NoCertificate(f"unsupported key type {type(public).__name__}")
+
+
+def _ecdsa_der(raw: bytes) -> bytes:
+    half = len(raw) // 2
+    return encode_dss_signature(
+        int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    )
