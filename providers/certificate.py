@@ -1,0 +1,319 @@
+"""The certificate model: what Tanba knows about a certificate, read once.
+
+:class:`CertInfo` is built from an ``x509.Certificate`` by :meth:`CertInfo.from_certificate`
+and is what filters, the consent UI, ``certs.list`` and the NCALayer ``getKeyInfo`` answer
+read.  :func:`cert_info` builds it for an :class:`~tanba.providers.base.Identity` and caches
+it, so a request never re-parses certificates.
+
+Definitions (documented here because clients depend on them):
+
+* ``subject`` maps short attribute names (``CN``, ``SURNAME``, ``GIVENNAME``, ``O``, ``OU``,
+  ``C``, ``L``, ``ST``, ``E``, ``serialNumber`` ...; unknown attributes by dotted OID) to
+  values.  An attribute that repeats (two ``OU``) is joined with ``", "`` in certificate order.
+* ``iin`` is the 12 digits of a subject ``serialNumber`` ``IIN<12 digits>``; ``bin`` the 12
+  digits of a subject ``OU`` ``BIN<12 digits>`` (Kazakhstan's individual / business numbers).
+* ``serial_number`` is lowercase hexadecimal without leading zeros (the DER sign byte and
+  any zero padding dropped: serial 0x00ab12 is ``"ab12"``); compare serials only after the
+  same normalisation (:func:`normalize_serial`).
+* ``purpose`` is ``"auth"`` when the extended key usage lists clientAuth
+  (1.3.6.1.5.5.7.3.2), even if it also lists other purposes: such a key signs only ``auth``
+  challenges (DESIGN security rule 5).  Otherwise it is ``"sign"`` when the extended key usage
+  lists emailProtection (1.3.6.1.5.5.7.3.4) or the key usage has nonRepudiation.  Otherwise
+  ``None`` (a CA, TSA or a certificate without either mark): it matches neither
+  ``keyUsage`` filter value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tanba.providers.base import Identity
+
+Purpose = Literal["sign", "auth"]
+
+OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string  # 1.3.6.1.5.5.7.3.2
+OID_EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string  # 1.3.6.1.5.5.7.3.4
+
+#: subject attribute -> short name used in ``CertInfo.subject`` and on the wire.
+SHORT_NAMES: Mapping[x509.ObjectIdentifier, str] = MappingProxyType(
+    {
+        NameOID.COMMON_NAME: "CN",
+        NameOID.SURNAME: "SURNAME",
+        NameOID.GIVEN_NAME: "GIVENNAME",
+        NameOID.ORGANIZATION_NAME: "O",
+        NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+        NameOID.COUNTRY_NAME: "C",
+        NameOID.LOCALITY_NAME: "L",
+        NameOID.STATE_OR_PROVINCE_NAME: "ST",
+        NameOID.STREET_ADDRESS: "STREET",
+        NameOID.EMAIL_ADDRESS: "E",
+        NameOID.SERIAL_NUMBER: "serialNumber",
+        NameOID.TITLE: "T",
+        NameOID.DOMAIN_COMPONENT: "DC",
+        NameOID.USER_ID: "UID",
+        NameOID.BUSINESS_CATEGORY: "businessCategory",
+        NameOID.PSEUDONYM: "pseudonym",
+    }
+)
+
+# Names used in DN strings (RFC 4514 and NCALayer's style); cryptography's defaults print
+# SURNAME, GIVENNAME, serialNumber and E as dotted OIDs.
+_DN_NAMES: dict[x509.ObjectIdentifier, str] = {
+    NameOID.SURNAME: "SURNAME",
+    NameOID.GIVEN_NAME: "GIVENNAME",
+    NameOID.SERIAL_NUMBER: "SERIALNUMBER",
+    NameOID.EMAIL_ADDRESS: "E",
+    NameOID.TITLE: "T",
+}
+# NCALayer (BouncyCastle) prints givenName as G.
+_NCA_DN_NAMES = {**_DN_NAMES, NameOID.GIVEN_NAME: "G"}
+
+_KEY_USAGE_NAMES = (
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+)
+
+_CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
+_IIN = re.compile(r"^IIN([0-9]{12})$")
+_BIN = re.compile(r"^BIN([0-9]{12})$")
+
+
+def normalize_serial(serial_hex: str) -> str:
+    """Lowercase hex without leading zeros (``"00AB12"`` -> ``"ab12"``, ``"0"`` -> ``"0"``)."""
+    return serial_hex.strip().lower().lstrip("0") or "0"
+
+
+def _utc_z(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _epoch_ms(when: dt.datetime) -> str:
+    return str(int(when.timestamp() * 1000))
+
+
+def _attr_value(attr: x509.NameAttribute[Any]) -> str:
+    value = attr.value
+    return value if isinstance(value, str) else value.hex()
+
+
+def _subject_map(name: x509.Name) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for attr in name:
+        key = SHORT_NAMES.get(attr.oid, attr.oid.dotted_string)
+        value = _attr_value(attr)
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    attrs = name.get_attributes_for_oid(oid)
+    return _attr_value(attrs[0]) if attrs else None
+
+
+def _forward_dn(name: x509.Name) -> str:
+    """DN in certificate order, comma-separated, as NCALayer (BouncyCastle) prints it."""
+    return ",".join(rdn.rfc4514_string(_NCA_DN_NAMES) for rdn in name.rdns)
+
+
+def _extension(cert: x509.Certificate, kind: type[Any]) -> Any:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_usage(cert: x509.Certificate) -> tuple[str, ...]:
+    ku = _extension(cert, x509.KeyUsage)
+    if ku is None:
+        return ()
+    names = [label for attr, label in _KEY_USAGE_NAMES if getattr(ku, attr)]
+    if ku.key_agreement:
+        names += [label for attr, label in (("encipher_only", "encipherOnly"), ("decipher_only", "decipherOnly")) if getattr(ku, attr)]
+    return tuple(names)
+
+
+def _algorithm(cert: x509.Certificate) -> str:
+    try:
+        key = cert.public_key()
+    except Exception:  # an algorithm cryptography cannot load (GOST ...): name it by OID
+        return f"OID-{cert.public_key_algorithm_oid.dotted_string}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC-{_CURVES.get(key.curve.name, key.curve.name)}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA-{key.key_size}"
+    return f"OID-{cert.public_key_algorithm_oid.dotted_string}"
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """One certificate, read once; see the module docstring for the definitions."""
+
+    id: str
+    storage: str
+    subject: Mapping[str, str]
+    subject_dn: str  # RFC 4514
+    subject_cn: str | None
+    iin: str | None
+    bin: str | None
+    issuer: str  # RFC 4514
+    issuer_cn: str | None
+    serial_number: str  # lowercase hex, no leading zeros
+    not_before: dt.datetime  # aware, UTC
+    not_after: dt.datetime  # aware, UTC
+    key_usage: tuple[str, ...]
+    ext_key_usage: tuple[str, ...]  # dotted OIDs
+    policies: tuple[str, ...]  # dotted OIDs of certificatePolicies
+    purpose: Purpose | None
+    algorithm: str  # "RSA-2048", "EC-P256", ...
+    fingerprint_sha256: str  # lowercase hex
+    subject_key_id: str | None  # lowercase hex
+    authority_key_id: str | None  # lowercase hex
+    pem: str
+    certificate: x509.Certificate = field(repr=False, compare=False)
+    chain_pem: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.fingerprint_sha256))
+
+    @classmethod
+    def from_certificate(
+        cls, cert: x509.Certificate, *, id: str, storage: str, chain: Sequence[x509.Certificate] = ()
+    ) -> CertInfo:
+        subject = _subject_map(cert.subject)
+        serial_attr = _first(cert.subject, NameOID.SERIAL_NUMBER) or ""
+        iin_match = _IIN.match(serial_attr)
+        bin_value = None
+        for ou in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME):
+            m = _BIN.match(_attr_value(ou))
+            if m:
+                bin_value = m.group(1)
+                break
+        eku_ext = _extension(cert, x509.ExtendedKeyUsage)
+        eku = tuple(oid.dotted_string for oid in eku_ext) if eku_ext is not None else ()
+        pol_ext = _extension(cert, x509.CertificatePolicies)
+        policies = tuple(p.policy_identifier.dotted_string for p in pol_ext) if pol_ext is not None else ()
+        key_usage = _key_usage(cert)
+        purpose: Purpose | None = None
+        if OID_CLIENT_AUTH in eku:
+            purpose = "auth"
+        elif OID_EMAIL_PROTECTION in eku or "nonRepudiation" in key_usage:
+            purpose = "sign"
+        ski = _extension(cert, x509.SubjectKeyIdentifier)
+        aki = _extension(cert, x509.AuthorityKeyIdentifier)
+        der = cert.public_bytes(serialization.Encoding.DER)
+        return cls(
+            id=id,
+            storage=storage,
+            subject=MappingProxyType(subject),
+            subject_dn=cert.subject.rfc4514_string(_DN_NAMES),
+            subject_cn=_first(cert.subject, NameOID.COMMON_NAME),
+            iin=iin_match.group(1) if iin_match else None,
+            bin=bin_value,
+            issuer=cert.issuer.rfc4514_string(_DN_NAMES),
+            issuer_cn=_first(cert.issuer, NameOID.COMMON_NAME),
+            serial_number=format(cert.serial_number, "x"),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            key_usage=key_usage,
+            ext_key_usage=eku,
+            policies=policies,
+            purpose=purpose,
+            algorithm=_algorithm(cert),
+            fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+            subject_key_id=ski.digest.hex() if ski is not None else None,
+            authority_key_id=aki.key_identifier.hex() if aki is not None and aki.key_identifier else None,
+            pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            chain_pem=tuple(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain),
+            certificate=cert,
+        )
+
+    @property
+    def owner_name(self) -> str:
+        """What a user calls this certificate: the CN, with the organisation when there is one."""
+        name = self.subject_cn or self.subject_dn
+        org = self.subject.get("O")
+        return f"{name} / {org}" if org else name
+
+    def is_valid(self, now: dt.datetime) -> bool:
+        """True when ``now`` (aware) lies within notBefore..notAfter, both inclusive."""
+        return self.not_before <= now <= self.not_after
+
+    def to_wire(self) -> dict[str, Any]:
+        """The DESIGN.md ``CertInfo`` object (times ISO-8601 UTC with ``Z``)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "storage": self.storage,
+            "subject": dict(self.subject),
+        }
+        if self.iin is not None:
+            out["iin"] = self.iin
+        if self.bin is not None:
+            out["bin"] = self.bin
+        out.update(
+            issuer=self.issuer,
+            serialNumber=self.serial_number,
+            notBefore=_utc_z(self.not_before),
+            notAfter=_utc_z(self.not_after),
+            keyUsage=list(self.key_usage),
+            extKeyUsage=list(self.ext_key_usage),
+            algorithm=self.algorithm,
+            fingerprintSha256=self.fingerprint_sha256,
+            pem=self.pem,
+        )
+        return out
+
+    def ncalayer_key_info(self, alias: str) -> dict[str, str]:
+        """NCALayer ``getKeyInfo``'s answer (dates as epoch milliseconds in strings)."""
+        return {
+            "alias": alias,
+            "keyId": self.subject_key_id or "",
+            "algorithm": self.algorithm.split("-", 1)[0],
+            "subjectCn": self.subject_cn or "",
+            "subjectDn": _forward_dn(self.certificate.subject),
+            "issuerCn": self.issuer_cn or "",
+            "issuerDn": _forward_dn(self.certificate.issuer),
+            "serialNumber": self.serial_number,
+            "certNotAfter": _epoch_ms(self.not_after),
+            "certNotBefore": _epoch_ms(self.not_before),
+            "authorityKeyIdentifier": self.authority_key_id or "",
+            "pem": self.pem,
+        }
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached(
+    id: str, storage: str, cert: x509.Certificate, chain: tuple[x509.Certificate, ...]
+) -> CertInfo:
+    return CertInfo.from_certificate(cert, id=id, storage=storage, chain=chain)
+
+
+def cert_info(identity: Identity) -> CertInfo:
+    """The :class:`CertInfo` of ``identity``, parsed once and cached.
+
+    The cache key includes the certificate itself (compared by DER), not only the id, so a
+    token whose certificate was replaced under the same id is re-read.
+    """
+    return _cached(identity.id, identity.storage, identity.certificate, identity.chain)

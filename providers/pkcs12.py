@@ -1,0 +1,443 @@
+"""PKCS#12 files as a key store (storage ``PKCS12``).
+
+National PKCS#12 files encrypt their certificate bag, so nothing can be listed before the
+password: the consent UI asks for the files in :meth:`Pkcs12Store.locked_files`, calls
+:meth:`~Pkcs12Store.unlock_file` with the password, and from then on the file's identities
+are listed and sign without a password until :meth:`~Pkcs12Store.lock_file` (or
+:meth:`~Pkcs12Store.close`).  The loaded key objects live for the unlock's lifetime; a
+signature is one call into cryptography, with no parsing and no thread hop.
+
+Files may hold several keys: cryptography's ``load_pkcs12`` checks the password and MAC and
+returns every certificate but only one key, so when the unencrypted part of the file shows
+more than one shrouded key bag each is decrypted on its own and paired with its
+certificate by public key.  (Key bags hidden inside an *encrypted* SafeContents cannot be
+counted before decryption; for those files only the key ``load_pkcs12`` returns is used.)
+
+Wrong passwords: files have no retry counter, so each file gets a backoff.  After the n-th
+wrong password in a row the file refuses attempts for 0, 1, 2, 4, 8 ... s (capped at 30 s);
+an attempt during that time raises ``busy`` with ``data.retryAfter`` (whole seconds) without
+trying the password, so nothing sleeps while holding the dialog.  ``wrong_pin`` carries
+``data.retryAfter`` too when the next attempt has to wait.  A right password resets it.
+
+Legacy encryption (PBE-SHA1-3DES, RC2-40, RC4 as old national files use) is read as far as
+cryptography's OpenSSL reads it.  When the password is right (the MAC matches) but the
+contents cannot be read — a GOST key, explicit EC parameters, an unknown cipher — the error
+is ``store_error`` naming the encryption algorithms found, never ``wrong_pin``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import pkcs12 as asn1_pkcs12
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from tanba.protocol.errors import Busy, InvalidParams, NoCertificate, StoreError, WrongPin
+from tanba.providers.base import HashAlgorithm, Identity, KeyStore, PinStatus, SignatureScheme, Signer
+
+log = logging.getLogger(__name__)
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+MAX_BACKOFF = 30.0
+_MAX_FILE_SIZE = 1 << 20  # a PKCS#12 file with a few keys is a few KiB
+
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    HashAlgorithm.SHA256: hashes.SHA256(),
+    HashAlgorithm.SHA384: hashes.SHA384(),
+    HashAlgorithm.SHA512: hashes.SHA512(),
+}
+_PREHASHED = {name: utils.Prehashed(h) for name, h in _HASHES.items()}
+_DIGEST_SIZES = {name: h.digest_size for name, h in _HASHES.items()}
+_PKCS1 = padding.PKCS1v15()
+_PSS = {name: padding.PSS(padding.MGF1(h), h.digest_size) for name, h in _HASHES.items()}
+_ECDSA = {name: ec.ECDSA(p) for name, p in _PREHASHED.items()}
+
+
+def identity_id(cert: x509.Certificate) -> str:
+    """``"p12:"`` + the first 16 hex digits of the certificate's SHA-256: stable across restarts."""
+    return "p12:" + cert.fingerprint(hashes.SHA256()).hex()[:16]
+
+
+def backoff_delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` wrong passwords in a row: 0, 1, 2, 4 ... <= 30."""
+    if failures <= 1:
+        return 0.0
+    return float(min(MAX_BACKOFF, 2 ** (failures - 2)))
+
+
+# --- reading the file -------------------------------------------------------------------
+
+
+@dataclass
+class _Pfx:
+    """What can be read from a PFX without the password."""
+
+    asn1: Any
+    plain_key_bags: list[bytes]  # DER EncryptedPrivateKeyInfo / PrivateKeyInfo
+    algorithms: list[str]  # encryption algorithm names found, for error messages
+
+
+def _parse_pfx(data: bytes, path: Path) -> _Pfx:
+    try:
+        pfx = asn1_pkcs12.Pfx.load(data, strict=True)
+        key_bags: list[bytes] = []
+        algorithms: list[str] = []
+        for content_info in pfx.authenticated_safe:
+            kind = content_info["content_type"].native
+            if kind == "data":
+                contents = asn1_pkcs12.SafeContents.load(content_info["content"].native)
+                _walk_bags(contents, key_bags, algorithms)
+            elif kind == "encrypted_data":
+                eci = content_info["content"]["encrypted_content_info"]
+                algorithms.append(eci["content_encryption_algorithm"]["algorithm"].native)
+            else:
+                algorithms.append(str(kind))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"{path} is not a readable PKCS#12 file ({exc})") from exc
+    return _Pfx(pfx, key_bags, algorithms)
+
+
+def _walk_bags(contents: Any, key_bags: list[bytes], algorithms: list[str]) -> None:
+    for bag in contents:
+        bag_id = bag["bag_id"].native
+        value = bag["bag_value"]
+        if bag_id == "pkcs8_shrouded_key_bag":
+            algorithms.append(value["encryption_algorithm"]["algorithm"].native)
+            key_bags.append(value.untag().dump(force=True))
+        elif bag_id == "key_bag":
+            key_bags.append(value.untag().dump(force=True))
+        elif bag_id == "safe_contents":
+            _walk_bags(value, key_bags, algorithms)
+
+
+def _pkcs12_kdf(hash_name: str, password: bytes, salt: bytes, iterations: int, purpose: int, size: int) -> bytes:
+    """RFC 7292 appendix B.2 key derivation (used here only to check the file's MAC)."""
+    h = hashlib.new(hash_name)
+    u, v = h.digest_size, h.block_size
+    secret = password.decode("utf-8").encode("utf-16-be") + b"\0\0"
+
+    def stretch(value: bytes) -> bytes:
+        if not value:
+            return b""
+        length = v * math.ceil(len(value) / v)
+        return (value * (length // len(value) + 1))[:length]
+
+    block_i = bytearray(stretch(salt) + stretch(secret))
+    diversifier = bytes([purpose]) * v
+    out = b""
+    while True:
+        a = hashlib.new(hash_name, diversifier + bytes(block_i)).digest()
+        for _ in range(iterations - 1):
+            a = hashlib.new(hash_name, a).digest()
+        out += a
+        if len(out) >= size:
+            return out[:size]
+        b = int.from_bytes((a * (v // u + 1))[:v], "big") + 1
+        for j in range(0, len(block_i), v):
+            chunk = (int.from_bytes(block_i[j : j + v], "big") + b) % (1 << (8 * v))
+            block_i[j : j + v] = chunk.to_bytes(v, "big")
+
+
+def _mac_ok(pfx: Any, password: bytes) -> bool | None:
+    """True/False when the file's MAC checks / fails with ``password``; None if it has none we know."""
+    mac_data = pfx["mac_data"]
+    if mac_data.native is None:
+        return None
+    hash_name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
+    if hash_name not in ("sha1", "sha224", "sha256", "sha384", "sha512"):
+        return None
+    key = _pkcs12_kdf(
+        hash_name, password, mac_data["mac_salt"].native, mac_data["iterations"].native, 3,
+        hashlib.new(hash_name).digest_size,
+    )
+    mac = hmac.new(key, pfx["auth_safe"]["content"].native, hash_name).digest()
+    return hmac.compare_digest(mac, mac_data["mac"]["digest"].native)
+
+
+@dataclass
+class _Loaded:
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    key: PrivateKey
+
+
+def _chain_for(leaf: x509.Certificate, certs: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    chain: list[x509.Certificate] = []
+    current = leaf
+    while current.issuer != current.subject and len(chain) < 8:
+        parent = next((c for c in certs if c.subject == current.issuer and c != current and c not in chain), None)
+        if parent is None:
+            break
+        chain.append(parent)
+        current = parent
+    return tuple(chain)
+
+
+def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
+    """Decrypt the file; raises WrongPin or StoreError.  Runs in a worker thread."""
+    parsed = _parse_pfx(data, path)
+    try:
+        bundle = pkcs12.load_pkcs12(data, password)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        mac = _mac_ok(parsed.asn1, password)
+        if mac is False or (mac is None and isinstance(exc, ValueError)):
+            raise WrongPin(f"wrong password for {path}") from exc
+        algorithms = ", ".join(sorted(set(parsed.algorithms))) or "none"
+        raise StoreError(
+            f"{path}: the password is right but the contents cannot be read "
+            f"(encryption: {algorithms}; or an unsupported key type such as GOST): {exc}"
+        ) from exc
+    certs = [c.certificate for c in ([bundle.cert] if bundle.cert else []) + list(bundle.additional_certs)]
+    keys: list[Any]
+    if len(parsed.plain_key_bags) > 1:
+        try:
+            keys = [serialization.load_der_private_key(der, password) for der in parsed.plain_key_bags]
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise StoreError(f"{path}: one of its {len(parsed.plain_key_bags)} keys cannot be read: {exc}") from exc
+    else:
+        keys = [bundle.key] if bundle.key is not None else []
+    if not keys:
+        raise StoreError(f"{path} holds no private key")
+    loaded: list[_Loaded] = []
+    for key in keys:
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise StoreError(f"{path}: unsupported key type {type(key).__name__} (RSA and EC only)")
+        public = key.public_key()
+        leaf = next((c for c in certs if c.public_key() == public), None)
+        if leaf is None:
+            log.warning("%s: a private key has no certificate in the file; skipped", path)
+            continue
+        loaded.append(_Loaded(leaf, _chain_for(leaf, certs), key))
+    if not loaded:
+        raise StoreError(f"{path} holds no certificate for its private key")
+    return loaded
+
+
+# --- the store --------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Unlocked:
+    path: Path
+    keys: dict[str, tuple[Identity, PrivateKey]]
+    alive: bool = True
+
+
+@dataclass
+class _FileState:
+    failures: int = 0
+    not_before: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Pkcs12Store(KeyStore):
+    """PKCS#12 files offered as one storage (``PKCS12`` by default).
+
+    ``clock`` (monotonic seconds) is injectable so the backoff can be tested without sleeping.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        storage: str = "PKCS12",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.storage = storage
+        self._paths = list(dict.fromkeys(Path(p).expanduser().absolute() for p in paths))
+        self._clock = clock
+        self._state = {p: _FileState() for p in self._paths}
+        self._unlocked: dict[Path, _Unlocked] = {}
+
+    @property
+    def paths(self) -> list[Path]:
+        return list(self._paths)
+
+    def _known(self, path: Path) -> Path:
+        norm = Path(path).expanduser().absolute()
+        if norm not in self._state:
+            raise StoreError(f"{path} is not one of this store's PKCS#12 files")
+        return norm
+
+    def locked_files(self) -> list[Path]:
+        """Configured files whose password has not been given (their certificates are unknown)."""
+        return [p for p in self._paths if p not in self._unlocked]
+
+    def backoff_remaining(self, path: Path) -> float:
+        """Seconds before ``path`` accepts another password attempt (0 when it does now)."""
+        state = self._state[self._known(path)]
+        return max(0.0, state.not_before - self._clock())
+
+    async def unlock_file(self, path: Path, password: bytearray) -> list[Identity]:
+        """Check ``password`` and load the file's keys; returns its identities.
+
+        The caller owns ``password`` (and zeroes it); it is turned into ``bytes`` only for
+        the cryptography call and not kept.
+        """
+        norm = self._known(path)
+        state = self._state[norm]
+        async with state.lock:
+            wait = state.not_before - self._clock()
+            if wait > 0:
+                raise Busy(f"{norm}: wrong password given recently; retry later", retryAfter=math.ceil(wait))
+            try:
+                data = await asyncio.to_thread(_read, norm)
+                loaded = await asyncio.to_thread(_load, data, bytes(password), norm)
+            except WrongPin as exc:
+                state.failures += 1
+                delay = backoff_delay(state.failures)
+                state.not_before = self._clock() + delay
+                if delay:
+                    exc.data["retryAfter"] = math.ceil(delay)
+                log.info("wrong password for %s (%d in a row)", norm, state.failures)
+                raise
+            state.failures, state.not_before = 0, 0.0
+            self._drop(norm)
+            keys: dict[str, tuple[Identity, PrivateKey]] = {}
+            for item in loaded:
+                ident = Identity(
+                    id=identity_id(item.certificate),
+                    storage=self.storage,
+                    certificate=item.certificate,
+                    chain=item.chain,
+                    location=str(norm),
+                    key_ref=(str(norm), identity_id(item.certificate)),
+                )
+                keys.setdefault(ident.id, (ident, item.key))
+            self._unlocked[norm] = _Unlocked(norm, keys)
+            log.info("unlocked %s: %d key(s)", norm, len(keys))
+            return [ident for ident, _ in keys.values()]
+
+    def lock_file(self, path: Path) -> None:
+        """Forget the file's keys; open signers on it stop working."""
+        self._drop(self._known(path))
+
+    def _drop(self, path: Path) -> None:
+        unlocked = self._unlocked.pop(path, None)
+        if unlocked is not None:
+            unlocked.alive = False
+            unlocked.keys.clear()
+
+    async def identities(self) -> list[Identity]:
+        seen: set[str] = set()
+        out: list[Identity] = []
+        for path in self._paths:
+            unlocked = self._unlocked.get(path)
+            for ident, _ in unlocked.keys.values() if unlocked else ():
+                if ident.id not in seen:  # the same certificate in two files: list it once
+                    seen.add(ident.id)
+                    out.append(ident)
+        return out
+
+    def _path_of(self, identity: Identity) -> Path:
+        ref = identity.key_ref
+        if identity.storage != self.storage or not (isinstance(ref, tuple) and len(ref) == 2):
+            raise NoCertificate(f"{identity.id} does not belong to storage {self.storage}")
+        return self._known(Path(ref[0]))
+
+    async def pin_status(self, identity: Identity) -> PinStatus:
+        return PinStatus(needs_pin=self._path_of(identity) not in self._unlocked)
+
+    async def open(self, identity: Identity, pin: bytearray | None, *, allow_final_try: bool = False) -> Signer:
+        """A signer for ``identity``; unlocks its file with ``pin`` if needed.
+
+        When this call did the unlock, closing the signer locks the file again (the unlock
+        lasted for that batch); a file unlocked by :meth:`unlock_file` stays unlocked.
+        """
+        path = self._path_of(identity)
+        owns = False
+        if path not in self._unlocked:
+            if pin is None:
+                raise WrongPin(f"{path} needs its password")
+            await self.unlock_file(path, pin)
+            owns = True
+        unlocked = self._unlocked[path]
+        entry = unlocked.keys.get(identity.id)
+        if entry is None:
+            raise NoCertificate(f"{identity.id} is not in {path}")
+        return Pkcs12Signer(entry[0], entry[1], unlocked, self if owns else None)
+
+    async def close(self) -> None:
+        for path in list(self._unlocked):
+            self._drop(path)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(_MAX_FILE_SIZE + 1)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > _MAX_FILE_SIZE:
+        raise StoreError(f"{path} is too large for a PKCS#12 file")
+    return data
+
+
+class Pkcs12Signer(Signer):
+    """A loaded PKCS#12 key.  Signing is a direct cryptography call (about 1 ms for RSA-2048)."""
+
+    def __init__(self, identity: Identity, key: PrivateKey, unlocked: _Unlocked, owner: Pkcs12Store | None) -> None:
+        self.identity = identity
+        self._rsa_key = key if isinstance(key, rsa.RSAPrivateKey) else None
+        self._ec_key = key if isinstance(key, ec.EllipticCurvePrivateKey) else None
+        self._unlocked = unlocked
+        self._owner = owner
+
+    def _check(self, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> int:
+        """Refuse what cannot be signed; returns the digest size expected."""
+        if not self._unlocked.alive or (self._rsa_key is None and self._ec_key is None):
+            raise StoreError(f"{self.identity.location} is locked; unlock it again to sign")
+        size = _DIGEST_SIZES.get(hash_alg)
+        if size is None:
+            raise InvalidParams(f"unsupported digest algorithm {hash_alg!r}")
+        if self._rsa_key is not None:
+            if scheme != SignatureScheme.RSA_PKCS1V15 and scheme != SignatureScheme.RSA_PSS:
+                raise InvalidParams(f"an RSA key cannot sign with {scheme!r}")
+        elif scheme != SignatureScheme.ECDSA:
+            raise InvalidParams(f"an EC key cannot sign with {scheme!r}")
+        return size
+
+    def _sign(self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> bytes:
+        try:
+            if self._rsa_key is not None:
+                pad = _PKCS1 if scheme == SignatureScheme.RSA_PKCS1V15 else _PSS[hash_alg]
+                return self._rsa_key.sign(digest, pad, _PREHASHED[hash_alg])
+            assert self._ec_key is not None
+            return self._ec_key.sign(digest, _ECDSA[hash_alg])
+        except ValueError as exc:  # e.g. PSS with a hash too large for a small key
+            raise InvalidParams(f"cannot sign: {exc}") from exc
+
+    async def sign_digest(self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> bytes:
+        size = self._check(hash_alg, scheme)
+        if len(digest) != size:
+            raise InvalidParams(f"a {hash_alg} digest is {size} bytes, got {len(digest)}")
+        return self._sign(digest, hash_alg, scheme)
+
+    async def sign_digests(
+        self, digests: Sequence[bytes], hash_alg: HashAlgorithm, scheme: SignatureScheme
+    ) -> list[bytes]:
+        size = self._check(hash_alg, scheme)
+        if any(len(d) != size for d in digests):
+            raise InvalidParams(f"every {hash_alg} digest must be {size} bytes")
+        sign = self._sign
+        return [sign(d, hash_alg, scheme) for d in digests]
+
+    async def close(self) -> None:
+        self._rsa_key = self._ec_key = None
+        owner, self._owner = self._owner, None
+        if owner is not None and owner._unlocked.get(self._unlocked.path) is self._unlocked:
+            owner.lock_file(self._unlocked.path)
