@@ -1,0 +1,180 @@
+"""RFC 3161 timestamps, and CAdES-T on top of a CAdES-BES CMS.
+
+:func:`request_timestamp` sends a TimeStampReq (SHA-256 imprint, a random nonce,
+certReq true) as an HTTP POST ``application/timestamp-query`` and checks the answer:
+status granted, a SignedData token over a TSTInfo whose nonce and messageImprint are the
+ones asked for.  :func:`add_signature_timestamp` stamps the signature value of each
+SignerInfo and adds the token as the unsigned attribute signatureTimeStampToken
+(1.2.840.113549.1.9.16.2.14).  Every failure — TSA down, timeout, HTTP error, garbage, a
+token for something else — is ``timestamp_failed`` with a detail saying which.
+
+The token's own signature and its TSA certificate chain are checked by verification
+(``agent/verify``), against the user's trust anchors, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from asn1crypto import cms as acms
+from asn1crypto import core as acore
+from asn1crypto import tsp as atsp
+
+from tanba.agent.formats.cms import (
+    OID_SIGNATURE_TIMESTAMP,
+    SEQ,
+    SET,
+    build_content_info,
+    der_set,
+    der_tlv,
+    parse_signed_data,
+)
+from tanba.protocol.errors import InvalidParams, TimestampFailed
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE = 1 << 20  # a timestamp response is a few KiB; refuse to buffer more
+_CONTENT_TYPE = "application/timestamp-query"
+
+
+def _post(url: str, body: bytes, timeout: float) -> bytes:
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": _CONTENT_TYPE, "Accept": "application/timestamp-reply"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+        data: bytes = response.read(MAX_RESPONSE + 1)
+    if len(data) > MAX_RESPONSE:
+        raise TimestampFailed(f"TSA answer larger than {MAX_RESPONSE} bytes")
+    return data
+
+
+async def _exchange(url: str, body: bytes, timeout: float) -> bytes:
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        raise TimestampFailed(f"TSA URL must be http(s), not {scheme or 'empty'!r}")
+    try:
+        # The socket timeout bounds each read; wait_for bounds the whole exchange.
+        return await asyncio.wait_for(asyncio.to_thread(_post, url, body, timeout), timeout + 0.5)
+    except TimestampFailed:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise TimestampFailed(f"TSA {url} answered HTTP {exc.code}") from exc
+    except (TimeoutError, asyncio.TimeoutError) as exc:
+        raise TimestampFailed(f"TSA {url} did not answer within {timeout:g} s") from exc
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise TimestampFailed(f"TSA {url} did not answer within {timeout:g} s") from exc
+        raise TimestampFailed(f"TSA {url} unreachable: {reason}") from exc
+    except OSError as exc:
+        raise TimestampFailed(f"TSA {url} connection failed: {exc}") from exc
+
+
+class _TimeStampResp(acore.Sequence):  # type: ignore[misc]
+    """RFC 3161 TimeStampResp; asn1crypto's own makes the token mandatory, it is not."""
+
+    _fields = [
+        ("status", atsp.PKIStatusInfo),
+        ("time_stamp_token", acms.ContentInfo, {"optional": True}),
+    ]
+
+
+def _check_response(answer: bytes, imprint: bytes, nonce: int) -> bytes:
+    """The token (ContentInfo DER) if ``answer`` grants a timestamp for ``imprint``."""
+    try:
+        resp = _TimeStampResp.load(answer, strict=True)
+        status = resp["status"]["status"].native
+        if status not in ("granted", "granted_with_mods"):
+            text = " ".join(resp["status"]["status_string"].native or [])
+            info = ",".join(sorted(resp["status"]["fail_info"].native or []))
+            raise TimestampFailed(f"TSA refused: {status} {text} {info}".strip())
+        token = resp["time_stamp_token"]
+        if not token:
+            raise TimestampFailed("TSA granted but sent no token")
+        if token["content_type"].native != "signed_data":
+            raise TimestampFailed("TSA token is not a SignedData")
+        encap = token["content"]["encap_content_info"]
+        if encap["content_type"].native != "tst_info":
+            raise TimestampFailed("TSA token does not hold a TSTInfo")
+        tst = encap["content"].parsed
+        got = tst["message_imprint"]
+        if got["hash_algorithm"]["algorithm"].native != "sha256" or got["hashed_message"].native != imprint:
+            raise TimestampFailed("TSA token is for another message imprint")
+        if tst["nonce"].native != nonce:
+            raise TimestampFailed("TSA token nonce does not match the request")
+        log.info("timestamp granted: %s", tst["gen_time"].native)
+        return bytes(token.dump())
+    except TimestampFailed:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise TimestampFailed(f"TSA answer is not a valid RFC 3161 response: {exc}") from exc
+
+
+async def request_timestamp(imprint: bytes, tsa_url: str, timeout: float = 10.0) -> bytes:
+    """An RFC 3161 token (ContentInfo DER) for the SHA-256 ``imprint``."""
+    if len(imprint) != 32:
+        raise InvalidParams("a timestamp imprint is a SHA-256 digest (32 bytes)")
+    nonce = secrets.randbits(63)
+    request = atsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": imprint},
+            "nonce": nonce,
+            "cert_req": True,
+        }
+    ).dump()
+    answer = await _exchange(tsa_url, request, timeout)
+    return _check_response(answer, imprint, nonce)
+
+
+def _has_timestamp(si: Any) -> bool:
+    attrs = si["unsigned_attrs"]
+    return bool(attrs) and any(a["type"].native == "signature_time_stamp_token" for a in attrs)
+
+
+def _with_unsigned_attr(si: Any, attribute: bytes) -> bytes:
+    """``si`` re-encoded from its original parts plus one unsigned attribute."""
+    parts = [si[name].dump() for name in ("version", "sid", "digest_algorithm")]
+    if si["signed_attrs"]:
+        parts.append(si["signed_attrs"].dump())
+    parts += [si["signature_algorithm"].dump(), si["signature"].dump()]
+    existing = [bytes(a.dump()) for a in si["unsigned_attrs"]] if si["unsigned_attrs"] else []
+    parts.append(der_set([*existing, attribute], tag=0xA1))
+    return der_tlv(SEQ, b"".join(bytes(p) for p in parts))
+
+
+async def add_signature_timestamp(cms_der: bytes, tsa_url: str, timeout: float = 10.0) -> bytes:
+    """CAdES-T: ``cms_der`` with a signatureTimeStampToken on each SignerInfo lacking one."""
+    sd = parse_signed_data(cms_der)
+    try:
+        infos = list(sd["signer_infos"])
+        todo = [i for i, si in enumerate(infos) if not _has_timestamp(si)]
+        imprints = [hashlib.sha256(infos[i]["signature"].native).digest() for i in todo]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidParams(f"malformed CMS: {exc}") from exc
+    if not todo:
+        return cms_der
+    tokens = await asyncio.gather(*(request_timestamp(im, tsa_url, timeout) for im in imprints))
+    encoded = [bytes(si.dump()) for si in infos]
+    for i, token in zip(todo, tokens):
+        attribute = der_tlv(SEQ, OID_SIGNATURE_TIMESTAMP + der_tlv(SET, token))
+        encoded[i] = _with_unsigned_attr(infos[i], attribute)
+    return build_content_info(
+        version=int(sd["version"].native[1:]),
+        digest_algs=[bytes(a.dump()) for a in sd["digest_algorithms"]],
+        encap=bytes(sd["encap_content_info"].dump()),
+        certificates=[bytes(c.dump()) for c in sd["certificates"]] if sd["certificates"] else [],
+        crls=bytes(sd["crls"].dump()) if sd["crls"] else b"",
+        signer_infos=encoded,
+    )
+
