@@ -1,0 +1,202 @@
+"""Settings of `tanba serve`: a TOML file, overridden by command-line flags.
+
+Every `serve` flag of DESIGN.md has a key of the same name in the file::
+
+    host = "127.0.0.1"
+    port = 13579
+    p12 = ["~/keys/RSA256_123.p12"]
+    pkcs11 = ["AKKaztokenStore=/usr/lib/libkztokenp11.so"]
+    allow-origin = ["https://egov.kz"]
+    tls = true
+    approver = "terminal"
+    tsa-url = "http://tsp.pki.gov.kz"
+    trust-anchor = ["/etc/tanba/root.pem"]
+    pin-file = "/run/kiosk/pin"
+    locale = "ru"
+    ipv6 = false
+
+    [limits]
+    max-message = 67108864
+    max-connections = 64
+
+Unknown keys and wrong types are errors that name the key: a typo in an administrator's
+file must not silently weaken a setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from tanba.protocol.limits import Limits
+from tanba.protocol.origin import normalize_origin
+
+APPROVERS: Final = ("tk", "terminal", "auto")
+DEFAULT_PORT: Final = 13579
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names it and says what is expected."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    ipv6: bool = False
+    p12: tuple[Path, ...] = ()
+    pkcs11: tuple[str, ...] = ()
+    allow_origin: tuple[str, ...] = ()
+    tls: bool | None = None  # None: wss when a local certificate is installed
+    approver: str = "terminal"
+    tsa_url: str | None = None
+    trust_anchor: tuple[Path, ...] = ()
+    pin_file: Path | None = None
+    locale: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        try:
+            if not ipaddress.ip_address(self.host).is_loopback:
+                raise ConfigError(f"host: {self.host} is not a loopback address; Tanba listens on loopback only")
+        except ValueError as exc:
+            raise ConfigError(f"host: {self.host!r} must be a loopback IP address (127.0.0.1 or ::1)") from exc
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port: {self.port} is out of range")
+        if self.approver not in APPROVERS:
+            raise ConfigError(f"approver: {self.approver!r} must be one of {', '.join(APPROVERS)}")
+        for origin in self.allow_origin:
+            if normalize_origin(origin) != origin:
+                raise ConfigError(f"allow-origin: {origin!r} is not a web origin like https://portal.example")
+        if self.pin_file is not None and self.approver != "auto":
+            raise ConfigError("pin-file: only allowed with approver = auto")
+        if self.approver == "auto" and self.pin_file is None:
+            raise ConfigError("approver auto needs pin-file: it enters the PIN from that file")
+
+
+# file key -> (Settings field, expected kind)
+_KEYS: Final[dict[str, tuple[str, str]]] = {
+    "host": ("host", "str"),
+    "port": ("port", "int"),
+    "ipv6": ("ipv6", "bool"),
+    "p12": ("p12", "paths"),
+    "pkcs11": ("pkcs11", "strs"),
+    "allow-origin": ("allow_origin", "origins"),
+    "tls": ("tls", "bool"),
+    "approver": ("approver", "str"),
+    "tsa-url": ("tsa_url", "str"),
+    "trust-anchor": ("trust_anchor", "paths"),
+    "pin-file": ("pin_file", "path"),
+    "locale": ("locale", "str"),
+}
+_LIMIT_KEYS: Final[dict[str, str]] = {
+    "max-message": "max_message",
+    "max-depth": "max_depth",
+    "max-batch": "max_batch",
+    "max-in-flight": "max_in_flight",
+    "max-connections": "max_connections",
+    "handshake-timeout": "handshake_timeout",
+}
+
+
+def _convert(key: str, kind: str, value: Any, base: Path) -> Any:
+    def path(v: Any) -> Path:
+        if not isinstance(v, str) or not v:
+            raise ConfigError(f"{key}: expected a path string")
+        p = Path(v).expanduser()
+        return p if p.is_absolute() else base / p
+
+    def strings(v: Any) -> tuple[str, ...]:
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not all(isinstance(i, str) for i in v):
+            raise ConfigError(f"{key}: expected a string or a list of strings")
+        return tuple(v)
+
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string")
+        return value
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false")
+        return value
+    if kind == "path":
+        return path(value)
+    if kind == "paths":
+        return tuple(path(v) for v in strings(value))
+    if kind == "origins":
+        return tuple(canonical_origin(v, key) for v in strings(value))
+    return strings(value)
+
+
+def canonical_origin(value: str, key: str = "allow-origin") -> str:
+    origin = normalize_origin(value)
+    if origin is None:
+        raise ConfigError(f"{key}: {value!r} is not a web origin like https://portal.example")
+    return origin
+
+
+def parse_config(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """Turn a decoded TOML document into Settings keyword arguments."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "limits":
+            if not isinstance(value, dict):
+                raise ConfigError("limits: expected a table")
+            limit_values: dict[str, Any] = {}
+            for lkey, lvalue in value.items():
+                if lkey not in _LIMIT_KEYS:
+                    raise ConfigError(f"limits.{lkey}: unknown setting")
+                if isinstance(lvalue, bool) or not isinstance(lvalue, (int, float)):
+                    raise ConfigError(f"limits.{lkey}: expected a number")
+                limit_values[_LIMIT_KEYS[lkey]] = lvalue
+            try:
+                values["limits"] = Limits(**limit_values)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"limits: {exc}") from exc
+            continue
+        if key not in _KEYS:
+            raise ConfigError(f"{key}: unknown setting")
+        name, kind = _KEYS[key]
+        values[name] = _convert(key, kind, value, base)
+    return values
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return parse_config(data, path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def build_settings(file_values: Mapping[str, Any], overrides: Mapping[str, Any]) -> Settings:
+    """File values, then flags on top (flags given as None / empty are not set)."""
+    merged = dict(file_values)
+    for name, value in overrides.items():
+        if value is None or value == ():
+            continue
+        merged[name] = value
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = merged.keys() - known
+    if unknown:
+        raise ConfigError(f"unknown setting {sorted(unknown)[0]}")
+    return Settings(**merged)

@@ -1,0 +1,97 @@
+"""The consent UI: the only place the user approves sites, picks keys and types PINs.
+
+Implementations: ``auto`` (tests and kiosks), ``terminal`` (a console), and the desktop
+dialogs.  The agent never lets a web page answer any of these questions.  Every question
+carries the requesting origin and the locale to speak in.  A PIN comes back as a
+``bytearray`` that the caller zeroes after use (:func:`wipe`).
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tanba.providers.base import Identity, PinStatus
+
+
+class OriginDecision(enum.Enum):
+    ALLOW_ONCE = "once"
+    ALLOW_ALWAYS = "always"
+    DENY = "deny"
+
+
+class Action(enum.StrEnum):
+    SIGN = "sign"
+    AUTH = "auth"
+    DISCLOSE = "disclose"
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """What the confirmation shows about one document: never the whole content."""
+
+    size: int
+    sha256_hex: str
+    preview: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificateChoice:
+    origin: str
+    locale: str
+    action: Action
+    candidates: tuple[Identity, ...]
+
+
+@dataclass(frozen=True)
+class PinRequest:
+    origin: str
+    locale: str
+    identity: Identity
+    status: PinStatus
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    origin: str
+    locale: str
+    action: Action
+    identities: tuple[Identity, ...]
+    documents: tuple[DocumentSummary, ...] = ()
+
+
+class ConsentUI(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
+        """May this site use Tanba at all?"""
+
+    @abc.abstractmethod
+    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
+        """Pick one of the candidates; None means the user cancelled."""
+
+    @abc.abstractmethod
+    async def get_pin(self, request: PinRequest) -> bytearray | None:
+        """The PIN for ``request.identity``; None means cancelled.
+
+        When ``request.status.final_try`` is set the UI must show the final-try warning
+        and returning a PIN means the user accepted it.
+        """
+
+    @abc.abstractmethod
+    async def confirm(self, confirmation: Confirmation) -> bool:
+        """Show what will be disclosed or signed; True only on an explicit yes."""
+
+    def warnings(self) -> Sequence[str]:
+        """Lines to print loudly when the agent starts with this UI."""
+        return ()
+
+
+def wipe(secret: bytearray | None) -> None:
+    """Overwrite a PIN in place."""
+    if secret is not None:
+        for i in range(len(secret)):
+            secret[i] = 0

@@ -1,0 +1,154 @@
+"""Consent questions asked on the terminal that runs `tanba serve`.
+
+For servers without a desktop and for developers.  Questions go to the controlling
+terminal (``/dev/tty``), one at a time; the PIN is read without echo.  When there is no
+terminal every question is answered "no" — a daemon without a UI must refuse, not sign.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO, TypeVar
+
+from cryptography.x509.oid import NameOID
+
+from tanba.agent.consent.base import (
+    CertificateChoice,
+    Confirmation,
+    ConsentUI,
+    OriginDecision,
+    PinRequest,
+)
+from tanba.protocol.i18n import text
+from tanba.providers.base import Identity
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def describe(identity: Identity) -> str:
+    """``NAME (IIN…) — location``: enough for a person to tell their keys apart."""
+    subject = identity.certificate.subject
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    serials = subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    name = _text(names[0].value) if names else subject.rfc4514_string()
+    extra = f" ({_text(serials[0].value)})" if serials else ""
+    return f"{name}{extra} — {identity.location}"
+
+
+class TerminalApprover(ConsentUI):
+    name = "terminal"
+
+    def __init__(self, stream_in: TextIO | None = None, stream_out: TextIO | None = None) -> None:
+        self._in = stream_in
+        self._out = stream_out
+        self._lock = asyncio.Lock()
+
+    def _streams(self) -> tuple[TextIO, TextIO] | None:
+        if self._in is not None and self._out is not None:
+            return self._in, self._out
+        try:
+            tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 - kept for the agent's life
+        except OSError:
+            if sys.stdin is not None and sys.stdin.isatty():
+                return sys.stdin, sys.stderr
+            return None
+        self._in = self._out = tty
+        return tty, tty
+
+    async def _ask(self, ask: Callable[[TextIO, TextIO], T], default: T) -> T:
+        async with self._lock:
+            streams = self._streams()
+            if streams is None:
+                log.warning("terminal approver: no terminal to ask on; refusing")
+                return default
+            return await asyncio.to_thread(ask, *streams)
+
+    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
+        def ask(stdin: TextIO, out: TextIO) -> OriginDecision:
+            out.write("\n" + text("consent.origin", locale, origin=origin) + "\n")
+            out.write(text("consent.origin.choices", locale) + " ")
+            out.flush()
+            answer = stdin.readline().strip().lower()
+            return {"o": OriginDecision.ALLOW_ONCE, "a": OriginDecision.ALLOW_ALWAYS}.get(answer, OriginDecision.DENY)
+
+        return await self._ask(ask, OriginDecision.DENY)
+
+    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
+        def ask(stdin: TextIO, out: TextIO) -> Identity | None:
+            out.write("\n" + text("consent.certificate", choice.locale, origin=choice.origin) + "\n")
+            for number, identity in enumerate(choice.candidates, 1):
+                out.write(f"  {number}. {describe(identity)}\n")
+            out.write("> ")
+            out.flush()
+            answer = stdin.readline().strip()
+            if answer.isdigit() and 1 <= int(answer) <= len(choice.candidates):
+                return choice.candidates[int(answer) - 1]
+            return None
+
+        if not choice.candidates:
+            return None
+        return await self._ask(ask, None)
+
+    async def get_pin(self, request: PinRequest) -> bytearray | None:
+        def ask(stdin: TextIO, out: TextIO) -> bytearray | None:
+            locale = request.locale
+            if request.status.retries_left is not None:
+                out.write(text("consent.pin.retries", locale, retriesLeft=request.status.retries_left) + "\n")
+            if request.status.final_try:
+                out.write(text("consent.pin.final", locale) + "\n")
+            prompt = text("consent.pin", locale, certificate=describe(request.identity)) + ": "
+            if stdin.isatty():
+                # getpass hands back a str; it is dropped as soon as it is copied.
+                typed = getpass.getpass(prompt, stream=out)
+            else:
+                out.write(prompt)
+                out.flush()
+                typed = stdin.readline().rstrip("\r\n")
+            if not typed:
+                return None
+            pin = bytearray(typed.encode("utf-8"))
+            del typed
+            return pin
+
+        return await self._ask(ask, None)
+
+    async def confirm(self, confirmation: Confirmation) -> bool:
+        def ask(stdin: TextIO, out: TextIO) -> bool:
+            locale = confirmation.locale
+            action = text(f"consent.action.{confirmation.action.value}", locale)
+            who = ", ".join(describe(i) for i in confirmation.identities) or "-"
+            out.write("\n" + text("consent.confirm", locale, origin=confirmation.origin, action=action, certificate=who) + "\n")
+            if confirmation.documents:
+                total = sum(d.size for d in confirmation.documents)
+                out.write(text("consent.confirm.documents", locale, count=len(confirmation.documents), size=total) + "\n")
+                for doc in confirmation.documents[:20]:
+                    out.write(f"  SHA-256 {doc.sha256_hex}  {doc.size} B\n")
+                    if doc.preview:
+                        out.write("    " + doc.preview[:200].replace("\n", "\n    ") + "\n")
+            out.write(text("consent.confirm.question", locale) + " ")
+            out.flush()
+            return stdin.readline().strip().lower() == text("consent.yes", locale)
+
+        return await self._ask(ask, False)
+
+
+def available() -> bool:
+    """Is there a terminal to ask on?"""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return True
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True

@@ -1,0 +1,49 @@
+"""Method table and the per-request context handed to handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from tanba.agent.services import Services
+from tanba.protocol.errors import MethodNotFound
+from tanba.protocol.messages import Request, RequestId
+
+
+class WireResult(Protocol):
+    def to_wire(self) -> dict[str, Any]: ...
+
+
+P = TypeVar("P")
+R = TypeVar("R", bound=WireResult)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    services: Services
+    #: canonical origin of the page, or None for an authenticated local program
+    origin: str | None
+    locale: str
+    request_id: RequestId
+    #: send a notification (``progress``) on the requesting connection
+    notify: Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Method(Generic[P, R]):
+    name: str
+    parse: Callable[[Any], P]
+    handle: Callable[[RequestContext, P], Awaitable[R]]
+
+    async def __call__(self, ctx: RequestContext, raw_params: Any) -> dict[str, Any]:
+        params = self.parse(raw_params)
+        result = await self.handle(ctx, params)
+        return result.to_wire()
+
+
+async def dispatch(table: dict[str, Method[Any, Any]], ctx: RequestContext, request: Request) -> dict[str, Any]:
+    method = table.get(request.method)
+    if method is None:
+        raise MethodNotFound(f"no method {request.method!r}")
+    return await method(ctx, request.params)

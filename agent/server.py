@@ -1,0 +1,298 @@
+"""The WebSocket server: a thin driver around the protocol and the handlers.
+
+Before the upgrade it checks, in order: the path (``/v1``), the Host header (a loopback
+name with our port — DNS rebinding), the Origin (canonical, approved or allow-listed, or
+approved now by the user; local programs without an Origin must present the bearer
+token).  A refusal is a bare 403 with no server header: nothing about the agent leaks to a
+page it does not serve.  After the upgrade each connection runs
+receive → parse → dispatch → serialise → send, with a bound on requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import MultipleValuesError
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from tanba.agent.consent.base import OriginDecision
+from tanba.agent.dispatch import Method, RequestContext, dispatch
+from tanba.agent.handlers import table
+from tanba.agent.localtoken import check_bearer
+from tanba.agent.services import Services
+from tanba.protocol import codec, i18n
+from tanba.protocol.errors import InternalError, InvalidRequest, TanbaError
+from tanba.protocol.messages import RequestId, error_message, notification, parse_request, result_message, salvage_id
+from tanba.protocol.origin import is_loopback_host, normalize_origin
+
+log = logging.getLogger(__name__)
+
+NATIVE_PATH = "/v1"
+#: seconds the user gets to answer "allow this site?" during a handshake
+ORIGIN_PROMPT_TIMEOUT = 120.0
+
+
+class AgentStartError(Exception):
+    """The agent cannot listen (port taken, address not available)."""
+
+
+class TanbaConnection(ServerConnection):
+    """A connection that knows who it serves; counted against the connection cap."""
+
+    origin: str | None = None
+    locale: str = i18n.DEFAULT_LOCALE
+    route: str = NATIVE_PATH
+    _timeout: asyncio.Timeout | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        agent: AgentServer = self.server.tanba  # type: ignore[attr-defined]
+        super().connection_made(transport)
+        if agent.open_connections >= agent.services.settings.limits.max_connections:
+            log.warning("connection cap reached (%d); refusing a connection", agent.open_connections)
+            assert isinstance(transport, asyncio.Transport)
+            transport.abort()
+            self._counted = False
+            return
+        agent.open_connections += 1
+        self._counted = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.server.tanba.open_connections -= 1  # type: ignore[attr-defined]
+        super().connection_lost(exc)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        # Our own handshake timeout, so that the origin prompt can lift it while the user
+        # reads the question (websockets' open_timeout cannot be changed mid-handshake).
+        limits = self.server.tanba.services.settings.limits  # type: ignore[attr-defined]
+        async with asyncio.timeout(limits.handshake_timeout) as timeout:
+            self._timeout = timeout
+            await super().handshake(*args, **kwargs)
+
+    def extend_handshake(self, seconds: float) -> None:
+        if self._timeout is not None:
+            self._timeout.reschedule(asyncio.get_running_loop().time() + seconds)
+
+
+def _finished(tasks: set[asyncio.Task[None]], slots: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
+    tasks.discard(task)
+    slots.release()
+
+
+class AgentServer:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.methods: dict[str, Method[Any, Any]] = table()
+        self.open_connections = 0
+        self.port = services.settings.port
+        self._server: Server | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.services.settings
+        hosts: list[str] = [settings.host]
+        if settings.ipv6 and "::1" not in hosts:
+            hosts.append("::1")
+        try:
+            self._server = await serve(
+                self._handle_connection,
+                hosts,  # type: ignore[arg-type]  # passed through to loop.create_server
+                settings.port,
+                process_request=self._process_request,
+                create_connection=TanbaConnection,
+                compression=None,
+                server_header=None,
+                open_timeout=None,  # TanbaConnection.handshake applies our own
+                max_size=settings.limits.max_message,
+                max_queue=4,
+                ping_interval=20,
+                ping_timeout=20,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise AgentStartError(
+                    f"port {settings.port} on {settings.host} is already in use — is Tanba already running? "
+                    "(`tanba doctor` tells; or choose another --port)"
+                ) from exc
+            raise AgentStartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+        self._server.tanba = self  # type: ignore[attr-defined]
+        sockets = self._server.sockets
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        assert self._server is not None
+        return [sock.getsockname()[:2] for sock in self._server.sockets]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    # -- before the upgrade ----------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        assert isinstance(connection, TanbaConnection)
+        url = urlsplit(request.path)
+        if url.path != NATIVE_PATH:
+            return connection.respond(404, "Not Found\n")
+        try:
+            host = request.headers.get("Host")
+            origins = request.headers.get_all("Origin")
+            authorization = request.headers.get("Authorization")
+        except MultipleValuesError:
+            return self._forbid(connection, "repeated Host or Authorization header")
+        if not is_loopback_host(host, self.port):
+            return self._forbid(connection, f"Host {host!r} is not this agent")
+        if len(origins) > 1:
+            return self._forbid(connection, "several Origin headers")
+        connection.locale = self._locale(request, url.query)
+        if not origins:
+            # A local program: no browser would omit Origin on a WebSocket handshake.
+            if not check_bearer(authorization, self.services.client_token):
+                return self._forbid(connection, "local client without a valid token")
+            connection.origin = None
+            return None
+        origin = normalize_origin(origins[0])
+        if origin is None:
+            return self._forbid(connection, f"Origin {origins[0]!r} is not a web origin")
+        if self.services.origin_allowed(origin):
+            connection.origin = origin
+            return None
+        if await self._ask_origin(connection, origin):
+            connection.origin = origin
+            return None
+        return self._forbid(connection, f"Origin {origin} not approved")
+
+    async def _ask_origin(self, connection: TanbaConnection, origin: str) -> bool:
+        services = self.services
+        try:
+            async with services.prompts.turn(origin):
+                connection.extend_handshake(ORIGIN_PROMPT_TIMEOUT)
+                async with asyncio.timeout(ORIGIN_PROMPT_TIMEOUT):
+                    decision = await services.consent.ask_origin(origin, connection.locale)
+        except TanbaError as exc:  # busy, cooldown
+            log.info("origin %s not asked: %s", origin, exc.detail)
+            return False
+        except TimeoutError:
+            log.info("origin %s: the user did not answer", origin)
+            return False
+        if decision is OriginDecision.DENY:
+            services.prompts.denied(origin)
+            return False
+        services.prompts.approved(origin)
+        if decision is OriginDecision.ALLOW_ALWAYS:
+            services.origins.approve(origin)
+        return True
+
+    def _locale(self, request: Request, query: str) -> str:
+        default = i18n.normalize(self.services.settings.locale)
+        asked = parse_qs(query).get("locale")
+        if asked:
+            return i18n.normalize(asked[0], default)
+        try:
+            return i18n.negotiate(request.headers.get("Accept-Language"), default)
+        except MultipleValuesError:
+            return default
+
+    @staticmethod
+    def _forbid(connection: ServerConnection, why: str) -> Response:
+        log.info("refused before upgrade: %s", why)
+        return connection.respond(403, "Forbidden\n")
+
+    # -- after the upgrade -----------------------------------------------------------
+
+    async def _handle_connection(self, connection: ServerConnection) -> None:
+        assert isinstance(connection, TanbaConnection)
+        limits = self.services.settings.limits
+        slots = asyncio.Semaphore(limits.max_in_flight)
+        in_flight: dict[RequestId, asyncio.Task[None]] = {}
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def send(message: dict[str, Any]) -> None:
+            try:
+                await connection.send(codec.encode(message))
+            except ConnectionClosed:
+                pass
+
+        try:
+            while True:
+                await slots.acquire()
+                try:
+                    message = await connection.recv()
+                except UnicodeDecodeError:
+                    slots.release()
+                    await send(self._error(None, InvalidRequest("text frame is not valid UTF-8"), connection.locale))
+                    continue
+                except ConnectionClosed:
+                    slots.release()
+                    break
+                task = asyncio.create_task(self._serve_message(connection, message, send, in_flight))
+                tasks.add(task)
+                task.add_done_callback(lambda t: _finished(tasks, slots, t))
+        finally:
+            # The page is gone: cancel what it asked for, which closes any open dialog.
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _serve_message(
+        self,
+        connection: TanbaConnection,
+        message: str | bytes,
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+        in_flight: dict[RequestId, asyncio.Task[None]],
+    ) -> None:
+        locale = connection.locale
+        request_id: RequestId | None = None
+        registered = False
+        try:
+            if isinstance(message, bytes):
+                raise InvalidRequest("binary frames are not accepted: send JSON as text")
+            obj = codec.decode(message, self.services.settings.limits)
+            request_id = salvage_id(obj)
+            request = parse_request(obj)
+            if request.id in in_flight:
+                raise InvalidRequest(f"request id {request.id!r} is already in flight")
+            current = asyncio.current_task()
+            assert current is not None
+            in_flight[request.id] = current
+            registered = True
+
+            async def notify(method: str, params: dict[str, Any]) -> None:
+                await send(notification(method, params))
+
+            ctx = RequestContext(self.services, connection.origin, locale, request.id, notify)
+            result = await dispatch(self.methods, ctx, request)
+            await send(result_message(request.id, result))
+        except TanbaError as exc:
+            if exc.reason == "internal":
+                log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)
+            await send(self._error(request_id, exc, locale))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unexpected error serving a request")
+            await send(self._error(request_id, InternalError("unexpected"), locale))
+        finally:
+            if registered and request_id is not None:
+                in_flight.pop(request_id, None)
+
+    @staticmethod
+    def _error(request_id: RequestId | None, error: TanbaError, locale: str) -> dict[str, Any]:
+        return error_message(request_id, error, i18n.error_text(error, locale))
