@@ -1,0 +1,387 @@
+"""Verify CMS / CAdES signatures (RFC 5652, RFC 5035, RFC 3161 signature timestamps).
+
+Input is what clients send: DER, PEM (any ``-----BEGIN ...-----`` label) or bare base64.
+Attached signatures carry their content; detached ones need the content (``data``) or its
+digest (``digest``, computed with the signer's digest algorithm).
+
+For every SignerInfo: find the signer certificate (issuerAndSerialNumber or
+subjectKeyIdentifier), check contentType and messageDigest, verify the signature over the
+DER of the signed attributes (or over the content when there are none) with RSA PKCS#1 v1.5,
+RSA-PSS or ECDSA and SHA-256/384/512, check signingCertificate(V2) names that certificate,
+check a signatureTimeStampToken (imprint = hash of this signature value, the TSA's own
+CMS signature, the TSA certificate's chain and timeStamping EKU), then the signer's chain
+and revocation through :class:`~tanba.agent.verify.chain.ChainValidator` — at the
+timestamp's genTime when a trusted timestamp exists, else now.
+
+Malformed input raises :class:`~tanba.protocol.errors.InvalidParams`; it never yields
+``valid``.  A signature that parses but fails a check yields ``valid: false`` with problem
+codes (see :mod:`tanba.agent.verify.result`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import cms, pem
+from asn1crypto import tsp  # noqa: F401 - registers signingCertificate(V2) and TSTInfo
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from tanba.agent.verify.chain import ChainValidator
+from tanba.agent.verify.result import SignerResult, VerifyResult
+from tanba.protocol.errors import InvalidParams
+
+logger = logging.getLogger(__name__)
+
+MAX_SIGNERS = 32
+MAX_CERTIFICATES = 64
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_WEAK = frozenset({"md5", "sha1", "sha224"})
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+_EKU_TIMESTAMPING = "time_stamping"
+
+
+class _Bad(Exception):
+    """A check failed; ``args[0]`` is the problem code."""
+
+
+def decode_cms(blob: bytes) -> cms.ContentInfo:
+    """Parse DER, PEM or base64 into a SignedData ContentInfo, or raise InvalidParams."""
+    raw = blob.strip()
+    if not raw:
+        raise InvalidParams("empty signature")
+    try:
+        if pem.detect(raw):
+            _, _, der = pem.unarmor(raw)
+        elif raw[:1] == b"\x30":
+            der = raw
+        else:
+            der = base64.b64decode(re.sub(rb"\s+", b"", raw), validate=True)
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise InvalidParams("not a CMS SignedData")
+        signed = info["content"]
+        _ = signed["version"].native, signed["digest_algorithms"].native
+        if not 0 < len(signed["signer_infos"]) <= MAX_SIGNERS:
+            raise InvalidParams("a CMS signature needs 1 to %d signers" % MAX_SIGNERS)
+        if len(signed["certificates"] or ()) > MAX_CERTIFICATES:
+            raise InvalidParams("too many certificates in the signature")
+    except InvalidParams:
+        raise
+    except (*_PARSE_ERRORS, binascii.Error) as exc:
+        raise InvalidParams(f"malformed CMS signature: {exc}") from exc
+    return info
+
+
+async def verify_cms(
+    signature: bytes,
+    validator: ChainValidator,
+    *,
+    data: bytes | None = None,
+    digest: bytes | None = None,
+) -> VerifyResult:
+    """Verify every signer of a CMS signature.
+
+    ``data`` is the signed content of a detached signature (for an attached one it must equal
+    the encapsulated content, when given); ``digest`` is the content's hash instead of the
+    content.  Raises InvalidParams for malformed input.
+    """
+    if data is not None and digest is not None:
+        raise InvalidParams("give data or a digest, not both")
+    signed = decode_cms(signature)["content"]
+    try:
+        results = [
+            await _verify_signer(signed, info, validator, data, digest)
+            for info in signed["signer_infos"]
+        ]
+    except _PARSE_ERRORS as exc:
+        raise InvalidParams(f"malformed CMS signature: {exc}") from exc
+    valid = all(r.valid for r in results)
+    return VerifyResult(valid=valid, signers=tuple(r.signer for r in results))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    signer: SignerResult
+    valid: bool
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The offline part of one SignerInfo check."""
+
+    cert: asn1_x509.Certificate | None
+    problems: tuple[str, ...]
+    signing_time: dt.datetime | None
+
+
+async def _verify_signer(
+    signed: cms.SignedData,
+    info: cms.SignerInfo,
+    validator: ChainValidator,
+    data: bytes | None,
+    digest: bytes | None,
+) -> _Outcome:
+    content = signed["encap_content_info"]["content"]
+    attached = bytes(content) if content.native is not None else None
+    if attached is not None and data is not None and attached != data:
+        checked = _Checked(_find_signer_cert(signed, info), ("message_digest_mismatch",), None)
+    else:
+        checked = check_signer_info(signed, info, attached if attached is not None else data, digest)
+    problems = list(checked.problems)
+    certs = _certificates(signed)
+    if checked.cert is None:
+        signer = SignerResult("", checked.signing_time, None, False, "unknown", False, tuple(problems))
+        return _Outcome(signer, False)
+
+    timestamp = None
+    token = _unsigned_attr(info, "signature_time_stamp_token")
+    if token is not None:
+        timestamp, ts_problem = await _check_timestamp(token, info["signature"].native, validator, certs)
+        if ts_problem is not None:
+            problems.append(ts_problem)
+    signature_valid = not any(p for p in problems if p != "timestamp_untrusted")
+
+    status = await validator.validate(
+        checked.cert, [c for c in certs if c is not checked.cert], moment=timestamp
+    )
+    problems.extend(status.problems)
+    signer = SignerResult(
+        certificate=_pem(checked.cert),
+        signing_time=checked.signing_time,
+        timestamp=timestamp,
+        chain_valid=status.chain_valid,
+        revocation=status.revocation,
+        signature_valid=signature_valid,
+        problems=tuple(problems),
+    )
+    return _Outcome(signer, signature_valid and validator.acceptable(status))
+
+
+def check_signer_info(
+    signed: cms.SignedData, info: cms.SignerInfo, content: bytes | None, digest: bytes | None
+) -> _Checked:
+    """Everything about one SignerInfo that needs no network: certificate, digests, signature."""
+    cert = _find_signer_cert(signed, info)
+    signing_time: dt.datetime | None = None
+    if cert is None:
+        return _Checked(None, ("signer_certificate_missing",), None)
+    try:
+        digest_name = info["digest_algorithm"]["algorithm"].native
+        hash_cls = _hash(digest_name)
+        if content is not None:
+            content_digest: bytes | None = _digest(hash_cls, content)
+        else:
+            content_digest = digest
+        attrs = info["signed_attrs"]
+        if attrs.native is not None and (when := _single_attr(info, "signing_time")) is not None:
+            signing_time = when.native
+        if attrs.native is None:
+            if content_digest is None:
+                raise _Bad("content_missing")
+            _verify_signature(cert, info, hash_cls, None, content_digest)
+        else:
+            _check_signed_attrs(signed, info, cert, content_digest)
+            signed_der = b"\x31" + attrs.dump()[1:]  # [0] IMPLICIT -> SET OF, as signed
+            _verify_signature(cert, info, hash_cls, signed_der, None)
+    except _Bad as bad:
+        return _Checked(cert, (str(bad.args[0]),), signing_time)
+    return _Checked(cert, (), signing_time)
+
+
+def _check_signed_attrs(
+    signed: cms.SignedData, info: cms.SignerInfo, cert: asn1_x509.Certificate, content_digest: bytes | None
+) -> None:
+    content_type = _single_attr(info, "content_type")
+    if content_type is None or content_type.native != signed["encap_content_info"]["content_type"].native:
+        raise _Bad("content_type_mismatch")
+    message_digest = _single_attr(info, "message_digest")
+    if content_digest is None:
+        raise _Bad("content_missing")
+    if message_digest is None or not hmac.compare_digest(message_digest.native, content_digest):
+        raise _Bad("message_digest_mismatch")
+    _check_signing_certificate(info, cert)
+
+
+def _check_signing_certificate(info: cms.SignerInfo, cert: asn1_x509.Certificate) -> None:
+    """signingCertificateV2 (or v1): its first ESSCertID must name the signer certificate."""
+    for name, default_hash in (("signing_certificate_v2", "sha256"), ("signing_certificate", "sha1")):
+        attr = _single_attr(info, name)
+        if attr is None:
+            continue
+        first = attr["certs"][0]
+        algo = default_hash
+        if name == "signing_certificate_v2":
+            algo = first["hash_algorithm"]["algorithm"].native
+        if algo not in _HASHES and algo != "sha1":
+            raise _Bad("unsupported_algorithm")
+        hash_cls = hashes.SHA1 if algo == "sha1" else _HASHES[algo]
+        if not hmac.compare_digest(_digest(hash_cls, cert.dump()), first["cert_hash"].native):
+            raise _Bad("signing_certificate_mismatch")
+        issuer_serial = first["issuer_serial"]
+        if issuer_serial.native is not None and (
+            issuer_serial["serial_number"].native != cert.serial_number
+        ):
+            raise _Bad("signing_certificate_mismatch")
+
+
+def _verify_signature(
+    cert: asn1_x509.Certificate,
+    info: cms.SignerInfo,
+    digest_hash: type[hashes.HashAlgorithm],
+    message: bytes | None,
+    prehashed: bytes | None,
+) -> None:
+    """Verify SignerInfo.signature over ``message`` (or a precomputed content digest)."""
+    algo = info["signature_algorithm"]
+    kind = algo.signature_algo
+    hash_cls = digest_hash
+    pss: padding.PSS | None = None
+    if kind == "rsassa_pss":
+        params = algo["parameters"]
+        hash_cls = _hash(params["hash_algorithm"]["algorithm"].native)
+        mgf_hash = _hash(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
+        pss = padding.PSS(mgf=padding.MGF1(mgf_hash()), salt_length=params["salt_length"].native)
+    elif algo["algorithm"].native not in ("rsassa_pkcs1v15", "rsa", "ecdsa"):
+        try:
+            hash_cls = _hash(algo.hash_algo)  # combined OIDs such as sha256_rsa
+        except ValueError as exc:
+            raise _Bad("unsupported_algorithm") from exc
+    if prehashed is not None and hash_cls is not digest_hash:
+        raise _Bad("unsupported_algorithm")
+    try:
+        key = x509.load_der_x509_certificate(cert.dump()).public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise _Bad("unsupported_algorithm") from exc
+    chosen: hashes.HashAlgorithm | utils.Prehashed = hash_cls()
+    data = message
+    if prehashed is not None:
+        chosen, data = utils.Prehashed(hash_cls()), prehashed
+    assert data is not None
+    signature = info["signature"].native
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and kind in ("rsassa_pkcs1v15", "rsassa_pss"):
+            key.verify(signature, data, pss or padding.PKCS1v15(), chosen)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and kind == "ecdsa":
+            key.verify(signature, data, ec.ECDSA(chosen))
+        elif kind in ("rsassa_pkcs1v15", "rsassa_pss", "ecdsa"):
+            raise _Bad("signature_invalid")  # key type does not match the algorithm
+        else:
+            raise _Bad("unsupported_algorithm")
+    except InvalidSignature as exc:
+        raise _Bad("signature_invalid") from exc
+    except (ValueError, UnsupportedAlgorithm) as exc:  # e.g. wrong prehashed length
+        raise _Bad("signature_invalid") from exc
+
+
+async def _check_timestamp(
+    token: cms.ContentInfo,
+    signature_value: bytes,
+    validator: ChainValidator,
+    outer_certs: list[asn1_x509.Certificate],
+) -> tuple[dt.datetime | None, str | None]:
+    """genTime of a trusted token over ``signature_value``, and a problem code if any.
+
+    The TSA's chain may use certificates from the token and from the signature around it.
+    """
+    try:
+        if token["content_type"].native != "signed_data":
+            return None, "timestamp_invalid"
+        signed = token["content"]
+        eci = signed["encap_content_info"]
+        if eci["content_type"].native != "tst_info" or len(signed["signer_infos"]) != 1:
+            return None, "timestamp_invalid"
+        tst_der = bytes(eci["content"])
+        tst = tsp.TSTInfo.load(tst_der)
+        imprint = tst["message_imprint"]
+        imprint_hash = _hash(imprint["hash_algorithm"]["algorithm"].native)
+        if not hmac.compare_digest(_digest(imprint_hash, signature_value), imprint["hashed_message"].native):
+            logger.info("timestamp imprint is not over this signature")
+            return None, "timestamp_invalid"
+        tsa_info = signed["signer_infos"][0]
+        checked = check_signer_info(signed, tsa_info, tst_der, None)
+        if checked.cert is None or checked.problems:
+            logger.info("timestamp token signature broken: %s", checked.problems)
+            return None, "timestamp_invalid"
+        gen_time: dt.datetime = tst["gen_time"].native
+        eku = checked.cert.extended_key_usage_value
+        if eku is None or _EKU_TIMESTAMPING not in eku.native:
+            logger.info("timestamp signed by a certificate without the timeStamping EKU")
+            return None, "timestamp_untrusted"
+        others = [c for c in _certificates(signed) + outer_certs if c is not checked.cert]
+        status = await validator.validate(checked.cert, others, moment=gen_time, check_revocation=False)
+        if not status.chain_valid:
+            return None, "timestamp_untrusted"
+        return gen_time, None
+    except _Bad:
+        return None, "timestamp_invalid"
+    except _PARSE_ERRORS as exc:
+        logger.info("malformed timestamp token: %s", exc)
+        return None, "timestamp_invalid"
+
+
+def _find_signer_cert(signed: cms.SignedData, info: cms.SignerInfo) -> asn1_x509.Certificate | None:
+    sid = info["sid"]
+    for cert in _certificates(signed):
+        if sid.name == "issuer_and_serial_number":
+            if (
+                cert.serial_number == sid.chosen["serial_number"].native
+                and cert.issuer == sid.chosen["issuer"]
+            ):
+                return cert
+        elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
+def _certificates(signed: cms.SignedData) -> list[asn1_x509.Certificate]:
+    return [c.chosen for c in signed["certificates"] or () if c.name == "certificate"]
+
+
+def _single_attr(info: cms.SignerInfo, name: str) -> Any:
+    return _attr(info["signed_attrs"], name)
+
+
+def _unsigned_attr(info: cms.SignerInfo, name: str) -> cms.ContentInfo | None:
+    value = _attr(info["unsigned_attrs"], name)
+    return value if isinstance(value, cms.ContentInfo) else None
+
+
+def _attr(attrs: cms.CMSAttributes, name: str) -> Any:
+    """The single value of attribute ``name``; a repeated one is refused (RFC 5652 5.3)."""
+    found = [a for a in attrs or () if a["type"].native == name]
+    if not found:
+        return None
+    if len(found) > 1 or len(found[0]["values"]) != 1:
+        raise InvalidParams(f"attribute {name} must occur once with one value")
+    return found[0]["values"][0]
+
+
+def _hash(name: str) -> type[hashes.HashAlgorithm]:
+    if name in _HASHES:
+        return _HASHES[name]
+    raise _Bad("weak_algorithm" if name in _WEAK else "unsupported_algorithm")
+
+
+def _digest(hash_cls: type[hashes.HashAlgorithm], data: bytes) -> bytes:
+    h = hashes.Hash(hash_cls())
+    h.update(data)
+    return h.finalize()
+
+
+def _pem(cert: asn1_x509.Certificate) -> str:
+    return pem.armor("CERTIFICATE", cert.dump()).decode("ascii")
