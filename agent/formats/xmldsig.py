@@ -1,0 +1,293 @@
+"""Enveloped XML-DSig in the profile NCALayer produces.
+
+What comes out (DESIGN.md, "XML signature profile")::
+
+    <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+      <ds:SignedInfo>
+        <ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>
+        <ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>
+        <ds:Reference URI="">
+          <ds:Transforms>
+            <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+            <ds:Transform Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"/>
+          </ds:Transforms>
+          <ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+          <ds:DigestValue>...</ds:DigestValue>
+        </ds:Reference>
+      </ds:SignedInfo>
+      <ds:SignatureValue>...</ds:SignatureValue>
+      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>...</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </ds:Signature>
+
+(written without the whitespace shown here).  EC keys get ``xmldsig-more#ecdsa-sha256`` and
+a raw ``r||s`` SignatureValue (the Signer returns DER; it is converted here).  Options:
+exclusive C14N (``xml-exc-c14n#`` for SignedInfo, ``xml-exc-c14n#WithComments`` as the
+reference transform) and SHA-384/512 (digest and signature method both follow).
+
+Semantics of NCALayer's ``signXml(xml, tbsElementXPath, signatureParentElementXPath)``:
+
+* ``sign_element`` (XPath, empty = the document).  If it selects a sub-element that has an
+  ``Id`` attribute (also accepted: ``ID``, ``id``), the reference is ``URI="#<value>"``;
+  the value must be an XML name and unique among those attributes in the document,
+  else the request is refused (an ambiguous Id invites signature wrapping).  A sub-element
+  *without* an Id cannot be referenced by a bare-name URI, so the whole document is signed
+  (``URI=""``): the signature then covers more than asked, never less.
+* ``parent`` (XPath, empty = the root element): the Signature is appended as its last child.
+* Each XPath must select exactly one element; nothing, several, or a non-element is
+  ``invalid_params``.  Prefixes usable in the XPath are those declared in the document.
+
+Note on comments: with ``URI=""`` and ``URI="#id"`` the XML-DSig spec removes comment
+nodes before the transforms run, so the ``#WithComments`` transform in this profile never
+sees a comment; the digest is over the comment-free canonical form, as xmlsec1 and
+Santuario compute it.  Comments stay in the output, and are not covered by the signature.
+
+Why not signxml for signing: its ``XMLSigner`` signs synchronously with a private key
+object, whereas our keys sit behind the async ``Signer`` (a PKCS#11 token in a worker
+thread); it uses one canonicalisation algorithm for both SignedInfo and the reference
+transform, while NCALayer's profile mixes C14N 1.0 with its ``#WithComments`` variant; and
+a batch must collect every SignedInfo digest before the single ``sign_digests`` call.
+Adapting it would take more code than the ~100 lines below, which use lxml directly
+(C14N via ``etree.tostring(method="c14n")``).  signxml's ``XMLVerifier`` serves the tests
+as an independent second verifier next to xmlsec1.
+
+Input is parsed by :mod:`tanba.agent.formats.xmlparse` (no DOCTYPE, no entities, no
+network, bounded).  Output is UTF-8, with an XML declaration if the input had one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from lxml import etree
+
+from tanba.agent.formats.xmlparse import DEFAULT_MAX_BYTES, has_xml_declaration, parse_xml
+from tanba.protocol.errors import InternalError, InvalidParams
+from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
+
+log = logging.getLogger(__name__)
+
+DS_NS: Final = "http://www.w3.org/2000/09/xmldsig#"
+C14N: Final = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+C14N_WITH_COMMENTS: Final = C14N + "#WithComments"
+EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
+EXC_C14N_WITH_COMMENTS: Final = EXC_C14N + "WithComments"
+ENVELOPED: Final = DS_NS + "enveloped-signature"
+_MORE: Final = "http://www.w3.org/2001/04/xmldsig-more#"
+DIGEST_METHODS: Final = {
+    HashAlgorithm.SHA256: "http://www.w3.org/2001/04/xmlenc#sha256",
+    HashAlgorithm.SHA384: _MORE + "sha384",
+    HashAlgorithm.SHA512: "http://www.w3.org/2001/04/xmlenc#sha512",
+}
+_HASHES: Final[dict[HashAlgorithm, type[hashes.HashAlgorithm]]] = {
+    HashAlgorithm.SHA256: hashes.SHA256,
+    HashAlgorithm.SHA384: hashes.SHA384,
+    HashAlgorithm.SHA512: hashes.SHA512,
+}
+_ID_ATTRIBUTES: Final = ("Id", "ID", "id")
+_NCNAME: Final = re.compile(r"[^\W\d][\w.\-]*\Z")
+
+
+@dataclass(frozen=True)
+class XmlSignOptions:
+    """``sign_element``/``parent`` are NCALayer's tbsElementXPath/signatureParentElementXPath."""
+
+    sign_element: str = ""
+    parent: str = ""
+    exclusive: bool = False
+    hash_alg: HashAlgorithm = HashAlgorithm.SHA256
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass
+class _Pending:
+    """A document with its Signature in place, waiting for the SignatureValue."""
+
+    tree: Any
+    signed_info_digest: bytes
+    signature_value: Any
+    declaration: bool
+
+
+async def sign_xml(
+    signer: Signer, cert: x509.Certificate, doc: bytes, options: XmlSignOptions | None = None
+) -> bytes:
+    """Sign one document; see :func:`sign_xml_batch`."""
+    return (await sign_xml_batch(signer, cert, [doc], options))[0]
+
+
+async def sign_xml_batch(
+    signer: Signer,
+    cert: x509.Certificate,
+    docs: Sequence[bytes],
+    options: XmlSignOptions | None = None,
+) -> list[bytes]:
+    """Sign every document of ``docs`` with one ``signer.sign_digests`` call.
+
+    ``cert`` is the signer's certificate (embedded in KeyInfo, and its key type picks
+    RSA or ECDSA).  All documents are checked before anything is signed: one bad
+    document refuses the whole batch with ``invalid_params``.
+    """
+    options = options or XmlSignOptions()
+    scheme, method = _signature_method(cert, options.hash_alg)
+    cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    pending = [_prepare(doc, i, cert_b64, method, options) for i, doc in enumerate(docs)]
+    if not pending:
+        return []
+    raw = await signer.sign_digests(
+        [p.signed_info_digest for p in pending], options.hash_alg, scheme
+    )
+    if len(raw) != len(pending):
+        raise InternalError(f"signer returned {len(raw)} signatures for {len(pending)} digests")
+    out = []
+    for p, signature in zip(pending, raw, strict=True):
+        value = _check_and_encode(cert, p.signed_info_digest, signature, options.hash_alg)
+        p.signature_value.text = base64.b64encode(value).decode()
+        out.append(
+            etree.tostring(
+                p.tree,
+                encoding="UTF-8",
+                xml_declaration=p.declaration,
+                standalone=True if p.declaration and p.tree.docinfo.standalone else None,
+            )
+        )
+    log.info("signed %d XML document(s) (%s)", len(out), method.rsplit("#", 1)[-1])
+    return out
+
+
+def _signature_method(cert: x509.Certificate, hash_alg: HashAlgorithm) -> tuple[SignatureScheme, str]:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return SignatureScheme.RSA_PKCS1V15, f"{_MORE}rsa-{hash_alg.value}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return SignatureScheme.ECDSA, f"{_MORE}ecdsa-{hash_alg.value}"
+    raise InvalidParams("XML signatures need an RSA or EC key")
+
+
+def _prepare(
+    doc: bytes, index: int, cert_b64: str, method: str, options: XmlSignOptions
+) -> _Pending:
+    tree = parse_xml(doc, max_bytes=options.max_bytes)
+    root = tree.getroot()
+    namespaces = _document_prefixes(root)
+    target = _select(root, options.sign_element, namespaces, "sign_element", index)
+    parent = _select(root, options.parent, namespaces, "parent", index)
+    uri = _reference_uri(root, target, index)
+    c14n_uri, transform_uri = (EXC_C14N, EXC_C14N_WITH_COMMENTS) if options.exclusive else (C14N, C14N_WITH_COMMENTS)
+
+    # The digest is taken before the Signature exists: that is exactly the node-set the
+    # enveloped-signature transform leaves (the Signature is appended with no tail text).
+    # URI="" and URI="#id" drop comments before the transforms (XML-DSig 4.3.3.3).
+    covered = tree if uri == "" else target
+    digest = hashlib.new(
+        options.hash_alg.value, _c14n(covered, options.exclusive, index)
+    ).digest()
+
+    sig = etree.SubElement(parent, f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
+    signed_info = _child(sig, "SignedInfo")
+    _child(signed_info, "CanonicalizationMethod", Algorithm=c14n_uri)
+    _child(signed_info, "SignatureMethod", Algorithm=method)
+    ref = _child(signed_info, "Reference", URI=uri)
+    transforms = _child(ref, "Transforms")
+    _child(transforms, "Transform", Algorithm=ENVELOPED)
+    _child(transforms, "Transform", Algorithm=transform_uri)
+    _child(ref, "DigestMethod", Algorithm=DIGEST_METHODS[options.hash_alg])
+    _child(ref, "DigestValue").text = base64.b64encode(digest).decode()
+    value = _child(sig, "SignatureValue")
+    _child(_child(_child(sig, "KeyInfo"), "X509Data"), "X509Certificate").text = cert_b64
+
+    # SignedInfo is canonicalised where it sits: inclusive C14N pulls in the namespaces
+    # in scope from the document's ancestors, as a verifier will see them.
+    signed_info_c14n = _c14n(signed_info, options.exclusive, index)
+    return _Pending(
+        tree=tree,
+        signed_info_digest=hashlib.new(options.hash_alg.value, signed_info_c14n).digest(),
+        signature_value=value,
+        declaration=has_xml_declaration(doc),
+    )
+
+
+def _child(parent: Any, name: str, **attrs: str) -> Any:
+    return etree.SubElement(parent, f"{{{DS_NS}}}{name}", attrs)
+
+
+def _c14n(node: Any, exclusive: bool, index: int) -> bytes:
+    try:
+        data: bytes = etree.tostring(node, method="c14n", exclusive=exclusive, with_comments=False)
+    except (etree.LxmlError, ValueError) as exc:
+        raise InvalidParams(f"document {index}: XML cannot be canonicalised") from exc
+    return data
+
+
+def _document_prefixes(root: Any) -> dict[str, str]:
+    prefixes: dict[str, str] = {}
+    for prefix, uri in root.xpath("//namespace::*"):
+        if prefix and prefix != "xml":
+            prefixes.setdefault(prefix, uri)
+    return prefixes
+
+
+def _select(root: Any, xpath: str, namespaces: dict[str, str], what: str, index: int) -> Any:
+    if not xpath:
+        return root
+    try:
+        found = root.xpath(xpath, namespaces=namespaces)
+    except etree.XPathError as exc:
+        raise InvalidParams(f"document {index}: {what} is not a valid XPath") from exc
+    if not isinstance(found, list) or not found:
+        raise InvalidParams(f"document {index}: {what} XPath matches nothing")
+    if len(found) > 1:
+        raise InvalidParams(f"document {index}: {what} XPath matches {len(found)} nodes, not one")
+    if not isinstance(found[0], etree._Element) or not isinstance(found[0].tag, str):
+        raise InvalidParams(f"document {index}: {what} XPath does not select an element")
+    return found[0]
+
+
+def _reference_uri(root: Any, target: Any, index: int) -> str:
+    if target is root:
+        return ""
+    for name in _ID_ATTRIBUTES:
+        value = target.get(name)
+        if value is not None:
+            break
+    else:
+        return ""  # no Id to reference: sign the whole document
+    if not _NCNAME.match(value):
+        raise InvalidParams(f"document {index}: the element's {name} is not an XML name")
+    same = root.xpath("count(//*[@Id=$v or @ID=$v or @id=$v])", v=value)
+    if same != 1:
+        raise InvalidParams(f"document {index}: the element's {name} is not unique")
+    return "#" + str(value)
+
+
+def _check_and_encode(
+    cert: x509.Certificate, digest: bytes, signature: bytes, hash_alg: HashAlgorithm
+) -> bytes:
+    """Verify the signer's answer against ``cert`` and turn ECDSA DER into r||s."""
+    key = cert.public_key()
+    prehashed = Prehashed(_HASHES[hash_alg]())
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, digest, padding.PKCS1v15(), prehashed)
+            return signature
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        r, s = decode_dss_signature(signature)
+        key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(prehashed))
+    except (InvalidSignature, ValueError) as exc:
+        raise InternalError("the key did not produce a valid signature for its certificate") from exc
+    size = (key.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
