@@ -53,14 +53,14 @@ fi
 mkdir -p "$dir/tokens"
 export SOFTHSM2_CONF=$conf
 
-# 3. The token, rebuilt when missing, half-made, or made from another PKI.
+# 3. The token, rebuilt from scratch when missing, half-made, or made from another PKI.  The
+#    check only looks at files: any PKCS#11 call would touch the token's "generation" file.
 manifest_sum=$(sha256sum "$pki/manifest.json" | cut -d' ' -f1)
-has_token() { softhsm2-util --show-slots 2>/dev/null | grep -qE "^ *Label: +$label *\$"; }
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$manifest_sum" ] || ! has_token; then
+token_files=("$dir"/tokens/*/token.object)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$manifest_sum" ] || [ ! -f "${token_files[0]}" ]; then
     rm -f "$stamp"
-    if has_token; then
-        softhsm2-util --delete-token --token "$label" >/dev/null
-    fi
+    rm -rf "$dir/tokens"
+    mkdir -p "$dir/tokens"
     softhsm2-util --init-token --free --label "$label" --so-pin "$so_pin" --pin "$pin" >/dev/null
 
     # name -> CKA_ID (hex) from the manifest

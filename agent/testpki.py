@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def _leaf_extensions(p: _Person) -> list[tuple[x509.ExtensionType, bool]]:
         (x509.CertificatePolicies([
             x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]), False),
         (x509.AuthorityInformationAccess([x509.AccessDescription(
-            x509.AuthorityInformationAccessOID.OCSP,
+            AuthorityInformationAccessOID.OCSP,
             x509.UniformResourceIdentifier(OCSP_URL))]), False),
         (x509.CRLDistributionPoints([x509.DistributionPoint(
             full_name=[x509.UniformResourceIdentifier(CRL_URL)],
