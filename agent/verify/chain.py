@@ -25,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
@@ -48,8 +48,8 @@ from tanba.protocol.errors import InvalidParams
 logger = logging.getLogger(__name__)
 
 RevocationPolicy = Literal["require", "soft", "off"]
-AnchorSource = x509.Certificate | str | Path
-CertLike = x509.Certificate | asn1_x509.Certificate
+AnchorSource: TypeAlias = "x509.Certificate | str | Path"
+CertLike: TypeAlias = "x509.Certificate | asn1_x509.Certificate"
 
 #: A signature's certificates never need many fetches; a hostile one gets no more.
 _LIMITS = FetchLimits(max_requests=8, max_cert_requests=0, max_aia_urls_per_object=2)
@@ -63,7 +63,8 @@ class ChainStatus:
 
 
 def load_anchors(sources: Iterable[AnchorSource]) -> list[asn1_x509.Certificate]:
-    """Certificates from objects or PEM/DER files (a PEM file may hold several)."""
+    """Certificates from objects or PEM/DER files (a PEM file may hold several);
+    InvalidParams for a file that cannot be read."""
     anchors: list[asn1_x509.Certificate] = []
     for source in sources:
         if isinstance(source, x509.Certificate):
@@ -130,12 +131,16 @@ class ChainValidator:
         *,
         revocation: RevocationPolicy = "soft",
         timeout: float = 10.0,
+        intermediates: Sequence[AnchorSource] = (),
     ) -> None:
+        """``intermediates``: CA certificates offered for path building but not trusted
+        (e.g. a national CA's issuing certificates, which XML signatures rarely carry)."""
         if revocation not in ("require", "soft", "off"):
             raise ValueError(f"unknown revocation policy {revocation!r}")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._anchors = load_anchors(trust_anchors)
+        self._known = load_anchors(intermediates)
         self.revocation = revocation
         self.timeout = timeout
 
@@ -154,7 +159,7 @@ class ChainValidator:
         check_revocation: bool = True,
     ) -> ChainStatus:
         leaf = _to_asn1(cert)
-        others = [_to_asn1(c) for c in intermediates]
+        others = [_to_asn1(c) for c in intermediates] + self._known
         problem = await self._path(leaf, others, moment)
         if problem is not None:
             return ChainStatus(False, "unknown", (problem,))
@@ -229,5 +234,6 @@ class ChainValidator:
             logger.info("revocation status unknown: %s", exc)
             return "unknown"
         finally:
-            await backend.close()
+            close: Callable[[], Awaitable[None]] = backend.close  # untyped upstream
+            await close()
         return "good"

@@ -384,4 +384,5 @@ def _digest(hash_cls: type[hashes.HashAlgorithm], data: bytes) -> bytes:
 
 
 def _pem(cert: asn1_x509.Certificate) -> str:
-    return pem.armor("CERTIFICATE", cert.dump()).decode("ascii")
+    text: str = pem.armor("CERTIFICATE", cert.dump()).decode("ascii")
+    return text
