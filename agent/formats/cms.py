@@ -415,7 +415,7 @@ def build_content_info(
     body = bytes((0x02, 1, version)) + der_set(digest_algs) + encap
     if certificates:
         body += der_tlv(CTX0, b"".join(certificates))
-    body += crls + der_set(signer_infos)
+    body += crls + der_tlv(SET, b"".join(signer_infos))  # kept in order: signers append
     return der_tlv(SEQ, OID_SIGNED_DATA + der_tlv(CTX0, der_tlv(SEQ, body)))
 
 

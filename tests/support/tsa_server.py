@@ -122,7 +122,7 @@ class TsaServer:
     def respond(self, request_der: bytes) -> bytes:
         req = tsp.TimeStampReq.load(request_der)
         if self.mode == "rejection":
-            status = tsp.PKIStatusInfo(
+            status: bytes = tsp.PKIStatusInfo(
                 {"status": "rejection", "status_string": ["refused on purpose"]}
             ).dump()
             return b"\x30" + bytes((len(status),)) + status  # TimeStampResp without a token
@@ -144,7 +144,10 @@ class TsaServer:
             }
         )
         token = self._sign(tst_info, include_cert=bool(req["cert_req"].native))
-        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+        answer: bytes = tsp.TimeStampResp(
+            {"status": {"status": "granted"}, "time_stamp_token": token}
+        ).dump()
+        return answer
 
     def _sign(self, tst_info: tsp.TSTInfo, include_cert: bool) -> cms.ContentInfo:
         tst_der = tst_info.dump()
