@@ -38,7 +38,7 @@ _shared_lock = threading.Lock()
 
 def acquire_worker(path: Path) -> ModuleWorker:
     """The worker of module ``path``, shared by everyone using that module."""
-    key = Path(path).absolute()
+    key = Path(path).resolve()  # one worker per file, however it is reached
     with _shared_lock:
         worker = _shared.get(key)
         if worker is None or worker.closed:
