@@ -27,6 +27,8 @@ for tool in softhsm2-util pkcs11-tool openssl; do
     command -v "$tool" >/dev/null || { echo "softhsm-setup: $tool not found (apt install softhsm2 opensc openssl)" >&2; exit 1; }
 done
 [ -f "$module" ] || { echo "softhsm-setup: PKCS#11 module $module not found" >&2; exit 1; }
+"$python" -c 'import cryptography' 2>/dev/null || {
+    echo "softhsm-setup: $python cannot import cryptography; set PYTHON to your venv's python" >&2; exit 1; }
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -36,6 +38,7 @@ stamp=$dir/token.stamp   # holds the sha256 of the manifest the token was built 
 
 # 1. The PKI (manifest.json is written last, so it marks a complete PKI).
 if [ ! -f "$pki/manifest.json" ]; then
+    echo "softhsm-setup: making the test PKI in $pki" >&2
     "$python" "$top/agent/testpki.py" "$pki" >/dev/null
     rm -f "$stamp"
 fi
@@ -58,6 +61,7 @@ export SOFTHSM2_CONF=$conf
 manifest_sum=$(sha256sum "$pki/manifest.json" | cut -d' ' -f1)
 token_files=("$dir"/tokens/*/token.object)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$manifest_sum" ] || [ ! -f "${token_files[0]}" ]; then
+    echo "softhsm-setup: making token $label in $dir/tokens" >&2
     rm -f "$stamp"
     rm -rf "$dir/tokens"
     mkdir -p "$dir/tokens"

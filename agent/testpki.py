@@ -274,12 +274,13 @@ def _key_pem(key: PrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write then rename, so a reader never sees half a file."""
+def _write(path: Path, data: bytes, secret: bool = False) -> None:
+    """Write then rename, so a reader never sees half a file.  Keys and p12s are 0600."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o600 if secret else 0o644)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -377,8 +378,8 @@ def make_test_pki(outdir: Path) -> Manifest:
             _p12_encryption(legacy=p.name == "rsa-sign-legacy"))
         files = {"p12": outdir / f"{p.name}.p12", "key_pem": outdir / f"{p.name}.key.pem",
                  "cert_pem": outdir / f"{p.name}.pem"}
-        _write(files["p12"], p12)
-        _write(files["key_pem"], _key_pem(key))
+        _write(files["p12"], p12, secret=True)
+        _write(files["key_pem"], _key_pem(key), secret=True)
         _write(files["cert_pem"], _pem(cert))
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
         identities[p.name] = TestIdentity(
@@ -414,11 +415,11 @@ def make_test_pki(outdir: Path) -> Manifest:
     )
     _write(manifest.root_pem, _pem(root.cert))
     _write(manifest.intermediate_pem, _pem(inter.cert))
-    _write(manifest.intermediate_key_pem, _key_pem(inter_key))
+    _write(manifest.intermediate_key_pem, _key_pem(inter_key), secret=True)
     _write(manifest.tsa_pem, _pem(tsa_cert))
-    _write(manifest.tsa_key_pem, _key_pem(tsa_key))
+    _write(manifest.tsa_key_pem, _key_pem(tsa_key), secret=True)
     _write(manifest.ocsp_pem, _pem(ocsp_cert))
-    _write(manifest.ocsp_key_pem, _key_pem(ocsp_key))
+    _write(manifest.ocsp_key_pem, _key_pem(ocsp_key), secret=True)
     _write(manifest.crl_pem, crl.public_bytes(serialization.Encoding.PEM))
     _write(manifest_path, manifest.to_json().encode("utf-8"))
     log.info("test PKI written to %s", outdir)

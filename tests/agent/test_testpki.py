@@ -54,6 +54,8 @@ def test_manifest_lists_the_contract_identities(pki: Manifest) -> None:
         assert ident.key_pem == pki.outdir / f"{name}.key.pem"
         assert ident.cert_pem == pki.outdir / f"{name}.pem"
         assert all(p.is_file() for p in (ident.p12, ident.key_pem, ident.cert_pem))
+        assert ident.key_pem.stat().st_mode & 0o077 == 0  # keys are private to the user
+        assert ident.p12.stat().st_mode & 0o077 == 0
         assert int(ident.serial_hex, 16) == _cert(ident.cert_pem).serial_number
         assert (ident.cka_id_hex is not None) == (name in ON_TOKEN)
     for attr in ("root_pem", "intermediate_pem", "intermediate_key_pem", "tsa_pem",
