@@ -1,0 +1,208 @@
+"""`tanba certs`: list and show the certificates in PKCS#12 files and on PKCS#11 tokens.
+
+PKCS#12 files encrypt their certificates, so each ``--p12`` file's password is asked
+(hidden) or read from ``--password-file`` (its first line, for scripts).  Tokens are listed
+without a PIN.  A source that cannot be read is reported on stderr, the others are still
+listed, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tanba.protocol.errors import Busy, TanbaError, WrongPin
+from tanba.providers.base import Identity, KeyStore
+from tanba.providers.certificate import CertInfo, cert_info
+from tanba.providers.pkcs12 import Pkcs12Store
+
+_PASSWORD_TRIES = 3
+
+
+@dataclass
+class _Listing:
+    infos: list[tuple[CertInfo, Identity]] = field(default_factory=list)
+    failed: bool = False
+
+
+def _sources(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="Read the PKCS#12 password from this file's first line instead of asking.")(fn)
+    fn = click.option("--pkcs11", "modules", multiple=True, metavar="[NAME=]MODULE",
+                      help="PKCS#11 module, optionally under an NCALayer storage name (repeatable).")(fn)
+    fn = click.option("--p12", "p12_files", multiple=True,
+                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="PKCS#12 file (repeatable); its password is asked.")(fn)
+    return fn
+
+
+def _module_spec(spec: str) -> tuple[str, Path]:
+    name, sep, module = spec.partition("=")
+    if not sep:
+        return "PKCS11", Path(spec)
+    if not name or not module:
+        raise click.BadParameter(f"expected [NAME=]MODULE, got {spec!r}", param_hint="--pkcs11")
+    return name, Path(module)
+
+
+def _read_password_file(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[0] if lines else ""
+
+
+async def _unlock(store: Pkcs12Store, path: Path, password_file: Path | None) -> bool:
+    """Unlock one file, asking again after a wrong password (a few times, interactively)."""
+    tries = 1 if password_file is not None else _PASSWORD_TRIES
+    for _ in range(tries):
+        wait = store.backoff_remaining(path)
+        if wait > 0:
+            time.sleep(wait)  # a person at a terminal: waiting out the backoff is the friendly thing
+        if password_file is not None:
+            text = _read_password_file(password_file)
+        else:
+            text = click.prompt(f"Password for {path}", hide_input=True, err=True)
+        secret = bytearray(text.encode("utf-8"))
+        try:
+            await store.unlock_file(path, secret)
+            return True
+        except (WrongPin, Busy):
+            click.echo(f"{path}: wrong password", err=True)
+        finally:
+            secret[:] = bytes(len(secret))
+    return False
+
+
+async def _collect(p12_files: Sequence[Path], modules: Sequence[str], password_file: Path | None) -> _Listing:
+    out = _Listing()
+    stores: list[KeyStore] = []
+    try:
+        if p12_files:
+            p12 = Pkcs12Store(p12_files)
+            stores.append(p12)
+            for path in p12.locked_files():
+                try:
+                    out.failed |= not await _unlock(p12, path, password_file)
+                except TanbaError as exc:
+                    click.echo(f"{path}: {exc}", err=True)
+                    out.failed = True
+        for spec in modules:
+            name, module = _module_spec(spec)
+            try:
+                from tanba.providers.pkcs11 import Pkcs11Store
+
+                stores.append(Pkcs11Store(module, name))
+            except (TanbaError, ImportError, OSError) as exc:
+                click.echo(f"{module}: {exc}", err=True)
+                out.failed = True
+        for store in stores:
+            try:
+                for identity in await store.identities():
+                    out.infos.append((cert_info(identity), identity))
+            except TanbaError as exc:
+                click.echo(f"{store.storage}: {exc}", err=True)
+                out.failed = True
+    finally:
+        for store in stores:
+            await store.close()
+    return out
+
+
+def _run(p12_files: Sequence[Path], modules: Sequence[str], password_file: Path | None) -> _Listing:
+    if not p12_files and not modules:
+        raise click.UsageError("give at least one --p12 FILE or --pkcs11 [NAME=]MODULE")
+    return asyncio.run(_collect(p12_files, modules, password_file))
+
+
+def _until(info: CertInfo, now: dt.datetime) -> str:
+    text = info.not_after.strftime("%Y-%m-%d")
+    if info.not_after < now:
+        return f"{text} EXPIRED"
+    if info.not_before > now:
+        return f"{text} NOT YET VALID"
+    return text
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+@click.group()
+def command() -> None:
+    """List and show certificates in files and tokens."""
+
+
+@command.command("list")
+@_sources
+@click.option("--json", "as_json", is_flag=True, help="Print DESIGN's {certificates:[CertInfo]} as JSON.")
+def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password_file: Path | None,
+                 as_json: bool) -> None:
+    """List the certificates that have a private key behind them."""
+    listing = _run(p12_files, modules, password_file)
+    if as_json:
+        doc = {"certificates": [info.to_wire() for info, _ in listing.infos]}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+    elif listing.infos:
+        now = dt.datetime.now(dt.UTC)
+        rows = [["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ISSUER", "VALID UNTIL", "ID"]]
+        for info, _ in listing.infos:
+            numbers = "/".join(n for n in (info.iin, info.bin) if n) or "-"
+            rows.append([info.storage, info.owner_name, numbers, info.purpose or "-",
+                         info.issuer_cn or info.issuer, _until(info, now), info.id])
+        click.echo(_table(rows))
+    else:
+        click.echo("No certificates found.", err=True)
+    if listing.failed:
+        raise SystemExit(1)
+
+
+@command.command("show")
+@click.argument("cert_id", metavar="ID")
+@_sources
+@click.option("--json", "as_json", is_flag=True, help="Print the CertInfo as JSON.")
+@click.option("--pem", "as_pem", is_flag=True, help="Print only the certificate (PEM).")
+def show_command(cert_id: str, p12_files: tuple[Path, ...], modules: tuple[str, ...],
+                 password_file: Path | None, as_json: bool, as_pem: bool) -> None:
+    """Show one certificate by its ID (as `tanba certs list` prints it)."""
+    listing = _run(p12_files, modules, password_file)
+    found = [(info, ident) for info, ident in listing.infos if info.id == cert_id]
+    if not found:
+        raise click.ClickException(f"no certificate with id {cert_id}")
+    info, identity = found[0]
+    if as_json:
+        click.echo(json.dumps(info.to_wire(), ensure_ascii=False, indent=2))
+        return
+    if as_pem:
+        click.echo(info.pem, nl=False)
+        return
+    now = dt.datetime.now(dt.UTC)
+    fields = [
+        ("ID", info.id),
+        ("Storage", f"{info.storage} — {identity.location}"),
+        ("Subject", info.subject_dn),
+        *((f"  {key}", value) for key, value in info.subject.items()),
+        ("IIN", info.iin or "-"),
+        ("BIN", info.bin or "-"),
+        ("Purpose", info.purpose or "-"),
+        ("Issuer", info.issuer),
+        ("Serial number", info.serial_number),
+        ("Valid from", info.not_before.isoformat()),
+        ("Valid until", f"{info.not_after.isoformat()}{'' if info.is_valid(now) else '  (NOT VALID NOW)'}"),
+        ("Algorithm", info.algorithm),
+        ("Key usage", ", ".join(info.key_usage) or "-"),
+        ("Extended key usage", ", ".join(info.ext_key_usage) or "-"),
+        ("Policies", ", ".join(info.policies) or "-"),
+        ("SHA-256", info.fingerprint_sha256),
+        *((f"Chain[{n}]", cert.subject.rfc4514_string()) for n, cert in enumerate(identity.chain)),
+    ]
+    width = max(len(name) for name, _ in fields)
+    for name, value in fields:
+        click.echo(f"{name.ljust(width)}  {value}")

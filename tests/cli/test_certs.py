@@ -1,0 +1,122 @@
+"""`tanba certs list/show` run with click's CliRunner against the test PKI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tanba.agent.testpki import Manifest
+from tanba.cli.certs import command
+from tanba.providers.pkcs12 import identity_id
+
+from conftest import SoftHSM
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "password.txt"
+    path.write_text("123456\n", encoding="utf-8")
+    return path
+
+
+def p12_args(pki: Manifest, *names: str) -> list[str]:
+    args: list[str] = []
+    for name in names:
+        args += ["--p12", str(pki.identities[name].p12)]
+    return args
+
+
+def test_list_table_shows_owner_numbers_purpose_and_expiry(pki: Manifest, password_file: Path) -> None:
+    result = CliRunner().invoke(
+        command, ["list", *p12_args(pki, "rsa-auth", "org-rsa-sign", "rsa-sign-expired"),
+                  "--password-file", str(password_file)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ISSUER", "VALID", "UNTIL", "ID"]
+    assert len(lines) == 4
+    auth = pki.identities["rsa-auth"]
+    auth_line = next(line for line in lines if identity_id(auth.certificate()) in line)
+    assert auth.iin is not None and auth.iin in auth_line and " auth " in auth_line
+    org = pki.identities["org-rsa-sign"]
+    org_line = next(line for line in lines if identity_id(org.certificate()) in line)
+    assert f"{org.iin}/{org.bin}" in org_line and "ТЕСТОВАЯ ОРГАНИЗАЦИЯ" in org_line
+    expired_line = next(line for line in lines if identity_id(pki.identities["rsa-sign-expired"].certificate()) in line)
+    assert "EXPIRED" in expired_line
+    assert sum("EXPIRED" in line for line in lines) == 1
+
+
+def test_list_asks_the_password_hidden(pki: Manifest) -> None:
+    result = CliRunner().invoke(command, ["list", *p12_args(pki, "ec-sign")], input="123456\n")
+    assert result.exit_code == 0, result.output
+    assert "Password for" in result.stderr
+    assert "123456" not in result.output  # not echoed
+    assert identity_id(pki.identities["ec-sign"].certificate()) in result.stdout
+
+
+def test_wrong_password_is_reported_and_asked_again(pki: Manifest) -> None:
+    result = CliRunner().invoke(command, ["list", *p12_args(pki, "ec-sign")], input="000000\n123456\n")
+    assert result.exit_code == 0, result.output
+    assert "wrong password" in result.stderr
+    assert identity_id(pki.identities["ec-sign"].certificate()) in result.stdout
+
+
+def test_wrong_password_file_fails_but_lists_the_rest(pki: Manifest, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("nope\n", encoding="utf-8")
+    result = CliRunner().invoke(command, ["list", *p12_args(pki, "rsa-sign"), "--password-file", str(bad)])
+    assert result.exit_code == 1
+    assert "wrong password" in result.stderr
+
+
+def test_list_json_is_design_certinfo(pki: Manifest, password_file: Path) -> None:
+    result = CliRunner().invoke(
+        command, ["list", *p12_args(pki, "org-rsa-sign"), "--password-file", str(password_file), "--json"])
+    assert result.exit_code == 0, result.output
+    [cert] = json.loads(result.stdout)["certificates"]
+    org = pki.identities["org-rsa-sign"]
+    assert cert["bin"] == org.bin and cert["iin"] == org.iin and cert["storage"] == "PKCS12"
+    assert cert["id"] == identity_id(org.certificate())
+
+
+def test_corrupt_file_is_reported(tmp_path: Path, password_file: Path) -> None:
+    broken = tmp_path / "broken.p12"
+    broken.write_bytes(b"garbage")
+    result = CliRunner().invoke(command, ["list", "--p12", str(broken), "--password-file", str(password_file)])
+    assert result.exit_code == 1
+    assert "not a readable PKCS#12 file" in result.stderr
+
+
+def test_show_by_id(pki: Manifest, password_file: Path) -> None:
+    ident = pki.identities["rsa-sign"]
+    cert_id = identity_id(ident.certificate())
+    args = ["show", cert_id, *p12_args(pki, "rsa-sign", "ec-sign"), "--password-file", str(password_file)]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    assert f"IIN{ident.iin}" in result.stdout
+    assert ident.serial_hex in result.stdout
+    assert "1.2.398.3.3.4.1.1" in result.stdout  # policy
+    assert "TANBA TEST ROOT CA" in result.stdout  # chain
+    pem = CliRunner().invoke(command, [*args, "--pem"])
+    assert pem.stdout == ident.cert_pem.read_text()
+    missing = CliRunner().invoke(command, ["show", "p12:0000", *p12_args(pki, "rsa-sign"),
+                                           "--password-file", str(password_file)])
+    assert missing.exit_code == 1 and "no certificate with id p12:0000" in missing.stderr
+
+
+def test_no_source_is_a_usage_error() -> None:
+    result = CliRunner().invoke(command, ["list"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.softhsm
+def test_list_pkcs11_token_without_pin(softhsm: SoftHSM, pki: Manifest, password_file: Path) -> None:
+    result = CliRunner().invoke(command, ["list", "--pkcs11", f"AKKaztokenStore={softhsm.module}",
+                                          *p12_args(pki, "org-rsa-sign"), "--password-file", str(password_file)])
+    assert result.exit_code == 0, result.output
+    token_lines = [line for line in result.stdout.splitlines() if line.startswith("AKKaztokenStore")]
+    assert len(token_lines) == 4  # rsa-auth, rsa-sign, ec-auth, ec-sign
+    assert sum(" auth " in line for line in token_lines) == 2
+    assert any(line.startswith("PKCS12") for line in result.stdout.splitlines())
