@@ -11,6 +11,7 @@ receive → parse → dispatch → serialise → send, with a bound on requests 
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
 from tanba.agent.consent.base import OriginDecision
@@ -50,6 +52,23 @@ class TanbaConnection(ServerConnection):
     locale: str = i18n.DEFAULT_LOCALE
     route: str = NATIVE_PATH
     _timeout: asyncio.Timeout | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Opcodes of the messages received, oldest first.  Messages are read with
+        # recv(decode=False) and decoded by our codec, so that a text frame with invalid
+        # UTF-8 gets an invalid_request answer instead of killing the connection, while
+        # a binary frame is still told apart and refused.
+        self.message_kinds: collections.deque[Opcode] = collections.deque()
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.message_kinds.append(event.opcode)
+        super().process_event(event)
+
+    async def recv_message(self) -> tuple[Opcode, bytes]:
+        data = await self.recv(decode=False)
+        return self.message_kinds.popleft(), data
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         agent: AgentServer = self.server.tanba  # type: ignore[attr-defined]
@@ -233,15 +252,11 @@ class AgentServer:
             while True:
                 await slots.acquire()
                 try:
-                    message = await connection.recv()
-                except UnicodeDecodeError:
-                    slots.release()
-                    await send(self._error(None, InvalidRequest("text frame is not valid UTF-8"), connection.locale))
-                    continue
+                    kind, message = await connection.recv_message()
                 except ConnectionClosed:
                     slots.release()
                     break
-                task = asyncio.create_task(self._serve_message(connection, message, send, in_flight))
+                task = asyncio.create_task(self._serve_message(connection, kind, message, send, in_flight))
                 tasks.add(task)
                 task.add_done_callback(lambda t: _finished(tasks, slots, t))
         finally:
@@ -254,7 +269,8 @@ class AgentServer:
     async def _serve_message(
         self,
         connection: TanbaConnection,
-        message: str | bytes,
+        kind: Opcode,
+        message: bytes,
         send: Callable[[dict[str, Any]], Awaitable[None]],
         in_flight: dict[RequestId, asyncio.Task[None]],
     ) -> None:
@@ -262,7 +278,7 @@ class AgentServer:
         request_id: RequestId | None = None
         registered = False
         try:
-            if isinstance(message, bytes):
+            if kind is not Opcode.TEXT:
                 raise InvalidRequest("binary frames are not accepted: send JSON as text")
             obj = codec.decode(message, self.services.settings.limits)
             request_id = salvage_id(obj)

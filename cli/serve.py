@@ -75,6 +75,10 @@ async def _run(settings: Settings) -> None:
         client_token=load_or_create(paths.token_file()),
         version=__version__,
     )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     server = AgentServer(services)
     try:
         await server.start()
@@ -86,11 +90,6 @@ async def _run(settings: Settings) -> None:
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"Tanba {__version__} listening on ws://{shown}:{port}/v1 (approver: {consent.name})")
     sys.stdout.flush()
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("stopping")
     await server.close()

@@ -1,0 +1,51 @@
+"""The certificate filter as read off the wire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tanba.protocol.errors import InvalidParams
+from tanba.protocol.methods.filter import CertFilter
+
+
+def test_reads_every_field() -> None:
+    f = CertFilter.from_wire(
+        {
+            "keyUsage": "sign",
+            "extKeyUsage": ["1.3.6.1.5.5.7.3.4", "1.2.398.3.3.4.1.1"],
+            "iin": "123456789012",
+            "bin": "987654321098",
+            "serialNumber": "0A1b",
+            "issuer": "TANBA TEST",
+            "validOnly": False,
+            "storages": ["PKCS12", "AKKaztokenStore"],
+        }
+    )
+    assert f == CertFilter("sign", ("1.3.6.1.5.5.7.3.4", "1.2.398.3.3.4.1.1"), "123456789012", "987654321098",
+                           "0A1b", "TANBA TEST", False, ("PKCS12", "AKKaztokenStore"))
+
+
+def test_defaults_to_valid_only() -> None:
+    assert CertFilter.from_wire({}).valid_only is True
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"keyUsage": "encrypt"},
+        {"extKeyUsage": ["not-an-oid"]},
+        {"extKeyUsage": "1.2.3"},
+        {"iin": "12345"},
+        {"bin": "12345678901a"},
+        {"serialNumber": "xyz"},
+        {"validOnly": "yes"},
+        {"storages": [1]},
+        {"pin": "1234"},
+        [],
+    ],
+)
+def test_refuses_bad_filters(bad: Any) -> None:
+    with pytest.raises(InvalidParams):
+        CertFilter.from_wire(bad)

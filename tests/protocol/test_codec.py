@@ -1,0 +1,75 @@
+"""The strict JSON codec: what a hostile page can send must come back as invalid_request."""
+
+from __future__ import annotations
+
+import pytest
+
+from tanba.protocol.codec import decode, encode
+from tanba.protocol.errors import ParseError, TooLarge
+from tanba.protocol.limits import Limits
+
+MALFORMED = {
+    "invalid utf-8": b'{"a":"\xff"}',
+    "truncated": '{"a":',
+    "NaN": '{"a":NaN}',
+    "Infinity": '{"a":Infinity}',
+    "-Infinity": '{"a":-Infinity}',
+    "duplicate key": '{"a":1,"a":2}',
+    "duplicate nested key": '{"a":{"b":1,"b":1}}',
+    "too deep": '{"a":' + "[" * 40 + "]" * 40 + "}",
+    "recursion bomb": "[" * 100_000,
+    "huge integer": '{"a":' + "9" * 5000 + "}",
+    "long integer": '{"a":' + "1" * 41 + "}",
+    "float overflow": '{"a":1e999}',
+    "array top level": "[1,2]",
+    "string top level": '"hello"',
+    "number top level": "1",
+    "lone surrogate value": '{"a":"\\ud800"}',
+    "lone surrogate key": '{"\\udc00":1}',
+    "trailing garbage": '{"a":1} x',
+    "control character in string": '{"a":"\x01"}',
+    "single quotes": "{'a':1}",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_messages_are_refused_as_invalid_request(message: str | bytes) -> None:
+    with pytest.raises(ParseError) as info:
+        decode(message)
+    assert info.value.reason == "invalid_request"
+    assert info.value.code == -32700
+
+
+def test_accepts_ordinary_json_rpc() -> None:
+    assert decode('{"jsonrpc":"2.0","id":1,"method":"m","params":{"x":[1,2.5,"é",null,true]}}') == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "m",
+        "params": {"x": [1, 2.5, "é", None, True]},
+    }
+
+
+def test_accepts_utf8_bytes_and_paired_surrogates() -> None:
+    assert decode('{"a":"\\ud83d\\ude00"}'.encode()) == {"a": "\U0001f600"}
+    assert decode('{"ф":"Қазақ"}'.encode()) == {"ф": "Қазақ"}
+
+
+def test_depth_limit_is_exact() -> None:
+    limits = Limits(max_depth=4)
+    assert decode('{"a":[[{}]]}', limits)  # object, list, list, object: depth 4
+    with pytest.raises(ParseError):
+        decode('{"a":[[[{}]]]}', limits)
+
+
+def test_oversized_message_is_too_large() -> None:
+    with pytest.raises(TooLarge) as info:
+        decode('{"a":"' + "x" * 100 + '"}', Limits(max_message=50))
+    assert info.value.reason == "too_large"
+    assert info.value.data["limit"] == 50
+
+
+def test_encode_is_compact_and_refuses_nan() -> None:
+    assert encode({"a": [1, "ж"]}) == '{"a":[1,"ж"]}'
+    with pytest.raises(ValueError):
+        encode({"a": float("nan")})

@@ -1,0 +1,56 @@
+"""A scripted consent UI: the test says in advance what the "user" answers.
+
+It stands in for the person at the desk (the desktop dialogs are tested on their own);
+it records every question so tests can assert what the user was shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tanba.agent.consent.base import (
+    CertificateChoice,
+    Confirmation,
+    ConsentUI,
+    OriginDecision,
+    PinRequest,
+)
+from tanba.providers.base import Identity
+
+
+@dataclass
+class ScriptedConsent(ConsentUI):
+    name: str = "scripted"
+    origin_answer: OriginDecision = OriginDecision.DENY
+    confirm_answer: bool = True
+    pin: str | None = "1234"
+    choose: Callable[[CertificateChoice], Identity | None] = lambda c: c.candidates[0] if c.candidates else None
+    #: when set, ask_origin waits for this event before answering (a user who is slow to decide)
+    hold: asyncio.Event | None = None
+    asked: list[tuple[str, Any]] = field(default_factory=list)
+    given_pins: list[bytearray] = field(default_factory=list)
+
+    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
+        self.asked.append(("origin", (origin, locale)))
+        if self.hold is not None:
+            await self.hold.wait()
+        return self.origin_answer
+
+    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
+        self.asked.append(("choose", choice))
+        return self.choose(choice)
+
+    async def get_pin(self, request: PinRequest) -> bytearray | None:
+        self.asked.append(("pin", request))
+        if self.pin is None:
+            return None
+        pin = bytearray(self.pin.encode())
+        self.given_pins.append(pin)
+        return pin
+
+    async def confirm(self, confirmation: Confirmation) -> bool:
+        self.asked.append(("confirm", confirmation))
+        return self.confirm_answer
