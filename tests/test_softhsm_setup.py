@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, Mechanism, ObjectClass
+from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 
 from tanba.agent.testpki import Manifest
 
@@ -113,6 +113,39 @@ def test_each_test_gets_its_own_token_copy(softhsm: SoftHSM, softhsm_setup_dir: 
     shared = SoftHSM(softhsm.module, softhsm.label, softhsm.pin, softhsm.so_pin,
                      softhsm_setup_dir / "softhsm2.conf", softhsm_setup_dir / "tokens")
     assert sorted(_objects(shared, ObjectClass.CERTIFICATE)) == sorted(ON_TOKEN)
+
+
+def _token_flags(hsm: SoftHSM) -> TokenFlag:
+    finalize_softhsm_module(hsm.module)
+    return TokenFlag(pkcs11.lib(hsm.module).get_token(token_label=hsm.label).flags)
+
+
+@pytest.mark.softhsm
+def test_wrong_pins_stay_in_the_tests_own_copy(softhsm: SoftHSM, softhsm_setup_dir: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # SoftHSM 2.6 facts the PKCS#11 provider relies on: a wrong PIN sets USER_PIN_COUNT_LOW
+    # (persisted in the token files), it never sets FINAL_TRY or LOCKED however many tries,
+    # and a good login clears COUNT_LOW.  Real tokens lock; tests of pin_locked cannot get
+    # that from SoftHSM.
+    token = pkcs11.lib(softhsm.module).get_token(token_label=softhsm.label)
+    for _ in range(12):
+        with pytest.raises(pkcs11.PinIncorrect):
+            token.open(user_pin="0000")
+    flags = _token_flags(softhsm)
+    assert TokenFlag.USER_PIN_COUNT_LOW in flags
+    assert not flags & (TokenFlag.USER_PIN_FINAL_TRY | TokenFlag.USER_PIN_LOCKED)
+
+    monkeypatch.setenv("SOFTHSM2_CONF", str(softhsm_setup_dir / "softhsm2.conf"))
+    shared = SoftHSM(softhsm.module, softhsm.label, softhsm.pin, softhsm.so_pin,
+                     softhsm_setup_dir / "softhsm2.conf", softhsm_setup_dir / "tokens")
+    assert TokenFlag.USER_PIN_COUNT_LOW not in _token_flags(shared)
+
+    monkeypatch.setenv("SOFTHSM2_CONF", str(softhsm.conf))
+    finalize_softhsm_module(softhsm.module)  # SoftHSM reads SOFTHSM2_CONF in C_Initialize
+    token = pkcs11.lib(softhsm.module).get_token(token_label=softhsm.label)
+    with token.open(user_pin=softhsm.pin):
+        pass
+    assert TokenFlag.USER_PIN_COUNT_LOW not in _token_flags(softhsm)
 
 
 @pytest.mark.softhsm
