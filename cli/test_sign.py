@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from tanba.protocol.errors import NoCertificate, PinLocked, TanbaError, WrongPin
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme
+from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores, build_stores
 
 MESSAGE = b"Tanba test-sign: this message proves the key can sign.\n"
@@ -39,7 +40,7 @@ REASON_TEXT = {
 def read_pin(pin_file: Path | None) -> bytearray:
     if pin_file is not None:
         data = bytearray(pin_file.read_bytes())
-        while data and data[-1:] in (b"\n", b"\r"):
+        while data and data[-1] in (0x0A, 0x0D):
             del data[-1]
         return data
     return bytearray(click.prompt("PIN", hide_input=True).encode("utf-8"))
@@ -86,10 +87,11 @@ async def run_test_sign(
     pin: bytearray | None = None
     try:
         for store in stores.stores:
-            locked = getattr(store, "locked_files", lambda: [])()
-            for path in locked:  # PKCS#12: the password comes before the certificates
+            if not isinstance(store, Pkcs12Store):
+                continue
+            for path in store.locked_files():  # the password comes before the certificates
                 pin = pin if pin is not None else read_pin(pin_file)
-                await store.unlock_file(path, pin)  # type: ignore[attr-defined]
+                await store.unlock_file(path, pin)
         identities = await stores.all_identities()
         for failure in stores.failures:
             click.echo(f"warning: {failure.store}: {failure.error.reason}: {failure.error}",
