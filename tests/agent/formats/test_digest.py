@@ -1,0 +1,72 @@
+"""Chunked hashing: same digests as OpenSSL, bounded memory, clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tanba.agent.formats.digest import CHUNK_SIZE, digest_of, hash_file, hash_stream
+from tanba.protocol.errors import InvalidParams
+from tanba.providers.base import HashAlgorithm
+
+
+def openssl_dgst(alg: HashAlgorithm, path: Path) -> bytes:
+    out = subprocess.run(["openssl", "dgst", f"-{alg.value}", "-binary", str(path)],
+                         capture_output=True, check=True, timeout=60).stdout
+    return out
+
+
+@pytest.mark.parametrize("alg", list(HashAlgorithm))
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 17])
+def test_file_digest_matches_openssl(tmp_path: Path, alg: HashAlgorithm, size: int) -> None:
+    path = tmp_path / "doc.bin"
+    path.write_bytes((bytes(range(251)) * (size // 251 + 1))[:size])
+    digest = hash_file(path, alg)
+    assert len(digest) == alg.digest_size
+    assert digest == openssl_dgst(alg, path)
+
+
+def test_every_source_kind_gives_the_same_digest(tmp_path: Path) -> None:
+    data = b"0123456789abcdef" * 200_000
+    path = tmp_path / "doc.bin"
+    path.write_bytes(data)
+    expected = hashlib.sha256(data).digest()
+    alg = HashAlgorithm.SHA256
+    assert digest_of(data, alg) == expected
+    assert digest_of(bytearray(data), alg) == expected
+    assert digest_of(memoryview(data), alg) == expected
+    assert digest_of(path, alg) == expected
+    assert digest_of(io.BytesIO(data), alg) == expected
+    assert digest_of(iter([data[:5], data[5:]]), alg) == expected
+    with path.open("rb") as f:
+        assert hash_stream(f, alg, chunk_size=4096) == expected
+
+
+def test_file_is_hashed_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    with path.open("wb") as f:
+        f.truncate(40 * CHUNK_SIZE)  # 40 MiB (sparse) file
+    tracemalloc.start()
+    try:
+        digest = hash_file(path, HashAlgorithm.SHA512)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * CHUNK_SIZE, f"peak {peak} bytes hashing a 40 MiB file"
+    assert digest == openssl_dgst(HashAlgorithm.SHA512, path)
+
+
+def test_missing_file_is_invalid_params(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParams) as exc:
+        digest_of(tmp_path / "nope.pdf", HashAlgorithm.SHA256)
+    assert "nope.pdf" in exc.value.detail
+
+
+def test_non_bytes_chunks_are_invalid_params() -> None:
+    with pytest.raises(InvalidParams):
+        digest_of(iter(["text, not bytes"]), HashAlgorithm.SHA256)  # type: ignore[list-item]
