@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from cryptography.x509.oid import NameOID
-
 from tanba.providers.base import HashAlgorithm, SignatureScheme
 from tanba.providers.pkcs12 import Pkcs12Store
 

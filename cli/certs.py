@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
-
 from tanba.protocol.errors import Busy, TanbaError, WrongPin
-from tanba.providers.base import Identity, KeyStore
+from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info
 from tanba.providers.pkcs12 import Pkcs12Store
+from tanba.providers.registry import Stores, build_stores
 
 _PASSWORD_TRIES = 3
 
@@ -44,15 +43,6 @@ def _sources(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _module_spec(spec: str) -> tuple[str, Path]:
-    name, sep, module = spec.partition("=")
-    if not sep:
-        return "PKCS11", Path(spec)
-    if not name or not module:
-        raise click.BadParameter(f"expected [NAME=]MODULE, got {spec!r}", param_hint="--pkcs11")
-    return name, Path(module)
-
-
 def _read_password_file(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").splitlines()
     return lines[0] if lines else ""
@@ -64,7 +54,7 @@ async def _unlock(store: Pkcs12Store, path: Path, password_file: Path | None) ->
     for _ in range(tries):
         wait = store.backoff_remaining(path)
         if wait > 0:
-            time.sleep(wait)  # a person at a terminal: waiting out the backoff is the friendly thing
+            await asyncio.sleep(wait)  # a person at a terminal: waiting out the backoff is the friendly thing
         if password_file is not None:
             text = _read_password_file(password_file)
         else:
@@ -82,36 +72,27 @@ async def _unlock(store: Pkcs12Store, path: Path, password_file: Path | None) ->
 
 async def _collect(p12_files: Sequence[Path], modules: Sequence[str], password_file: Path | None) -> _Listing:
     out = _Listing()
-    stores: list[KeyStore] = []
     try:
-        if p12_files:
-            p12 = Pkcs12Store(p12_files)
-            stores.append(p12)
-            for path in p12.locked_files():
+        stores = Stores(await build_stores(p12_files, modules, autodetect=False))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
+    try:
+        for store in stores.stores:
+            if not isinstance(store, Pkcs12Store):
+                continue
+            for path in store.locked_files():
                 try:
-                    out.failed |= not await _unlock(p12, path, password_file)
+                    out.failed |= not await _unlock(store, path, password_file)
                 except TanbaError as exc:
                     click.echo(f"{path}: {exc}", err=True)
                     out.failed = True
-        for spec in modules:
-            name, module = _module_spec(spec)
-            try:
-                from tanba.providers.pkcs11 import Pkcs11Store
-
-                stores.append(Pkcs11Store(module, name))
-            except (TanbaError, ImportError, OSError) as exc:
-                click.echo(f"{module}: {exc}", err=True)
-                out.failed = True
-        for store in stores:
-            try:
-                for identity in await store.identities():
-                    out.infos.append((cert_info(identity), identity))
-            except TanbaError as exc:
-                click.echo(f"{store.storage}: {exc}", err=True)
-                out.failed = True
+        for identity in await stores.all_identities():
+            out.infos.append((cert_info(identity), identity))
+        for failure in stores.failures:
+            click.echo(f"{failure.store}: {failure.error}", err=True)
+            out.failed = True
     finally:
-        for store in stores:
-            await store.close()
+        await stores.close()
     return out
 
 

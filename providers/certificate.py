@@ -35,10 +35,10 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from tanba.providers.base import Identity
 
 Purpose = Literal["sign", "auth"]
@@ -152,7 +152,7 @@ def _key_usage(cert: x509.Certificate) -> tuple[str, ...]:
 def _algorithm(cert: x509.Certificate) -> str:
     try:
         key = cert.public_key()
-    except Exception:  # an algorithm cryptography cannot load (GOST ...): name it by OID
+    except (ValueError, UnsupportedAlgorithm):  # GOST ... cryptography cannot load: name it by OID
         return f"OID-{cert.public_key_algorithm_oid.dotted_string}"
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA-{key.key_size}"

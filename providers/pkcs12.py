@@ -44,9 +44,21 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
-
-from tanba.protocol.errors import Busy, InvalidParams, NoCertificate, StoreError, WrongPin
-from tanba.providers.base import HashAlgorithm, Identity, KeyStore, PinStatus, SignatureScheme, Signer
+from tanba.protocol.errors import (
+    Busy,
+    InvalidParams,
+    NoCertificate,
+    StoreError,
+    WrongPin,
+)
+from tanba.providers.base import (
+    HashAlgorithm,
+    Identity,
+    KeyStore,
+    PinStatus,
+    SignatureScheme,
+    Signer,
+)
 
 log = logging.getLogger(__name__)
 

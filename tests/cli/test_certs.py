@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
+from conftest import SoftHSM
 from tanba.agent.testpki import Manifest
 from tanba.cli.certs import command
 from tanba.providers.pkcs12 import identity_id
-
-from conftest import SoftHSM
 
 
 @pytest.fixture
@@ -120,3 +118,9 @@ def test_list_pkcs11_token_without_pin(softhsm: SoftHSM, pki: Manifest, password
     assert len(token_lines) == 4  # rsa-auth, rsa-sign, ec-auth, ec-sign
     assert sum(" auth " in line for line in token_lines) == 2
     assert any(line.startswith("PKCS12") for line in result.stdout.splitlines())
+
+
+def test_malformed_pkcs11_spec_is_a_usage_error() -> None:
+    result = CliRunner().invoke(command, ["list", "--pkcs11", "bad name=/usr/lib/x.so"])
+    assert result.exit_code == 2
+    assert "--pkcs11" in result.stderr

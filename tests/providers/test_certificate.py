@@ -7,7 +7,6 @@ import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-
 from tanba.agent.testpki import Manifest
 from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info, normalize_serial

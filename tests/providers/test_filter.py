@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from tanba.agent.testpki import Manifest
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity

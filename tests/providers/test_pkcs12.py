@@ -12,9 +12,14 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-
 from tanba.agent.testpki import Manifest
-from tanba.protocol.errors import Busy, InvalidParams, NoCertificate, StoreError, WrongPin
+from tanba.protocol.errors import (
+    Busy,
+    InvalidParams,
+    NoCertificate,
+    StoreError,
+    WrongPin,
+)
 from tanba.providers.base import HashAlgorithm, SignatureScheme
 from tanba.providers.pkcs12 import Pkcs12Signer, Pkcs12Store, backoff_delay, identity_id
 
@@ -30,6 +35,12 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def openssl(*args: str) -> str:
+    """Run the real openssl CLI (to make files cryptography cannot write); returns its output."""
+    proc = subprocess.run(["openssl", *args], check=True, capture_output=True, text=True)
+    return proc.stdout + proc.stderr
 
 
 def pw(value: bytes = PASSWORD) -> bytearray:
@@ -216,10 +227,9 @@ async def test_right_password_but_unsupported_key_is_a_store_error_not_wrong_pin
     # An SM2 key stands for what cryptography cannot load (like the GOST keys of some
     # national files): the MAC proves the password right, so this must not say wrong_pin.
     key, cert, p12 = tmp_path / "sm2.key", tmp_path / "sm2.pem", tmp_path / "sm2.p12"
-    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
-    run("genpkey", "-algorithm", "SM2", "-out", str(key))
-    run("req", "-new", "-x509", "-key", str(key), "-out", str(cert), "-subj", "/CN=sm2", "-days", "5")
-    run("pkcs12", "-export", "-inkey", str(key), "-in", str(cert), "-out", str(p12), "-passout", "pass:123456")
+    openssl("genpkey", "-algorithm", "SM2", "-out", str(key))
+    openssl("req", "-new", "-x509", "-key", str(key), "-out", str(cert), "-subj", "/CN=sm2", "-days", "5")
+    openssl("pkcs12", "-export", "-inkey", str(key), "-in", str(cert), "-out", str(p12), "-passout", "pass:123456")
     store = Pkcs12Store([p12], clock=FakeClock())
     with pytest.raises(StoreError) as err:
         await store.unlock_file(p12, pw())
@@ -242,13 +252,10 @@ async def test_legacy_3des_file_from_the_pki_signs(pki: Manifest) -> None:
 async def test_legacy_rc2_40_file_made_by_openssl_signs(pki: Manifest, tmp_path: Path) -> None:
     ident = pki.identities["rsa-sign"]
     path = tmp_path / "rc2.p12"
-    subprocess.run(
-        ["openssl", "pkcs12", "-export", "-legacy", "-inkey", str(ident.key_pem), "-in", str(ident.cert_pem),
-         "-out", str(path), "-passout", "pass:123456"],
-        check=True, capture_output=True)
-    info = subprocess.run(["openssl", "pkcs12", "-info", "-noout", "-legacy", "-in", str(path),
-                           "-passin", "pass:123456"], check=True, capture_output=True, text=True)
-    assert "RC2-40" in info.stderr + info.stdout or "40BitRC2" in info.stderr + info.stdout
+    openssl("pkcs12", "-export", "-legacy", "-inkey", str(ident.key_pem), "-in", str(ident.cert_pem),
+            "-out", str(path), "-passout", "pass:123456")
+    info = openssl("pkcs12", "-info", "-noout", "-legacy", "-in", str(path), "-passin", "pass:123456")
+    assert "RC2-40" in info or "40BitRC2" in info
     _, signer = await unlocked_signer(path)
     assert signer.identity.certificate == ident.certificate()
     digest = hashlib.sha256(b"rc2").digest()
