@@ -77,30 +77,32 @@ def documents(count: int) -> list[bytes]:
 async def main(docs: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = make_p12(Path(tmp))
+        key = pkcs12.load_key_and_certificates(path.read_bytes(), PASSWORD)[0]
+        assert isinstance(key, rsa.RSAPrivateKey)
         store = Pkcs12Store([path])
         try:
             [identity] = await store.unlock_file(path, bytearray(PASSWORD))
             async with await store.open(identity, None) as signer:
                 batch = documents(docs)
                 await sign_xml_batch(signer, identity.certificate, batch[:5])  # warm up
-                best = 0.0
+                # Best of interleaved rounds: the machine is shared, the best round is the
+                # one least disturbed by others, for both figures alike.
+                raw = xml = 0.0
                 for _ in range(rounds):
+                    raw = max(raw, raw_rate(key, docs))
                     start = time.perf_counter()
                     signed = await sign_xml_batch(signer, identity.certificate, batch)
-                    best = max(best, len(signed) / (time.perf_counter() - start))
+                    xml = max(xml, len(signed) / (time.perf_counter() - start))
         finally:
             await store.close()
-        loaded = pkcs12.load_key_and_certificates(path.read_bytes(), PASSWORD)[0]
-        assert isinstance(loaded, rsa.RSAPrivateKey)
-        raw = max(raw_rate(loaded, docs) for _ in range(rounds))
-    print(f"raw RSA-2048 signatures/s:         {raw:8.1f}")
-    print(f"XML-DSig signatures/s (batch {docs}): {best:8.1f}")
-    print(f"ratio XML / raw:                   {best / raw:8.2f}")
+    print(f"raw RSA-2048 signatures/s:            {raw:8.1f}")
+    print(f"XML-DSig signatures/s (batch of {docs}): {xml:8.1f}")
+    print(f"ratio XML / raw:                      {xml / raw:8.2f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     asyncio.run(main(args.docs, args.rounds))

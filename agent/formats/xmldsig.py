@@ -56,6 +56,7 @@ network, bounded).  Output is UTF-8, with an XML declaration if the input had on
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -145,28 +146,35 @@ async def sign_xml_batch(
     options = options or XmlSignOptions()
     scheme, method = _signature_method(cert, options.hash_alg)
     cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-    pending = [_prepare(doc, i, cert_b64, method, options) for i, doc in enumerate(docs)]
-    if not pending:
+    if not docs:
         return []
+    # Parsing, C14N and serialisation are CPU work on up to 16 MiB per document: done off
+    # the event loop (lxml releases the GIL; each tree is used by one thread at a time).
+    pending = await asyncio.to_thread(
+        lambda: [_prepare(doc, i, cert_b64, method, options) for i, doc in enumerate(docs)]
+    )
     raw = await signer.sign_digests(
         [p.signed_info_digest for p in pending], options.hash_alg, scheme
     )
     if len(raw) != len(pending):
         raise InternalError(f"signer returned {len(raw)} signatures for {len(pending)} digests")
-    out = []
-    for p, signature in zip(pending, raw, strict=True):
-        value = _check_and_encode(cert, p.signed_info_digest, signature, options.hash_alg)
-        p.signature_value.text = base64.b64encode(value).decode()
-        out.append(
-            etree.tostring(
-                p.tree,
-                encoding="UTF-8",
-                xml_declaration=p.declaration,
-                standalone=True if p.declaration and p.tree.docinfo.standalone else None,
-            )
-        )
+    out = await asyncio.to_thread(
+        lambda: [_finish(p, s, cert, options.hash_alg) for p, s in zip(pending, raw, strict=True)]
+    )
     log.info("signed %d XML document(s) (%s)", len(out), method.rsplit("#", 1)[-1])
     return out
+
+
+def _finish(p: _Pending, signature: bytes, cert: x509.Certificate, hash_alg: HashAlgorithm) -> bytes:
+    value = _check_and_encode(cert, p.signed_info_digest, signature, hash_alg)
+    p.signature_value.text = base64.b64encode(value).decode()
+    data: bytes = etree.tostring(
+        p.tree,
+        encoding="UTF-8",
+        xml_declaration=p.declaration,
+        standalone=True if p.declaration and p.tree.docinfo.standalone else None,
+    )
+    return data
 
 
 def _signature_method(cert: x509.Certificate, hash_alg: HashAlgorithm) -> tuple[SignatureScheme, str]:

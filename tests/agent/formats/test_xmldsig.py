@@ -241,12 +241,16 @@ async def test_comments_stay_in_place_but_are_not_covered(pki: Manifest, tmp_pat
     # URI="" drops comments before the transforms (XML-DSig 4.3.3.3), as xmlsec1 and
     # Santuario (NCALayer) do.  signxml keeps them, so it is not asked here.
     signer = KeyFileSigner(pki, "ec-sign")
-    doc = "<r><!-- комментарий --><v>Алматы</v><!--2--></r>".encode()
+    doc = ('<?xml-stylesheet href="a.xsl"?><!-- top -->'
+           "<r><!-- комментарий --><v>Алматы</v><!--2--></r>").encode()
     signed = await sign_xml(signer, signer.certificate, doc)
-    assert signed.startswith("<r><!-- комментарий --><v>Алматы</v><!--2--><ds:Signature".encode())
+    assert signed.startswith(('<?xml-stylesheet href="a.xsl"?><!-- top -->'
+                              "<r><!-- комментарий --><v>Алматы</v><!--2--><ds:Signature").encode())
     assert xmlsec1(pki, signed, tmp_path)
     assert xmlsec1(pki, signed.replace("комментарий".encode(), "другой".encode()), tmp_path)
     assert not xmlsec1(pki, signed.replace("Алматы".encode(), "Астана".encode()), tmp_path)
+    # Processing instructions outside the root are part of the signed document.
+    assert not xmlsec1(pki, signed.replace(b"a.xsl", b"b.xsl"), tmp_path)
 
 
 async def test_output_is_utf8_whatever_the_input_encoding(pki: Manifest, tmp_path: Path) -> None:
