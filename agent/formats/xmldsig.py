@@ -45,10 +45,21 @@ Why not signxml for signing: its ``XMLSigner`` signs synchronously with a privat
 object, whereas our keys sit behind the async ``Signer`` (a PKCS#11 token in a worker
 thread); it uses one canonicalisation algorithm for both SignedInfo and the reference
 transform, while NCALayer's profile mixes C14N 1.0 with its ``#WithComments`` variant; and
-a batch must collect every SignedInfo digest before the single ``sign_digests`` call.
-Adapting it would take more code than the ~100 lines below, which use lxml directly
-(C14N via ``etree.tostring(method="c14n")``).  signxml's ``XMLVerifier`` serves the tests
-as an independent second verifier next to xmlsec1.
+a batch must collect every SignedInfo digest before the single ``sign_digests`` call; and
+signxml digests comments under ``URI=""`` + ``#WithComments``, where xmlsec1 and Santuario
+drop them (so its signatures over commented documents would not verify there).  Building
+the Signature with lxml directly (C14N via ``etree.tostring(method="c14n")``) is shorter
+than adapting it.  signxml's ``XMLVerifier`` serves the tests as an independent second
+verifier next to xmlsec1, on documents without comments or non-ASCII element names (it
+re-serialises those wrongly).
+
+Verifiers of a ``URI="#id"`` reference must be told which attribute is an ID (there is no
+DTD): ``xmlsec1 --id-attr:Id <element>``, Santuario's ``setIdAttributeNS``; signxml looks
+at ``Id``/``ID``/``id`` by itself.
+
+A signature the key produced is checked against ``cert`` before any document is
+returned, so a key/certificate mismatch fails with ``internal`` instead of shipping a
+signature nobody can verify.
 
 Input is parsed by :mod:`tanba.agent.formats.xmlparse` (no DOCTYPE, no entities, no
 network, bounded).  Output is UTF-8, with an XML declaration if the input had one.
