@@ -63,6 +63,17 @@ def der_set(elements: Iterable[bytes], tag: int = 0x31) -> bytes:
     return der_tlv(tag, b"".join(sorted(elements)))
 
 
+def _hdr(tag: int, n: int) -> bytes:
+    """Tag and length octets (the per-document hot path: no intermediate bytes)."""
+    if n < 0x80:
+        return bytes((tag, n))
+    if n < 0x100:
+        return bytes((tag, 0x81, n))
+    if n < 0x10000:
+        return bytes((tag, 0x82, n >> 8, n & 0xFF))
+    return bytes((tag,)) + der_length(n)
+
+
 def _oid(dotted: str) -> bytes:
     return bytes(acore.ObjectIdentifier(dotted).dump())
 
@@ -138,6 +149,8 @@ CmsInput = _digest.Source | PrecomputedDigest
 
 Progress = Callable[[int, int], None]
 
+_INLINE_LIMIT = 1 << 20  # larger documents, files and streams are hashed in a worker thread
+
 
 def _resolve(item: CmsInput, alg: HashAlgorithm, detached: bool) -> tuple[bytes | None, bytes]:
     """(content to embed or None, digest); runs in a worker thread for non-bytes input."""
@@ -167,6 +180,16 @@ def _resolve(item: CmsInput, alg: HashAlgorithm, detached: bool) -> tuple[bytes 
 
 
 # ---------------------------------------------------------------- the builder
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Per-batch constants: signed attributes content = before + messageDigest + after."""
+
+    before: bytes
+    after: bytes
+    set_header: bytes  # SET tag + length: the signed attributes as hashed
+    si_head: bytes  # SignerInfo version, sid, digestAlgorithm, [0] tag + length
 
 
 def _to_asn1(cert: x509.Certificate) -> ax509.Certificate:
@@ -207,7 +230,8 @@ class CmsBuilder:
             self._cert_ders += [c.public_bytes(Encoding.DER) for c in chain]
         self._certs_field = der_tlv(CTX0, b"".join(self._cert_ders))
         self.digest_alg = digest_algorithm_der(hash_alg)
-        self._digest_algs_field = der_tlv(SET, self.digest_alg)
+        self._sd_head = _V1 + der_tlv(SET, self.digest_alg)
+        self._encap_detached = der_tlv(SEQ, OID_DATA)
         self.signature_alg = signature_algorithm_der(hash_alg, self.scheme)
         sid = acms.IssuerAndSerialNumber(
             {"issuer": cert.issuer, "serial_number": cert.serial_number}
@@ -236,48 +260,59 @@ class CmsBuilder:
 
     # -- per batch / per document ------------------------------------------------
 
-    def _signed_attrs_frame(self, when: datetime) -> tuple[bytes, bytes, int]:
-        """(before, after, content length): signed attrs content = before + digest + after."""
+    def frame(self, when: datetime) -> _Frame:
+        """What every document of a batch signed at ``when`` shares."""
         marker = bytes(self.hash_alg.digest_size)
         md_attr = self._md_prefix + marker
         attrs = sorted([*self._fixed_attrs, _attribute(OID_SIGNING_TIME, _utc_time(when)), md_attr])
         content = b"".join(attrs)
         at = sum(len(a) for a in attrs[: attrs.index(md_attr)]) + len(self._md_prefix)
-        return content[:at], content[at + len(marker) :], len(content)
-
-    def _signer_info(self, attrs_content_len: int, signed_attrs_body: bytes, signature: bytes) -> bytes:
-        return der_tlv(
-            SEQ,
-            self._si_head
-            + bytes((CTX0,))
-            + der_length(attrs_content_len)
-            + signed_attrs_body
-            + self.signature_alg
-            + der_tlv(OCTETS, signature),
+        n = len(content)
+        return _Frame(
+            before=content[:at],
+            after=content[at + len(marker) :],
+            set_header=_hdr(SET, n),
+            si_head=self._si_head + _hdr(CTX0, n),
         )
 
-    def _assemble(
-        self, attrs_content_len: int, signed_attrs_body: bytes, signature: bytes, content: bytes | None
-    ) -> bytes:
-        signer_info = self._signer_info(attrs_content_len, signed_attrs_body, signature)
-        encap = OID_DATA if content is None else OID_DATA + der_tlv(CTX0, der_tlv(OCTETS, content))
-        signed_data = der_tlv(
-            SEQ,
-            _V1
-            + self._digest_algs_field
-            + der_tlv(SEQ, encap)
-            + self._certs_field
-            + der_tlv(SET, signer_info),
-        )
-        return der_tlv(SEQ, OID_SIGNED_DATA + der_tlv(CTX0, signed_data))
-
-    def signer_info_parts(self, digests: Sequence[bytes], when: datetime) -> tuple[list[bytes], list[bytes], int]:
-        """Signed-attribute bodies and the digests to sign, for documents with ``digests``."""
-        before, after, n = self._signed_attrs_frame(when)
-        set_header = bytes((SET,)) + der_length(n)
-        hasher = self._hasher
+    def signed_attrs(self, frame: _Frame, digests: Sequence[bytes]) -> tuple[list[bytes], list[bytes]]:
+        """Signed-attribute bodies, and the digests to sign, for documents with ``digests``."""
+        before, after, set_header, hasher = frame.before, frame.after, frame.set_header, self._hasher
         bodies = [before + d + after for d in digests]
-        return bodies, [hasher(set_header + b).digest() for b in bodies], n
+        return bodies, [hasher(set_header + b).digest() for b in bodies]
+
+    def signer_info(self, frame: _Frame, body: bytes, signature: bytes) -> bytes:
+        sig_hdr = _hdr(OCTETS, len(signature))
+        n = len(frame.si_head) + len(body) + len(self.signature_alg) + len(sig_hdr) + len(signature)
+        return b"".join(
+            (_hdr(SEQ, n), frame.si_head, body, self.signature_alg, sig_hdr, signature)
+        )
+
+    def _assemble(self, frame: _Frame, body: bytes, signature: bytes, content: bytes | None) -> bytes:
+        """The ContentInfo: lengths computed bottom-up, then one join (content copied once)."""
+        si_head, sig_alg = frame.si_head, self.signature_alg
+        sig_hdr = _hdr(OCTETS, len(signature))
+        si_len = len(si_head) + len(body) + len(sig_alg) + len(sig_hdr) + len(signature)
+        si_hdr = _hdr(SEQ, si_len)
+        sis_hdr = _hdr(SET, len(si_hdr) + si_len)
+        if content is None:
+            encap_parts: tuple[bytes, ...] = (self._encap_detached,)
+            encap_len = len(self._encap_detached)
+        else:
+            oct_hdr = _hdr(OCTETS, len(content))
+            ctx_hdr = _hdr(CTX0, len(oct_hdr) + len(content))
+            inner = len(OID_DATA) + len(ctx_hdr) + len(oct_hdr) + len(content)
+            encap_hdr = _hdr(SEQ, inner)
+            encap_parts = (encap_hdr, OID_DATA, ctx_hdr, oct_hdr, content)
+            encap_len = len(encap_hdr) + inner
+        sd_len = len(self._sd_head) + encap_len + len(self._certs_field) + len(sis_hdr) + len(si_hdr) + si_len
+        sd_hdr = _hdr(SEQ, sd_len)
+        ctx = _hdr(CTX0, len(sd_hdr) + sd_len)
+        ci_hdr = _hdr(SEQ, len(OID_SIGNED_DATA) + len(ctx) + len(sd_hdr) + sd_len)
+        return b"".join(
+            (ci_hdr, OID_SIGNED_DATA, ctx, sd_hdr, self._sd_head, *encap_parts, self._certs_field,
+             sis_hdr, si_hdr, si_head, body, sig_alg, sig_hdr, signature)
+        )
 
     async def _sign(self, signer: Signer, to_sign: list[bytes]) -> list[bytes]:
         identity = getattr(signer, "identity", None)
@@ -304,18 +339,24 @@ class CmsBuilder:
         """
         total = len(items)
         resolved: list[tuple[bytes | None, bytes]] = []
+        hasher = self._hasher
         for i, item in enumerate(items):
-            if isinstance(item, (bytes, bytearray)) and len(item) < (1 << 20):
+            if type(item) is bytes and len(item) < _INLINE_LIMIT:  # the common, fast case
+                resolved.append((None if detached else item, hasher(item).digest()))
+            elif isinstance(item, (bytes, bytearray, PrecomputedDigest)) and len(
+                item.value if isinstance(item, PrecomputedDigest) else item
+            ) < _INLINE_LIMIT:
                 resolved.append(_resolve(item, self.hash_alg, detached))
             else:
                 resolved.append(await asyncio.to_thread(_resolve, item, self.hash_alg, detached))
             if progress is not None:
                 progress(i + 1, total)
-        when = signing_time or datetime.now(timezone.utc)
-        bodies, to_sign, n = self.signer_info_parts([d for _, d in resolved], when)
+        frame = self.frame(signing_time or datetime.now(timezone.utc))
+        bodies, to_sign = self.signed_attrs(frame, [d for _, d in resolved])
         signatures = await self._sign(signer, to_sign)
+        assemble = self._assemble
         out = [
-            self._assemble(n, body, sig, content)
+            assemble(frame, body, sig, content)
             for body, sig, (content, _) in zip(bodies, signatures, resolved)
         ]
         log.debug("built %d CMS (%s, %s, detached=%s)", total, self.hash_alg, self.scheme, detached)
@@ -361,11 +402,10 @@ class CmsBuilder:
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise InvalidParams(f"malformed CMS: {exc}") from exc
 
-        bodies, to_sign, n = self.signer_info_parts(
-            [self._hasher(content).digest()], signing_time or datetime.now(timezone.utc)
-        )
+        frame = self.frame(signing_time or datetime.now(timezone.utc))
+        bodies, to_sign = self.signed_attrs(frame, [self._hasher(content).digest()])
         [signature] = await self._sign(signer, to_sign)
-        new_si_der = self._signer_info(n, bodies[0], signature)
+        new_si_der = self.signer_info(frame, bodies[0], signature)
 
         if self.digest_alg not in digest_algs:
             digest_algs.append(self.digest_alg)
