@@ -172,11 +172,26 @@ def _resolve(item: CmsInput, alg: HashAlgorithm, detached: bool) -> tuple[bytes 
                 content = f.read()
         except OSError as exc:
             raise InvalidParams(f"cannot read {os.fspath(item)!r}: {exc.strerror}") from exc
-    elif hasattr(item, "read"):
-        content = item.read()
+    elif isinstance(item, _digest.Stream):
+        content = _read_all(item)
     else:
-        content = b"".join(item)  # type: ignore[arg-type]
+        try:
+            content = b"".join(item)
+        except TypeError as exc:
+            raise InvalidParams("document chunks must be bytes") from exc
     return content, _digest.hash_bytes(content, alg)
+
+
+def _read_all(stream: _digest.Stream) -> bytes:
+    """An attached document from a stream: it is embedded, so it is read whole."""
+    out = bytearray()
+    view = memoryview(bytearray(_digest.CHUNK_SIZE))
+    try:
+        while n := stream.readinto(view):
+            out += view[:n]
+    except OSError as exc:
+        raise InvalidParams(f"cannot read the document stream: {exc}") from exc
+    return bytes(out)
 
 
 # ---------------------------------------------------------------- the builder

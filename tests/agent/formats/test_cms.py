@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tanba.agent.formats.cms import CmsBuilder, PrecomputedDigest
 from tanba.agent.testpki import Manifest
-from tanba.protocol.errors import InvalidParams
+from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
 from tanba.providers.pkcs12 import Pkcs12Store
 
@@ -316,3 +316,12 @@ async def test_signing_time_is_now_by_default(pki: Manifest) -> None:
     [cms_der] = await CmsBuilder(signer.identity.certificate, ()).sign_batch(signer, [b"x"])
     attrs = {a["type"].native: a["values"][0].native for a in signer_infos(cms_der)[0]["signed_attrs"]}
     assert abs(attrs["signing_time"] - datetime.now(timezone.utc)) < timedelta(minutes=1)
+
+
+async def test_signer_of_another_certificate_is_refused(pki: Manifest) -> None:
+    # a CMS naming one certificate but signed by another key would never verify
+    other = CountingSigner(await open_signer(pki, "org-rsa-sign"))
+    builder = CmsBuilder(pki.identities["rsa-sign"].certificate(), ())
+    with pytest.raises(InternalError):
+        await builder.sign_batch(other, [b"x"])
+    assert other.calls == []
