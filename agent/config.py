@@ -6,6 +6,7 @@ Every `serve` flag of DESIGN.md has a key of the same name in the file::
     port = 13579
     p12 = ["~/keys/RSA256_123.p12"]
     pkcs11 = ["AKKaztokenStore=/usr/lib/libkztokenp11.so"]
+    autodetect = true
     allow-origin = ["https://egov.kz"]
     tls = true
     approver = "terminal"
@@ -51,6 +52,8 @@ class Settings:
     ipv6: bool = False
     p12: tuple[Path, ...] = ()
     pkcs11: tuple[str, ...] = ()
+    #: also offer the PKCS#11 modules found in the usual places (vendor tokens, OpenSC)
+    autodetect: bool = True
     allow_origin: tuple[str, ...] = ()
     tls: bool | None = None  # None: wss when a local certificate is installed
     approver: str = "terminal"
@@ -86,6 +89,7 @@ _KEYS: Final[dict[str, tuple[str, str]]] = {
     "ipv6": ("ipv6", "bool"),
     "p12": ("p12", "paths"),
     "pkcs11": ("pkcs11", "strs"),
+    "autodetect": ("autodetect", "bool"),
     "allow-origin": ("allow_origin", "origins"),
     "tls": ("tls", "bool"),
     "approver": ("approver", "str"),

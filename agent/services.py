@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
 
 from tanba.agent.config import Settings
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
 from tanba.agent.prompts import PromptGate
+from tanba.providers.base import HashAlgorithm
+from tanba.providers.registry import Stores
+
+if TYPE_CHECKING:
+    from tanba.agent.formats.cms import CmsBuilder
+    from tanba.agent.verify.chain import ChainValidator
+
+#: CMS builders kept (one per certificate, chain, hash and chain flag in use)
+BUILDER_CACHE_SIZE = 16
 
 
 @dataclass
@@ -18,7 +31,33 @@ class Services:
     client_token: str
     version: str
     prompts: PromptGate = field(default_factory=PromptGate)
+    stores: Stores = field(default_factory=lambda: Stores([]))
+    _builders: dict[tuple[Any, ...], CmsBuilder] = field(default_factory=dict, repr=False)
+    _validator: ChainValidator | None = field(default=None, repr=False)
 
     def origin_allowed(self, origin: str) -> bool:
         """Allow-listed by the administrator or approved earlier by the user."""
         return origin in self.settings.allow_origin or self.origins.is_approved(origin)
+
+    def cms_builder(
+        self, certificate: x509.Certificate, chain: Sequence[x509.Certificate], hash_alg: HashAlgorithm, include_chain: bool
+    ) -> CmsBuilder:
+        """A CAdES builder with everything constant per certificate encoded once."""
+        from tanba.agent.formats.cms import CmsBuilder
+
+        key = (certificate, tuple(chain), hash_alg, include_chain)
+        builder = self._builders.get(key)
+        if builder is None:
+            if len(self._builders) >= BUILDER_CACHE_SIZE:
+                self._builders.pop(next(iter(self._builders)))
+            builder = CmsBuilder(certificate, chain, hash_alg, include_chain=include_chain)
+            self._builders[key] = builder
+        return builder
+
+    def chain_validator(self) -> ChainValidator:
+        """The validator of ``verify``: the configured trust anchors, soft revocation."""
+        if self._validator is None:
+            from tanba.agent.verify.chain import ChainValidator
+
+            self._validator = ChainValidator(self.settings.trust_anchor, revocation="soft", timeout=10.0)
+        return self._validator

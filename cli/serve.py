@@ -34,6 +34,8 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
               help="PKCS#12 file offered as storage PKCS12 (repeatable).")
 @click.option("--pkcs11", multiple=True, metavar="[NAME=]MODULE",
               help="PKCS#11 module, optionally under an NCALayer storage name (repeatable).")
+@click.option("--autodetect/--no-autodetect", default=None,
+              help="Also offer PKCS#11 modules found in the usual places [on].")
 @click.option("--allow-origin", multiple=True, callback=_origins, metavar="URL",
               help="Site allowed without asking (repeatable), e.g. https://egov.kz.")
 @click.option("--tls/--no-tls", default=None, help="wss with the locally installed certificate [when installed].")
@@ -66,14 +68,20 @@ async def _run(settings: Settings) -> None:
     from tanba.agent.origins import OriginStore
     from tanba.agent.server import AgentServer, AgentStartError
     from tanba.agent.services import Services
+    from tanba.providers.registry import Stores, build_stores
 
     consent = make_consent(settings)
+    try:
+        stores = Stores(await build_stores(settings.p12, settings.pkcs11, settings.autodetect))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     services = Services(
         settings=settings,
         consent=consent,
         origins=OriginStore(paths.origins_file()),
         client_token=load_or_create(paths.token_file()),
         version=__version__,
+        stores=stores,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -83,6 +91,7 @@ async def _run(settings: Settings) -> None:
     try:
         await server.start()
     except AgentStartError as exc:
+        await stores.close()
         raise click.ClickException(str(exc)) from exc
     for line in consent.warnings():
         click.secho(line, fg="red", bold=True, err=True)
@@ -93,3 +102,4 @@ async def _run(settings: Settings) -> None:
     await stop.wait()
     log.info("stopping")
     await server.close()
+    await stores.close()

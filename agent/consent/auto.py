@@ -48,7 +48,8 @@ class AutoApprover(ConsentUI):
         if not self._allowed(request.origin):
             return None
         if request.status.final_try:
-            log.warning("auto approver: refusing to spend the final PIN try of %s", request.identity.location)
+            where = request.identity.location if request.identity is not None else request.location
+            log.warning("auto approver: refusing to spend the final PIN try of %s", where)
             return None
         try:
             pin = bytearray(self.pin_file.read_bytes())

@@ -30,10 +30,16 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class DocumentSummary:
-    """What the confirmation shows about one document: never the whole content."""
+    """What the confirmation shows about one document: never the whole content.
 
-    size: int
-    sha256_hex: str
+    ``size`` is None when only the document's digest was sent (the page hashed it);
+    ``digest_hex`` is then that digest, of ``digest_alg``.  ``preview`` is the start of the
+    text when the document is small and readable.
+    """
+
+    size: int | None
+    digest_alg: str
+    digest_hex: str
     preview: str | None = None
 
 
@@ -47,10 +53,17 @@ class CertificateChoice:
 
 @dataclass(frozen=True)
 class PinRequest:
+    """A PIN for a token key, or the password of a locked PKCS#12 file.
+
+    For a locked file there is no identity yet (its certificates are encrypted too):
+    ``identity`` is None and ``location`` names the file.
+    """
+
     origin: str
     locale: str
-    identity: Identity
+    identity: Identity | None
     status: PinStatus
+    location: str = ""
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,8 @@ class TerminalApprover(ConsentUI):
                 out.write(text("consent.pin.retries", locale, retriesLeft=request.status.retries_left) + "\n")
             if request.status.final_try:
                 out.write(text("consent.pin.final", locale) + "\n")
-            prompt = text("consent.pin", locale, certificate=describe(request.identity)) + ": "
+            what = describe(request.identity) if request.identity is not None else request.location
+            prompt = text("consent.pin", locale, certificate=what) + ": "
             if stdin.isatty():
                 # getpass hands back a str; it is dropped as soon as it is copied.
                 typed = getpass.getpass(prompt, stream=out)
@@ -129,10 +130,11 @@ class TerminalApprover(ConsentUI):
             who = ", ".join(describe(i) for i in confirmation.identities) or "-"
             out.write("\n" + text("consent.confirm", locale, origin=confirmation.origin, action=action, certificate=who) + "\n")
             if confirmation.documents:
-                total = sum(d.size for d in confirmation.documents)
+                total = sum(d.size or 0 for d in confirmation.documents)
                 out.write(text("consent.confirm.documents", locale, count=len(confirmation.documents), size=total) + "\n")
                 for doc in confirmation.documents[:20]:
-                    out.write(f"  SHA-256 {doc.sha256_hex}  {doc.size} B\n")
+                    size = f"{doc.size} B" if doc.size is not None else "digest only"
+                    out.write(f"  {doc.digest_alg.upper()} {doc.digest_hex}  {size}\n")
                     if doc.preview:
                         out.write("    " + doc.preview[:200].replace("\n", "\n    ") + "\n")
             out.write(text("consent.confirm.question", locale) + " ")

@@ -8,7 +8,7 @@ from tanba.agent.dispatch import Method
 
 
 def table() -> dict[str, Method[Any, Any]]:
-    from tanba.agent.handlers import hello
+    from tanba.agent.handlers import auth, certs_list, hello, sign, verify
 
-    methods: list[Method[Any, Any]] = [hello.method]
+    methods: list[Method[Any, Any]] = [hello.method, certs_list.method, sign.method, auth.method, verify.method]
     return {m.name: m for m in methods}

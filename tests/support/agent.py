@@ -60,7 +60,10 @@ async def call(ws: ClientConnection, method: str, params: dict[str, Any] | None 
     if params is not None:
         message["params"] = params
     await ws.send(json.dumps(message))
-    return json.loads(await ws.recv())  # type: ignore[no-any-return]
+    while True:  # skip notifications (progress) to the reply
+        reply: dict[str, Any] = json.loads(await ws.recv())
+        if "method" not in reply:
+            return reply
 
 
 async def raw_handshake(port: int, headers: dict[str, str], path: str = "/v1") -> tuple[int, bytes]:

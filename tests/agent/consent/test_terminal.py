@@ -52,7 +52,7 @@ async def test_pin_with_final_try_warning(pki: Manifest) -> None:
 
 async def test_confirmation_shows_what_is_signed(pki: Manifest) -> None:
     ui, out = approver("y\n")
-    docs = (DocumentSummary(12, "ab" * 32, "<doc>hello</doc>"),)
+    docs = (DocumentSummary(12, "sha256", "ab" * 32, "<doc>hello</doc>"),)
     assert await ui.confirm(Confirmation("https://egov.kz", "en", Action.SIGN, (ident(pki, "rsa-sign"),), docs))
     shown = out.getvalue()
     assert "https://egov.kz asks to sign" in shown and "ab" * 32 in shown and "<doc>hello</doc>" in shown

@@ -1,0 +1,161 @@
+"""From a request to an unlocked key, through the user's consent.
+
+Every path to a private key or to certificate data goes through here, so the rules of
+DESIGN.md hold in one place:
+
+- one prompt at a time (``busy`` otherwise), and a cooldown for origins the user keeps
+  denying;
+- document signing uses signing keys only and ``auth`` authentication keys only (rule 5):
+  the purpose is forced into the filter, whatever the page asked;
+- the user sees the origin, the certificate and what is signed before the PIN is asked;
+- the PIN comes from the consent UI only, is handed to the store once and wiped; a wrong
+  PIN is reported, never retried; the final try is spent only after the UI warned;
+- PKCS#12 files unlocked for a request are locked again when it ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+from tanba.agent.consent.base import (
+    Action,
+    CertificateChoice,
+    Confirmation,
+    DocumentSummary,
+    PinRequest,
+    wipe,
+)
+from tanba.agent.services import Services
+from tanba.protocol.errors import InvalidParams, NoCertificate, PinLocked, UserCancelled
+from tanba.protocol.methods.filter import CertFilter
+from tanba.providers.base import Identity, PinStatus, Signer
+from tanba.providers.filter import select
+from tanba.providers.pkcs12 import Pkcs12Store
+
+log = logging.getLogger(__name__)
+
+Purpose = Literal["sign", "auth"]
+
+
+def purpose_filter(f: CertFilter, purpose: Purpose) -> CertFilter:
+    """The request's filter with the key usage the operation requires."""
+    if f.key_usage is not None and f.key_usage != purpose:
+        raise InvalidParams(
+            f"a {purpose} operation uses {purpose} keys; filter.keyUsage {f.key_usage!r} cannot match",
+            field="params.filter.keyUsage",
+        )
+    return replace(f, key_usage=purpose)
+
+
+class KeyAccess:
+    """One request's dealings with the user and the stores."""
+
+    def __init__(self, services: Services, origin: str | None, locale: str) -> None:
+        self.services = services
+        # Local programs (no Origin) are named as such in every prompt.
+        self.origin = origin or "local program"
+        self.locale = locale
+        self._unlocked_files: list[tuple[Pkcs12Store, Path]] = []
+
+    async def _candidates(self, f: CertFilter) -> list[Identity]:
+        """Identities matching ``f``; locked PKCS#12 files are opened with a password
+        asked from the user, one file at a time, until something matches."""
+        stores = self.services.stores
+        now = dt.datetime.now(dt.UTC)
+        found = select(await stores.all_identities(), f, now)
+        if found:
+            return found
+        for store in stores.stores:
+            if not isinstance(store, Pkcs12Store) or (f.storages is not None and store.storage not in f.storages):
+                continue
+            for path in store.locked_files():
+                request = PinRequest(self.origin, self.locale, None, PinStatus(needs_pin=True), location=str(path))
+                password = await self.services.consent.get_pin(request)
+                if password is None:
+                    raise UserCancelled("no password for the key file")
+                self._unlocked_files.append((store, path))  # relocked at the end, even if cancelled
+                try:
+                    await store.unlock_file(path, password)
+                finally:
+                    wipe(password)
+                found = select(await stores.all_identities(), f, now)
+                if found:
+                    return found
+        return found
+
+    async def _choose(self, candidates: Sequence[Identity], action: Action) -> Identity:
+        if not candidates:
+            raise NoCertificate("no certificate matches the request")
+        if len(candidates) == 1:
+            return candidates[0]  # the confirmation shows it
+        choice = CertificateChoice(self.origin, self.locale, action, tuple(candidates))
+        chosen = await self.services.consent.choose_certificate(choice)
+        if chosen is None:
+            raise UserCancelled("no certificate chosen")
+        if chosen not in candidates:
+            raise UserCancelled("the consent UI answered with a certificate it was not offered")
+        return chosen
+
+    async def _confirm(self, action: Action, identities: tuple[Identity, ...], documents: tuple[DocumentSummary, ...]) -> None:
+        confirmation = Confirmation(self.origin, self.locale, action, identities, documents)
+        if not await self.services.consent.confirm(confirmation):
+            self.services.prompts.denied(self.origin)
+            raise UserCancelled(f"{action.value} not confirmed")
+        self.services.prompts.approved(self.origin)
+
+    async def _open(self, identity: Identity) -> Signer:
+        store = self.services.stores.store_for(identity)
+        status = await store.pin_status(identity)
+        if status.locked:
+            raise PinLocked(f"PIN of {identity.location} is locked")
+        pin: bytearray | None = None
+        if status.needs_pin:
+            pin = await self.services.consent.get_pin(PinRequest(self.origin, self.locale, identity, status))
+            if pin is None:
+                raise UserCancelled("no PIN given")
+        try:
+            # The UI showed the final-try warning (status.final_try) before the user typed.
+            return await store.open(identity, pin, allow_final_try=status.final_try)
+        finally:
+            wipe(pin)
+
+    def _relock(self) -> None:
+        for store, path in self._unlocked_files:
+            store.lock_file(path)
+        self._unlocked_files.clear()
+
+    @asynccontextmanager
+    async def signer(
+        self, f: CertFilter, purpose: Purpose, documents: tuple[DocumentSummary, ...]
+    ) -> AsyncIterator[Signer]:
+        """Ask the user (choose, confirm, PIN) and yield an open signer for the batch."""
+        f = purpose_filter(f, purpose)
+        action = Action.SIGN if purpose == "sign" else Action.AUTH
+        try:
+            async with self.services.prompts.turn(self.origin):
+                identity = await self._choose(await self._candidates(f), action)
+                await self._confirm(action, (identity,), documents)
+                signer = await self._open(identity)
+            try:
+                yield signer
+            finally:
+                await signer.close()
+        finally:
+            self._relock()
+
+    async def disclose(self, f: CertFilter) -> list[Identity]:
+        """Certificates matching ``f``, once the user agreed to show them to the origin."""
+        try:
+            async with self.services.prompts.turn(self.origin):
+                candidates = await self._candidates(f)
+                if candidates:
+                    await self._confirm(Action.DISCLOSE, tuple(candidates), ())
+                return candidates
+        finally:
+            self._relock()

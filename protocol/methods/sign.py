@@ -1,0 +1,117 @@
+"""``sign``: one confirmation and one PIN for a batch of documents or digests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from tanba.protocol.errors import InvalidParams
+from tanba.protocol.methods.filter import CertFilter
+from tanba.protocol.validate import as_object, b64decode, exact_keys, get_bool, get_str
+
+METHOD: Final = "sign"
+FORMATS: Final = ("cms", "xml", "raw")
+#: digestAlgorithm name -> digest length in bytes
+DIGEST_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64}
+
+Format = Literal["cms", "xml", "raw"]
+
+
+@dataclass(frozen=True)
+class XmlOptions:
+    """Where the XML signature goes (NCALayer's tbsElementXPath / signatureParentElementXPath)."""
+
+    sign_element: str = ""
+    parent: str = ""
+    exclusive: bool = False
+
+    @classmethod
+    def from_wire(cls, value: Any) -> XmlOptions:
+        obj = as_object(value, "params.xml")
+        exact_keys(obj, "params.xml", optional={"signElement", "parent", "canonicalization"})
+        c14n = get_str(obj, "canonicalization", "params.xml", "c14n")
+        if c14n not in ("c14n", "exc-c14n"):
+            raise InvalidParams("params.xml.canonicalization must be 'c14n' or 'exc-c14n'", field="params.xml.canonicalization")
+        return cls(
+            sign_element=get_str(obj, "signElement", "params.xml", "", max_len=1024),
+            parent=get_str(obj, "parent", "params.xml", "", max_len=1024),
+            exclusive=c14n == "exc-c14n",
+        )
+
+
+def _b64_list(value: Any, where: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list) or not value:
+        raise InvalidParams(f"{where} must be a non-empty list of base64 strings", field=where)
+    return tuple(b64decode(item, f"{where}[{i}]") for i, item in enumerate(value))
+
+
+@dataclass(frozen=True)
+class SignParams:
+    format: Format
+    data: tuple[bytes, ...] | None = None
+    digests: tuple[bytes, ...] | None = None
+    digest_algorithm: str = "sha256"
+    detached: bool = True
+    timestamp: bool = False
+    include_chain: bool = True
+    xml: XmlOptions = field(default_factory=XmlOptions)
+    filter: CertFilter = field(default_factory=CertFilter)
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise InvalidParams("params.format must be 'cms', 'xml' or 'raw'", field="params.format")
+        if (self.data is None) == (self.digests is None):
+            raise InvalidParams("give exactly one of params.data and params.digests", field="params.data")
+        if self.digest_algorithm not in DIGEST_SIZES:
+            raise InvalidParams("params.digestAlgorithm must be sha256, sha384 or sha512", field="params.digestAlgorithm")
+        if self.digests is not None:
+            if self.format == "xml":
+                raise InvalidParams("an XML signature needs the document, not its digest", field="params.digests")
+            if self.format == "cms" and not self.detached:
+                raise InvalidParams("a CMS over a digest can only be detached", field="params.detached")
+            size = DIGEST_SIZES[self.digest_algorithm]
+            for i, digest in enumerate(self.digests):
+                if len(digest) != size:
+                    raise InvalidParams(
+                        f"params.digests[{i}] is {len(digest)} bytes; {self.digest_algorithm} digests are {size}",
+                        field=f"params.digests[{i}]",
+                    )
+        if self.timestamp and self.format != "cms":
+            raise InvalidParams("params.timestamp applies to CMS only", field="params.timestamp")
+
+    @property
+    def count(self) -> int:
+        return len(self.data if self.data is not None else self.digests or ())
+
+    @classmethod
+    def from_wire(cls, params: Any) -> SignParams:
+        obj = as_object(params, "params")
+        exact_keys(
+            obj,
+            "params",
+            required={"format"},
+            optional={"data", "digests", "digestAlgorithm", "detached", "timestamp", "includeChain", "xml", "filter"},
+        )
+        if "digests" in obj and "digestAlgorithm" not in obj:
+            raise InvalidParams("params.digests needs params.digestAlgorithm", field="params.digestAlgorithm")
+        return cls(
+            format=get_str(obj, "format", "params"),
+            data=_b64_list(obj["data"], "params.data") if "data" in obj else None,
+            digests=_b64_list(obj["digests"], "params.digests") if "digests" in obj else None,
+            digest_algorithm=get_str(obj, "digestAlgorithm", "params", "sha256"),
+            detached=get_bool(obj, "detached", "params", True),
+            timestamp=get_bool(obj, "timestamp", "params", False),
+            include_chain=get_bool(obj, "includeChain", "params", True),
+            xml=XmlOptions.from_wire(obj["xml"]) if "xml" in obj else XmlOptions(),
+            filter=CertFilter.from_wire(obj["filter"], "params.filter") if "filter" in obj else CertFilter(),
+        )
+
+
+@dataclass(frozen=True)
+class SignResult:
+    signatures: tuple[str, ...]  # base64
+    certificate: str  # PEM
+    chain: tuple[str, ...]  # PEM
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"signatures": list(self.signatures), "certificate": self.certificate, "chain": list(self.chain)}
