@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from tanba.agent.keys import KeyAccess
 from tanba.agent.services import Services
 from tanba.protocol.errors import MethodNotFound
 from tanba.protocol.messages import Request, RequestId
@@ -28,6 +29,11 @@ class RequestContext:
     request_id: RequestId
     #: send a notification (``progress``) on the requesting connection
     notify: Callable[[str, dict[str, Any]], Awaitable[None]]
+
+    def key_access(self) -> KeyAccess:
+        """The consent-guarded way to this request's keys."""
+        services = self.services
+        return KeyAccess(services.stores, services.consent, services.prompts, self.origin, self.locale)
 
 
 @dataclass(frozen=True)

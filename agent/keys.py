@@ -31,12 +31,14 @@ from tanba.agent.consent.base import (
     PinRequest,
     wipe,
 )
-from tanba.agent.services import Services
+from tanba.agent.consent.base import ConsentUI
+from tanba.agent.prompts import PromptGate
 from tanba.protocol.errors import InvalidParams, NoCertificate, PinLocked, UserCancelled
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity, PinStatus, Signer
 from tanba.providers.filter import select
 from tanba.providers.pkcs12 import Pkcs12Store
+from tanba.providers.registry import Stores
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,12 @@ def purpose_filter(f: CertFilter, purpose: Purpose) -> CertFilter:
 class KeyAccess:
     """One request's dealings with the user and the stores."""
 
-    def __init__(self, services: Services, origin: str | None, locale: str) -> None:
-        self.services = services
+    def __init__(
+        self, stores: Stores, consent: ConsentUI, prompts: PromptGate, origin: str | None, locale: str
+    ) -> None:
+        self.stores = stores
+        self.consent = consent
+        self.prompts = prompts
         # Local programs (no Origin) are named as such in every prompt.
         self.origin = origin or "local program"
         self.locale = locale
@@ -66,7 +72,7 @@ class KeyAccess:
     async def _candidates(self, f: CertFilter) -> list[Identity]:
         """Identities matching ``f``; locked PKCS#12 files are opened with a password
         asked from the user, one file at a time, until something matches."""
-        stores = self.services.stores
+        stores = self.stores
         now = dt.datetime.now(dt.UTC)
         found = select(await stores.all_identities(), f, now)
         if found:
@@ -76,7 +82,7 @@ class KeyAccess:
                 continue
             for path in store.locked_files():
                 request = PinRequest(self.origin, self.locale, None, PinStatus(needs_pin=True), location=str(path))
-                password = await self.services.consent.get_pin(request)
+                password = await self.consent.get_pin(request)
                 if password is None:
                     raise UserCancelled("no password for the key file")
                 self._unlocked_files.append((store, path))  # relocked at the end, even if cancelled
@@ -95,7 +101,7 @@ class KeyAccess:
         if len(candidates) == 1:
             return candidates[0]  # the confirmation shows it
         choice = CertificateChoice(self.origin, self.locale, action, tuple(candidates))
-        chosen = await self.services.consent.choose_certificate(choice)
+        chosen = await self.consent.choose_certificate(choice)
         if chosen is None:
             raise UserCancelled("no certificate chosen")
         if chosen not in candidates:
@@ -104,19 +110,19 @@ class KeyAccess:
 
     async def _confirm(self, action: Action, identities: tuple[Identity, ...], documents: tuple[DocumentSummary, ...]) -> None:
         confirmation = Confirmation(self.origin, self.locale, action, identities, documents)
-        if not await self.services.consent.confirm(confirmation):
-            self.services.prompts.denied(self.origin)
+        if not await self.consent.confirm(confirmation):
+            self.prompts.denied(self.origin)
             raise UserCancelled(f"{action.value} not confirmed")
-        self.services.prompts.approved(self.origin)
+        self.prompts.approved(self.origin)
 
     async def _open(self, identity: Identity) -> Signer:
-        store = self.services.stores.store_for(identity)
+        store = self.stores.store_for(identity)
         status = await store.pin_status(identity)
         if status.locked:
             raise PinLocked(f"PIN of {identity.location} is locked")
         pin: bytearray | None = None
         if status.needs_pin:
-            pin = await self.services.consent.get_pin(PinRequest(self.origin, self.locale, identity, status))
+            pin = await self.consent.get_pin(PinRequest(self.origin, self.locale, identity, status))
             if pin is None:
                 raise UserCancelled("no PIN given")
         try:
@@ -138,7 +144,7 @@ class KeyAccess:
         f = purpose_filter(f, purpose)
         action = Action.SIGN if purpose == "sign" else Action.AUTH
         try:
-            async with self.services.prompts.turn(self.origin):
+            async with self.prompts.turn(self.origin):
                 identity = await self._choose(await self._candidates(f), action)
                 await self._confirm(action, (identity,), documents)
                 signer = await self._open(identity)
@@ -152,7 +158,7 @@ class KeyAccess:
     async def disclose(self, f: CertFilter) -> list[Identity]:
         """Certificates matching ``f``, once the user agreed to show them to the origin."""
         try:
-            async with self.services.prompts.turn(self.origin):
+            async with self.prompts.turn(self.origin):
                 candidates = await self._candidates(f)
                 if candidates:
                     await self._confirm(Action.DISCLOSE, tuple(candidates), ())

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tanba.agent.consent.base import DocumentSummary
 from tanba.agent.dispatch import Method, RequestContext
-from tanba.agent.keys import KeyAccess
 from tanba.protocol.errors import OriginDenied, StoreError
 from tanba.protocol.methods.auth import METHOD, AuthParams, AuthToken
 from tanba.providers.base import HashAlgorithm, SignatureScheme
@@ -42,7 +41,7 @@ async def handle(ctx: RequestContext, params: AuthParams) -> AuthToken:
     challenge_summary = DocumentSummary(
         len(params.challenge), "sha256", hashlib.sha256(params.challenge.encode()).hexdigest()
     )
-    access = KeyAccess(ctx.services, ctx.origin, ctx.locale)
+    access = ctx.key_access()
     async with access.signer(params.filter, "auth", (challenge_summary,)) as signer:
         certificate = signer.identity.certificate
         public_key = certificate.public_key()

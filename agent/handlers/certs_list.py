@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from tanba.agent.dispatch import Method, RequestContext
-from tanba.agent.keys import KeyAccess
 from tanba.protocol.methods.certs import METHOD, CertsListParams, CertsListResult
 from tanba.providers.certificate import cert_info
 
 
 async def handle(ctx: RequestContext, params: CertsListParams) -> CertsListResult:
-    identities = await KeyAccess(ctx.services, ctx.origin, ctx.locale).disclose(params.filter)
+    identities = await ctx.key_access().disclose(params.filter)
     return CertsListResult(tuple(cert_info(identity).to_wire() for identity in identities))
 
 

@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tanba.agent import summary
 from tanba.agent.dispatch import Method, RequestContext
 from tanba.agent.handlers.progress import Progress
-from tanba.agent.keys import KeyAccess
 from tanba.protocol.errors import TimestampFailed, TooLarge
 from tanba.protocol.methods.sign import METHOD, SignParams, SignResult
 from tanba.providers.base import HashAlgorithm, Signer
@@ -71,7 +70,7 @@ async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
     else:
         documents = tuple(summary.of_digest(d, params.digest_algorithm) for d in params.digests or ())
 
-    access = KeyAccess(ctx.services, ctx.origin, ctx.locale)
+    access = ctx.key_access()
     async with access.signer(params.filter, "sign", documents) as signer:
         identity = signer.identity
         if params.format == "cms":
