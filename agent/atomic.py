@@ -17,10 +17,15 @@ def ensure_private_dir(path: Path) -> None:
 
 
 def write_private(path: Path, data: bytes) -> None:
+    """A state file only this user may read (0600, in a 0700 directory if one is made)."""
+    write_atomic(path, data, 0o600)
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
     ensure_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -1,0 +1,73 @@
+"""The consent UI of one-shot commands (`tanba sign`): the person at the terminal.
+
+Running the command on named files is the user's confirmation; the PIN comes from the
+terminal (hidden) or a ``--pin-file``.  A final PIN try is spent only after an explicit
+"yes" on the terminal, never from a file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tanba.agent.consent.base import (
+    CertificateChoice,
+    Confirmation,
+    ConsentUI,
+    OriginDecision,
+    PinRequest,
+)
+from tanba.agent.consent.terminal import describe
+from tanba.providers.base import Identity
+
+
+def read_pin_file(path: Path) -> bytearray:
+    pin = bytearray(path.read_bytes())
+    while pin and pin[-1] in b"\r\n":
+        pin.pop()
+    return pin
+
+
+class CliConsent(ConsentUI):
+    name = "command line"
+
+    def __init__(self, wanted_id: str | None = None, pin_file: Path | None = None) -> None:
+        self.wanted_id = wanted_id
+        self.pin_file = pin_file
+
+    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
+        return OriginDecision.DENY
+
+    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
+        if self.wanted_id is not None:
+            return next((i for i in choice.candidates if i.id == self.wanted_id), None)
+        if not sys.stdin.isatty():
+            return choice.candidates[0] if choice.candidates else None
+        for number, identity in enumerate(choice.candidates, 1):
+            click.echo(f"{number}. {describe(identity)}  [{identity.id}]", err=True)
+        pick: int = click.prompt("Certificate", type=click.IntRange(1, len(choice.candidates)), default=1, err=True)
+        return choice.candidates[pick - 1]
+
+    async def get_pin(self, request: PinRequest) -> bytearray | None:
+        what = describe(request.identity) if request.identity is not None else request.location
+        if request.status.final_try:
+            if self.pin_file is not None or not sys.stdin.isatty():
+                click.echo(f"{what}: one more wrong PIN locks the key; not spending it unattended.", err=True)
+                return None
+            if not click.confirm(f"{what}: one more wrong PIN locks the key. Continue?", default=False, err=True):
+                return None
+        if request.status.pinpad:
+            click.echo(f"Enter the PIN for {what} on the reader's keypad.", err=True)
+        if self.pin_file is not None:
+            return read_pin_file(self.pin_file)
+        if not sys.stdin.isatty():
+            return None
+        typed: str = click.prompt(f"PIN for {what}", hide_input=True, err=True)
+        return bytearray(typed.encode("utf-8"))
+
+    async def confirm(self, confirmation: Confirmation) -> bool:
+        who = ", ".join(describe(i) for i in confirmation.identities)
+        click.echo(f"Signing {len(confirmation.documents)} file(s) with {who}", err=True)
+        return True

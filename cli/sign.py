@@ -1,0 +1,115 @@
+"""`tanba sign FILE...`: sign files on the command line, without the daemon.
+
+Same key path as the agent (certificate filter for signing keys, PIN handling), same
+formats.  A detached CMS is computed from the file in 1 MiB chunks, so signing a large file
+takes little memory.  Output goes next to each input (or into ``--out-dir``):
+``NAME.cms`` for CMS, ``NAME.signed.xml`` for XML, ``NAME.sig`` for a raw signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from tanba.agent.atomic import write_atomic
+from tanba.agent.consent.base import DocumentSummary
+from tanba.agent.keys import KeyAccess
+from tanba.agent.prompts import PromptGate
+from tanba.cli.consent import CliConsent
+from tanba.protocol.errors import TanbaError
+from tanba.protocol.methods.filter import CertFilter
+from tanba.providers.base import HashAlgorithm
+from tanba.providers.registry import Stores, build_stores
+
+TSA_TIMEOUT = 30.0
+
+
+def output_path(source: Path, fmt: str, out_dir: Path | None) -> Path:
+    directory = out_dir if out_dir is not None else source.parent
+    if fmt == "xml":
+        return directory / f"{source.stem}.signed.xml"
+    return directory / f"{source.name}.{'cms' if fmt == 'cms' else 'sig'}"
+
+
+def file_summary(path: Path) -> DocumentSummary:
+    # The command's own confirmation line shows count and signer; a file is not read twice
+    # just to show its digest.
+    return DocumentSummary(path.stat().st_size, "sha256", "", None)
+
+
+async def sign_files(
+    files: list[Path], fmt: str, detached: bool, tsa_url: str | None, hash_alg: HashAlgorithm,
+    stores: Stores, consent: CliConsent, sign_element: str, parent: str,
+) -> list[bytes]:
+    access = KeyAccess(stores, consent, PromptGate(), None, "en")
+    documents = tuple(file_summary(f) for f in files)
+    async with access.signer(CertFilter(), "sign", documents) as signer:
+        identity = signer.identity
+        if fmt == "cms":
+            from tanba.agent.formats.cms import CmsBuilder
+
+            builder = CmsBuilder(identity.certificate, identity.chain, hash_alg)
+            outputs = await builder.sign_batch(signer, list(files), detached=detached)
+        elif fmt == "xml":
+            from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
+
+            docs = [f.read_bytes() for f in files]
+            options = XmlSignOptions(sign_element=sign_element, parent=parent, hash_alg=hash_alg)
+            outputs = await sign_xml_batch(signer, identity.certificate, docs, options)
+        else:
+            from tanba.agent.formats.raw import sign_raw_batch
+
+            outputs = await sign_raw_batch(signer, list(files), hash_alg)
+    if tsa_url is not None:
+        from tanba.agent.formats.tsa import add_signature_timestamp
+
+        outputs = [await add_signature_timestamp(o, tsa_url, TSA_TIMEOUT) for o in outputs]
+    return outputs
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["cms", "xml", "raw"]), default="cms", show_default=True)
+@click.option("--detached/--attached", default=True, help="CMS: keep the document outside the signature [detached].")
+@click.option("--timestamp", "tsa_url", metavar="URL", help="CMS: add an RFC 3161 timestamp from this TSA (CAdES-T).")
+@click.option("--digest", type=click.Choice([a.value for a in HashAlgorithm]), default="sha256", show_default=True)
+@click.option("--sign-element", default="", metavar="XPATH", help="XML: the element to sign [the document].")
+@click.option("--parent", default="", metavar="XPATH", help="XML: where the Signature goes [the root].")
+@click.option("--p12", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 file (repeatable).")
+@click.option("--pkcs11", multiple=True, metavar="[NAME=]MODULE", help="PKCS#11 module (repeatable).")
+@click.option("--autodetect/--no-autodetect", default=None, help="Also use detected PKCS#11 modules [when none given].")
+@click.option("--id", "wanted", help="Certificate id (from `tanba certs list`).")
+@click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the PIN from a file.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write signatures here.")
+def command(
+    files: tuple[Path, ...], fmt: str, detached: bool, tsa_url: str | None, digest: str, sign_element: str,
+    parent: str, p12: tuple[Path, ...], pkcs11: tuple[str, ...], autodetect: bool | None, wanted: str | None,
+    pin_file: Path | None, out_dir: Path | None,
+) -> None:
+    """Sign files (CMS or XML) without the daemon."""
+    if tsa_url is not None and fmt != "cms":
+        raise click.BadParameter("timestamps apply to CMS", param_hint="--timestamp")
+    if autodetect is None:
+        autodetect = not p12 and not pkcs11
+
+    async def run() -> list[bytes]:
+        try:
+            stores = Stores(await build_stores(list(p12), list(pkcs11), autodetect))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
+        try:
+            return await sign_files(list(files), fmt, detached, tsa_url, HashAlgorithm(digest), stores,
+                                    CliConsent(wanted, pin_file), sign_element, parent)
+        finally:
+            await stores.close()
+
+    try:
+        outputs = asyncio.run(run())
+    except TanbaError as exc:
+        raise click.ClickException(f"{exc.reason}: {exc.detail or exc.reason}") from exc
+    for source, signed in zip(files, outputs, strict=True):
+        target = output_path(source, fmt, out_dir)
+        write_atomic(target, signed, 0o644)
+        click.echo(f"{source} -> {target}")

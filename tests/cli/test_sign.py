@@ -1,0 +1,78 @@
+"""`tanba sign` without the daemon: outputs verify with openssl and xmlsec1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import hashes
+
+from support.native import openssl_cms_verify, xmlsec_verify
+from support.tsa_server import TsaServer
+from tanba.agent.testpki import Manifest
+from tanba.cli.main import main
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(main, ["sign", *args], catch_exceptions=False)
+
+
+def pin_file(tmp_path: Path, pin: str) -> str:
+    path = tmp_path / "pin"
+    path.write_text(pin + "\n")
+    return str(path)
+
+
+def test_detached_cms_for_several_files(tmp_path: Path, pki: Manifest) -> None:
+    docs = [tmp_path / "a.pdf", tmp_path / "b.txt"]
+    docs[0].write_bytes(b"%PDF-1.4 fake" * 1000)
+    docs[1].write_text("Өтініш")
+    result = run(*map(str, docs), "--p12", str(pki.identities["rsa-auth"].p12), "--p12",
+                 str(pki.identities["rsa-sign"].p12), "--pin-file", pin_file(tmp_path, "123456"))
+    assert result.exit_code == 0, result.output
+    for doc in docs:
+        signature = doc.with_name(doc.name + ".cms")
+        assert f"{doc} -> {signature}" in result.output
+        openssl_cms_verify(pki, tmp_path, signature.read_bytes(), content=doc.read_bytes())
+
+
+def test_attached_timestamped_cms(tmp_path: Path, pki: Manifest) -> None:
+    doc = tmp_path / "order.txt"
+    doc.write_text("order 7")
+    with TsaServer(pki.tsa_pem, pki.tsa_key_pem) as tsa:
+        result = run(str(doc), "--attached", "--timestamp", tsa.url, "--p12", str(pki.identities["ec-sign"].p12),
+                     "--pin-file", pin_file(tmp_path, "123456"), "--out-dir", str(tmp_path / "out"))
+        assert result.exit_code == 0, result.output
+        assert tsa.requests == 1
+    signed = (tmp_path / "out" / "order.txt.cms").read_bytes()
+    assert openssl_cms_verify(pki, tmp_path, signed) == "order 7"
+
+
+def test_xml_on_the_token(tmp_path: Path, pki: Manifest, softhsm: Any) -> None:
+    doc = tmp_path / "app.xml"
+    doc.write_text("<app><who>ТЕСТОВ</who></app>")
+    listed = CliRunner().invoke(main, ["certs", "list", "--pkcs11", softhsm.module, "--json"])
+    ec_sign = next(c for c in json.loads(listed.output)["certificates"]
+                   if c["fingerprintSha256"] == fingerprint(pki, "ec-sign"))
+    result = run(str(doc), "--format", "xml", "--pkcs11", softhsm.module, "--pin-file", pin_file(tmp_path, "1234"),
+                 "--id", ec_sign["id"])
+    assert result.exit_code == 0, result.output
+    signed = (tmp_path / "app.signed.xml").read_bytes()
+    assert b"ecdsa-sha256" in signed  # the certificate asked for by --id, not the first one
+    xmlsec_verify(pki, tmp_path, signed)
+
+
+def fingerprint(pki: Manifest, name: str) -> str:
+    return pki.identities[name].certificate().fingerprint(hashes.SHA256()).hex()
+
+
+def test_wrong_pin_and_auth_only_keys_fail_clearly(tmp_path: Path, pki: Manifest) -> None:
+    doc = tmp_path / "x.txt"
+    doc.write_text("x")
+    wrong = run(str(doc), "--p12", str(pki.identities["rsa-sign"].p12), "--pin-file", pin_file(tmp_path, "000000"))
+    assert wrong.exit_code == 1 and "wrong_pin" in wrong.output
+    auth_only = run(str(doc), "--p12", str(pki.identities["rsa-auth"].p12), "--pin-file", pin_file(tmp_path, "123456"))
+    assert auth_only.exit_code == 1 and "no_certificate" in auth_only.output
+    assert not (tmp_path / "x.txt.cms").exists()
