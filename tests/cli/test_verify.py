@@ -1,0 +1,116 @@
+"""`tanba verify` prints per-signer facts and exits 0 (VALID), 1 (INVALID) or 2 (unreadable)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.ocsp_server import RevocationServer, shared_server
+
+from tanba.agent.testpki import Manifest
+from tanba.cli.main import main
+
+DOC = "Договор № 7\n".encode()
+
+
+@pytest.fixture
+def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
+    server = shared_server(pki)
+    server.reset()
+    yield server
+    server.reset()
+
+
+def _sign(pki: Manifest, name: str, tmp_path: Path, *, attached: bool) -> tuple[Path, Path]:
+    ident = pki.identities[name]
+    doc = tmp_path / "doc.txt"
+    doc.write_bytes(DOC)
+    out = tmp_path / f"{name}-{'att' if attached else 'det'}.p7s"
+    cmd = ["openssl", "cms", "-sign", "-binary", "-in", str(doc), "-signer", str(ident.cert_pem),
+           "-inkey", str(ident.key_pem), "-certfile", str(pki.intermediate_pem), "-outform", "PEM",
+           "-out", str(out)] + (["-nodetach"] if attached else [])
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out, doc
+
+
+def _run(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["verify", *map(str, args)])
+    return result.exit_code, result.output
+
+
+def test_valid_attached_signature_prints_signer_and_exits_0(
+    pki: Manifest, ocsp: RevocationServer, tmp_path: Path
+) -> None:
+    sig, _ = _sign(pki, "rsa-sign", tmp_path, attached=True)
+    code, out = _run(sig, "--trust-anchor", pki.root_pem)
+    assert code == 0, out
+    assert "CN=ТЕСТОВ ТЕСТ" in out
+    assert "IIN" in out
+    assert "chain valid:  yes" in out and "revocation:   good" in out
+    assert "signing time: 20" in out
+    assert out.rstrip().endswith("VALID")
+
+
+def test_detached_signature_with_right_and_wrong_data(pki: Manifest, ocsp: RevocationServer, tmp_path: Path) -> None:
+    sig, doc = _sign(pki, "ec-sign", tmp_path, attached=False)
+    code, out = _run(sig, "--data", doc, "--trust-anchor", pki.root_pem)
+    assert code == 0, out
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_bytes(DOC + b"!")
+    code, out = _run(sig, "--data", wrong, "--trust-anchor", pki.root_pem)
+    assert code == 1
+    assert out.rstrip().endswith("INVALID") and "message_digest_mismatch" in out
+
+
+def test_revoked_signer_exits_1_and_json_matches_the_wire(
+    pki: Manifest, ocsp: RevocationServer, tmp_path: Path
+) -> None:
+    sig, _ = _sign(pki, "rsa-sign-revoked", tmp_path, attached=True)
+    code, out = _run(sig, "--trust-anchor", pki.root_pem, "--json")
+    assert code == 1
+    wire = json.loads(out)
+    assert wire["valid"] is False
+    assert wire["signers"][0]["revocation"] == "revoked" and wire["signers"][0]["chainValid"] is True
+
+
+def test_without_trust_anchor_chain_is_not_valid(pki: Manifest, ocsp: RevocationServer, tmp_path: Path) -> None:
+    sig, _ = _sign(pki, "rsa-sign", tmp_path, attached=True)
+    code, out = _run(sig)
+    assert code == 1
+    assert "chain valid:  no" in out
+
+
+def test_xml_is_detected(pki: Manifest, ocsp: RevocationServer, tmp_path: Path) -> None:
+    ident = pki.identities["rsa-sign"]
+    template = tmp_path / "t.xml"
+    template.write_text(
+        '<d><v>1</v><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+        '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>'
+        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+        '<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+        '</ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/>'
+        '</ds:Reference></ds:SignedInfo><ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/>'
+        "</ds:X509Data></ds:KeyInfo></ds:Signature></d>",
+        encoding="utf-8",
+    )
+    signed = tmp_path / "signed.xml"
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{ident.key_pem},{ident.cert_pem}",
+                    "--output", str(signed), str(template)], check=True, capture_output=True)
+    code, out = _run(signed, "--trust-anchor", pki.root_pem, "--intermediate", pki.intermediate_pem)
+    assert code == 0, out
+    tampered = tmp_path / "tampered.xml"
+    tampered.write_bytes(signed.read_bytes().replace(b"<v>1</v>", b"<v>2</v>"))
+    code, out = _run(tampered, "--trust-anchor", pki.root_pem, "--format", "xml")
+    assert code == 1 and "signature:    INVALID" in out
+
+
+def test_unreadable_input_exits_2(tmp_path: Path, pki: Manifest) -> None:
+    junk = tmp_path / "junk.p7s"
+    junk.write_bytes(b"this is not a signature")
+    code, out = _run(junk, "--trust-anchor", pki.root_pem)
+    assert code == 2 and "error:" in out
+    assert "VALID" not in out
