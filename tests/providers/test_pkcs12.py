@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import hashlib
 import shutil
 import subprocess
@@ -21,7 +23,7 @@ from tanba.protocol.errors import (
     WrongPin,
 )
 from tanba.providers.base import HashAlgorithm, SignatureScheme
-from tanba.providers.pkcs12 import Pkcs12Signer, Pkcs12Store, backoff_delay, identity_id
+from tanba.providers.pkcs12 import PARALLEL_BATCH, Pkcs12Signer, Pkcs12Store, backoff_delay, identity_id
 
 PASSWORD = b"123456"
 SHA256 = HashAlgorithm.SHA256
@@ -329,6 +331,26 @@ async def test_sign_digests_batch_verifies(pki: Manifest) -> None:
     sigs = await signer.sign_digests(digests, SHA256, SignatureScheme.RSA_PKCS1V15)
     assert len(sigs) == 5
     for digest, sig in zip(digests, sigs, strict=True):
+        verify_rsa(signer, sig, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+
+
+async def test_big_batch_is_signed_off_the_event_loop_in_order(pki: Manifest) -> None:
+    _, signer = await unlocked_signer(pki.identities["rsa-sign"].p12)
+    digests = [hashlib.sha256(i.to_bytes(2, "big")).digest() for i in range(PARALLEL_BATCH * 3 + 1)]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    sigs = await signer.sign_digests(digests, SHA256, SignatureScheme.RSA_PKCS1V15)
+    task.cancel()
+    assert ticks > 1  # the loop kept running while the batch was signed
+    assert len(sigs) == len(digests)
+    for digest, sig in zip(digests, sigs, strict=True):  # each signature matches its own digest
         verify_rsa(signer, sig, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
 
 
