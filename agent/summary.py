@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from tanba.agent.consent.base import DocumentSummary
 
 #: documents up to this size get a text preview when they read as text
 PREVIEW_MAX_BYTES = 64 * 1024
 PREVIEW_CHARS = 600
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def preview(data: bytes) -> str | None:
@@ -18,7 +20,7 @@ def preview(data: bytes) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text):
+    if _CONTROL.search(text):
         return None
     return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
 
