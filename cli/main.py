@@ -10,8 +10,6 @@ import importlib
 
 import click
 
-from tanba import __version__
-
 #: name -> (module under tanba.cli, one-line help shown by `tanba --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Run the signing agent on 127.0.0.1."),
@@ -45,6 +43,6 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-@click.version_option(__version__, prog_name="tanba")
+@click.version_option(package_name="tanba", prog_name="tanba")
 def main() -> None:
     """Tanba: a local signing agent for web portals (NCALayer-compatible)."""

@@ -1,27 +1,30 @@
 """`tanba sign FILE...`: sign files on the command line, without the daemon.
 
 Same key path as the agent (certificate filter for signing keys, PIN handling), same
-formats.  A detached CMS is computed from the file in 1 MiB chunks, so signing a large file
-takes little memory.  Output goes next to each input (or into ``--out-dir``):
-``NAME.cms`` for CMS, ``NAME.signed.xml`` for XML, ``NAME.sig`` for a raw signature.
+formats.  For detached CMS and raw signatures the files are hashed in 1 MiB chunks by a
+worker thread that starts first, so a large file is hashed while the rest of Tanba loads
+and the PIN is asked, and memory stays small.  Output goes next to each input (or into
+``--out-dir``): ``NAME.cms`` for CMS, ``NAME.signed.xml`` for XML, ``NAME.sig`` for raw.
 """
 
 from __future__ import annotations
 
-import asyncio
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from tanba.agent.atomic import write_atomic
-from tanba.agent.consent.base import DocumentSummary
-from tanba.agent.keys import KeyAccess
-from tanba.agent.prompts import PromptGate
-from tanba.cli.consent import CliConsent
+from tanba.agent.formats.digest import hash_file
 from tanba.protocol.errors import TanbaError
-from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import HashAlgorithm
-from tanba.providers.registry import Stores, build_stores
+
+if TYPE_CHECKING:
+    from tanba.agent.consent.base import DocumentSummary
+    from tanba.cli.consent import CliConsent
+    from tanba.providers.registry import Stores
 
 TSA_TIMEOUT = 30.0
 
@@ -33,25 +36,61 @@ def output_path(source: Path, fmt: str, out_dir: Path | None) -> Path:
     return directory / f"{source.name}.{'cms' if fmt == 'cms' else 'sig'}"
 
 
+class HashingThread:
+    """Digests of ``files`` computed by a daemon thread (an error is raised by ``result``)."""
+
+    def __init__(self, files: Sequence[Path], hash_alg: HashAlgorithm) -> None:
+        self._digests: list[bytes] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(files, hash_alg), name="hash", daemon=True)
+        self._thread.start()
+
+    def _run(self, files: Sequence[Path], hash_alg: HashAlgorithm) -> None:
+        try:
+            self._digests = [hash_file(f, hash_alg) for f in files]
+        except BaseException as exc:  # handed to the waiting thread by result()
+            self._error = exc
+
+    def result(self) -> list[bytes]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digests
+
+
 def file_summary(path: Path) -> DocumentSummary:
-    # The command's own confirmation line shows count and signer; a file is not read twice
-    # just to show its digest.
-    return DocumentSummary(path.stat().st_size, "sha256", "", None)
+    """Size only: `tanba sign` confirms by being run on named files (see CliConsent)."""
+    from tanba.agent.consent.base import DocumentSummary
+
+    return DocumentSummary(path.stat().st_size, "", "", None)
 
 
 async def sign_files(
     files: list[Path], fmt: str, detached: bool, tsa_url: str | None, hash_alg: HashAlgorithm,
     stores: Stores, consent: CliConsent, sign_element: str, parent: str,
+    hashing: Callable[[], list[bytes]] | None = None,
 ) -> list[bytes]:
+    """Sign ``files``; ``hashing`` waits for their digests being computed (detached CMS, raw)."""
+    import asyncio
+
+    from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
+    from tanba.agent.keys import KeyAccess
+    from tanba.agent.prompts import PromptGate
+    from tanba.protocol.methods.filter import CertFilter
+
     access = KeyAccess(stores, consent, PromptGate(), None, "en")
+    # The command line names the files it signs; the key is unlocked while they are hashed.
     documents = tuple(file_summary(f) for f in files)
     async with access.signer(CertFilter(), "sign", documents) as signer:
         identity = signer.identity
+        items: list[CmsInput] = list(files)
+        if hashing is not None:
+            items = [PrecomputedDigest(d) for d in await asyncio.to_thread(hashing)]
         if fmt == "cms":
             from tanba.agent.formats.cms import CmsBuilder
 
             builder = CmsBuilder(identity.certificate, identity.chain, hash_alg)
-            outputs = await builder.sign_batch(signer, list(files), detached=detached)
+            outputs = await builder.sign_batch(signer, items, detached=detached)
         elif fmt == "xml":
             from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
 
@@ -61,7 +100,7 @@ async def sign_files(
         else:
             from tanba.agent.formats.raw import sign_raw_batch
 
-            outputs = await sign_raw_batch(signer, list(files), hash_alg)
+            outputs = await sign_raw_batch(signer, items, hash_alg)
     if tsa_url is not None:
         from tanba.agent.formats.tsa import add_signature_timestamp
 
@@ -93,15 +132,27 @@ def command(
         raise click.BadParameter("timestamps apply to CMS", param_hint="--timestamp")
     if autodetect is None:
         autodetect = not p12 and not pkcs11
+    hash_alg = HashAlgorithm(digest)
+    # The hashing thread drops the GIL for every chunk it reads and hashes; a short switch
+    # interval hands it back quickly while this thread imports and unlocks the key.
+    sys.setswitchinterval(0.0002)
+    hashing = None
+    if fmt == "raw" or (fmt == "cms" and detached):
+        hashing = HashingThread(files, hash_alg)  # first, before the heavy imports below
+    import asyncio
 
     async def run() -> list[bytes]:
+        from tanba.cli.consent import CliConsent
+        from tanba.providers.registry import Stores, build_stores
+
         try:
             stores = Stores(await build_stores(list(p12), list(pkcs11), autodetect))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
         try:
-            return await sign_files(list(files), fmt, detached, tsa_url, HashAlgorithm(digest), stores,
-                                    CliConsent(wanted, pin_file), sign_element, parent)
+            return await sign_files(list(files), fmt, detached, tsa_url, hash_alg, stores,
+                                    CliConsent(wanted, pin_file), sign_element, parent,
+                                    hashing.result if hashing is not None else None)
         finally:
             await stores.close()
 
@@ -109,6 +160,8 @@ def command(
         outputs = asyncio.run(run())
     except TanbaError as exc:
         raise click.ClickException(f"{exc.reason}: {exc.detail or exc.reason}") from exc
+    from tanba.agent.atomic import write_atomic
+
     for source, signed in zip(files, outputs, strict=True):
         target = output_path(source, fmt, out_dir)
         write_atomic(target, signed, 0o644)

@@ -18,8 +18,10 @@ import enum
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from cryptography import x509
+if TYPE_CHECKING:  # only annotations: importing this module stays cheap (`tanba sign` start-up)
+    from cryptography import x509
 
 
 class HashAlgorithm(enum.StrEnum):
