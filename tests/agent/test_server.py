@@ -37,7 +37,12 @@ async def test_allowlisted_origin_gets_hello(tmp_path: Path) -> None:
     assert reply == {
         "jsonrpc": "2.0",
         "id": 1,
-        "result": {"name": "tanba", "version": "9.9.9-test", "protocol": 1, "capabilities": ["agent.hello"]},
+        "result": {
+            "name": "tanba",
+            "version": "9.9.9-test",
+            "protocol": 1,
+            "capabilities": ["agent.hello", "certs.list", "sign", "auth", "verify", "progress"],
+        },
     }
     assert consent.asked == []  # allow-listed: nobody was asked
 
