@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from tanba.agent.consent.terminal import describe
 from tanba.protocol.errors import NoCertificate, PinLocked, TanbaError, WrongPin
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme
 from tanba.providers.pkcs12 import Pkcs12Store
@@ -63,7 +64,7 @@ def choose(identities: list[Identity], wanted: str | None) -> Identity:
     if len(usable) == 1 or not sys.stdin.isatty():
         return usable[0]
     for n, identity in enumerate(usable, 1):
-        click.echo(f"{n}. {identity.certificate.subject.rfc4514_string()}  [{identity.location}]")
+        click.echo(f"{n}. {describe(identity)}  [{identity.id}]")
     pick: int = click.prompt("Certificate", type=click.IntRange(1, len(usable)), default=1)
     return usable[pick - 1]
 
@@ -121,8 +122,7 @@ async def run_test_sign(
             signature = await signer.sign_digest(
                 hashlib.sha256(MESSAGE).digest(), HashAlgorithm.SHA256, scheme)
         algorithm = verify(identity, signature)
-        subject = identity.certificate.subject.rfc4514_string()
-        return f"OK: {subject}\n    {algorithm}; {identity.storage}, {identity.location}"
+        return f"OK: {describe(identity)}\n    {algorithm}; {identity.storage}"
     finally:
         if pin is not None:
             pin[:] = bytes(len(pin))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cryptography.x509.oid import NameOID
 
 from tanba.agent.testpki import Manifest
 from tanba.cli.main import main
@@ -46,8 +47,9 @@ def test_signs_and_verifies_with_the_token(
         "--id", token_id(softhsm, pki, name), "--pin-file", str(pin_file(tmp_path, softhsm.pin)),
     ])
     assert result.exit_code == 0, result.output
-    subject = pki.identities[name].certificate().subject.rfc4514_string()
-    assert result.output.startswith(f"OK: {subject}\n")
+    ident = pki.identities[name]
+    cn = ident.certificate().subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert result.output.startswith(f"OK: {cn} (IIN{ident.iin}) — ")
     assert algorithm in result.output
 
 
@@ -84,4 +86,5 @@ def test_pkcs12_file(pki: Manifest, tmp_path: Path) -> None:
         str(pin_file(tmp_path, ident.p12_password)),
     ])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"OK: {ident.certificate().subject.rfc4514_string()}\n")
+    cn = ident.certificate().subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert result.output.startswith(f"OK: {cn} (IIN{ident.iin}) — {ident.p12}\n")
