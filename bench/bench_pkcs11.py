@@ -67,8 +67,10 @@ async def store_rate(signer: Any, seconds: float, batched: bool) -> float:
 async def main(seconds: float, rounds: int) -> None:
     store = Pkcs11Store(MODULE, "SoftHSM")
     try:
-        identity = next(i for i in await store.identities()
-                        if isinstance(i.certificate.public_key(), rsa.RSAPublicKey))
+        identity = next((i for i in await store.identities()
+                         if isinstance(i.certificate.public_key(), rsa.RSAPublicKey)), None)
+        if identity is None:
+            raise SystemExit("no RSA key on the token: run  eval \"$(./softhsm-setup.sh)\"  first")
         ref = identity.key_ref
         signer = await store.open(identity, bytearray(PIN.encode()))
         best = {"bare": 0.0, "sign_digest": 0.0, "sign_digests": 0.0}
