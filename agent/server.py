@@ -37,6 +37,9 @@ from tanba.protocol.origin import is_loopback_host, normalize_origin
 log = logging.getLogger(__name__)
 
 NATIVE_PATH = "/v1"
+#: WebSocket paths served, each with the session that runs a connection on it
+#: (see :meth:`AgentServer._handle_connection`).
+PATHS = frozenset({NATIVE_PATH})
 #: seconds the user gets to answer "allow this site?" during a handshake
 ORIGIN_PROMPT_TIMEOUT = 120.0
 
@@ -167,8 +170,9 @@ class AgentServer:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         assert isinstance(connection, TanbaConnection)
         url = urlsplit(request.path)
-        if url.path != NATIVE_PATH:
+        if url.path not in PATHS:
             return connection.respond(404, "Not Found\n")
+        connection.route = url.path
         try:
             host = request.headers.get("Host")
             origins = request.headers.get_all("Origin")
@@ -237,6 +241,9 @@ class AgentServer:
 
     async def _handle_connection(self, connection: ServerConnection) -> None:
         assert isinstance(connection, TanbaConnection)
+        await self._serve_native(connection)
+
+    async def _serve_native(self, connection: TanbaConnection) -> None:
         limits = self.services.settings.limits
         slots = asyncio.Semaphore(limits.max_in_flight)
         in_flight: dict[RequestId, asyncio.Task[None]] = {}
