@@ -14,6 +14,7 @@ import asyncio
 import collections
 import errno
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -110,8 +111,10 @@ def _finished(tasks: set[asyncio.Task[None]], slots: asyncio.Semaphore, task: as
 
 
 class AgentServer:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, ssl_context: ssl.SSLContext | None = None) -> None:
         self.services = services
+        #: wss when set (the locally trusted certificate of `tanba tls install`)
+        self.ssl_context = ssl_context
         self.methods: dict[str, Method[Any, Any]] = table()
         self.open_connections = 0
         self.port = services.settings.port
@@ -138,6 +141,7 @@ class AgentServer:
                 max_queue=4,
                 ping_interval=20,
                 ping_timeout=20,
+                ssl=self.ssl_context,
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -150,6 +154,10 @@ class AgentServer:
         sockets = self._server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.ssl_context is not None else "ws"
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

@@ -97,7 +97,7 @@ async def _run(settings: Settings) -> None:
         click.secho(line, fg="red", bold=True, err=True)
     for host, port in server.addresses:
         shown = f"[{host}]" if ":" in host else host
-        click.echo(f"Tanba {__version__} listening on ws://{shown}:{port}/v1 (approver: {consent.name})")
+        click.echo(f"Tanba {__version__} listening on {server.scheme}://{shown}:{port}/v1 (approver: {consent.name})")
     sys.stdout.flush()
     await stop.wait()
     log.info("stopping")
