@@ -18,10 +18,14 @@ import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tanba.agent.testpki import Manifest
+
+if TYPE_CHECKING:
+    from support.ocsp_server import RevocationServer
 
 REPO = Path(__file__).resolve().parent.parent
 SOFTHSM_MODULE = os.environ.get("TANBA_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
@@ -140,3 +144,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for nodeid in _skipped_modules:
         terminalreporter.write_line(f"FAILED (skipped under CI): {nodeid}", red=True)
+
+
+@pytest.fixture
+def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
+    """The test OCSP responder and CRL server on 127.0.0.1:18390 (the URLs in the test
+    certificates), answering normally at the start and end of each test."""
+    from support.ocsp_server import shared_server
+
+    server = shared_server(pki)
+    server.reset()
+    yield server
+    server.reset()

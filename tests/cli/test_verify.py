@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
-from support.ocsp_server import RevocationServer, shared_server
+from support.ocsp_server import RevocationServer
 
 from tanba.agent.testpki import Manifest
 from tanba.cli.main import main
 
 DOC = "Договор № 7\n".encode()
-
-
-@pytest.fixture
-def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
-    server = shared_server(pki)
-    server.reset()
-    yield server
-    server.reset()
 
 
 def _sign(pki: Manifest, name: str, tmp_path: Path, *, attached: bool) -> tuple[Path, Path]:

@@ -15,7 +15,7 @@ from support.consent import ScriptedConsent
 from tanba.agent.config import Settings
 from tanba.agent.server import AgentServer
 from tanba.agent.testpki import Manifest
-from tanba.providers.base import KeyStore
+from tanba.providers.base import KeyStore, Signer
 from tanba.providers.pkcs11 import Pkcs11Store
 from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores
@@ -42,6 +42,15 @@ async def agent_with_keys(
             yield server
     finally:
         await registry.close()
+
+
+async def open_p12_signer(pki: Manifest, name: str) -> Signer:
+    """An open signer on the test PKI's ``name`` file, through the real PKCS#12 store."""
+    ident = pki.identities[name]
+    store = Pkcs12Store([ident.p12])
+    await store.unlock_file(ident.p12, bytearray(ident.p12_password.encode()))
+    [identity] = await store.identities()
+    return await store.open(identity, None)
 
 
 def b64(data: bytes) -> str:

@@ -17,22 +17,14 @@ import pytest
 from asn1crypto import cms as acms
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from support.native import open_p12_signer
 from tanba.agent.formats.cms import CmsBuilder, PrecomputedDigest
 from tanba.agent.testpki import Manifest
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
-from tanba.providers.pkcs12 import Pkcs12Store
 
 H = HashAlgorithm
 S = SignatureScheme
-
-
-async def open_signer(pki: Manifest, name: str) -> Signer:
-    ident = pki.identities[name]
-    store = Pkcs12Store([ident.p12])
-    await store.unlock_file(ident.p12, bytearray(ident.p12_password.encode()))
-    [identity] = await store.identities()
-    return await store.open(identity, None)
 
 
 def openssl_verify(
@@ -76,7 +68,7 @@ CASES = [
 async def test_attached_and_detached_verify_with_openssl(
     pki: Manifest, tmp_path: Path, name: str, scheme: SignatureScheme, hash_alg: HashAlgorithm
 ) -> None:
-    signer = await open_signer(pki, name)
+    signer = await open_p12_signer(pki, name)
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain, hash_alg, scheme)
     data = "Заявление № 1\n".encode() * 50
     [attached] = await builder.sign_batch(signer, [data], detached=False)
@@ -95,7 +87,7 @@ async def test_attached_and_detached_verify_with_openssl(
 
 
 async def test_tampered_content_fails_openssl(pki: Manifest, tmp_path: Path) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain)
     [cms_der] = await builder.sign_batch(signer, [b"pay 100 KZT"], detached=True)
     proc = openssl_verify(pki, tmp_path, cms_der, content=b"pay 900 KZT")
@@ -104,7 +96,7 @@ async def test_tampered_content_fails_openssl(pki: Manifest, tmp_path: Path) -> 
 
 
 async def test_signed_attributes_are_cades_bes(pki: Manifest) -> None:
-    signer = await open_signer(pki, "ec-sign")
+    signer = await open_p12_signer(pki, "ec-sign")
     cert = signer.identity.certificate
     builder = CmsBuilder(cert, signer.identity.chain, H.SHA384)
     when = datetime(2031, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
@@ -134,7 +126,7 @@ async def test_signed_attributes_are_cades_bes(pki: Manifest) -> None:
 
 
 async def test_without_chain_needs_certfile(pki: Manifest, tmp_path: Path) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain, include_chain=False)
     [cms_der] = await builder.sign_batch(signer, [b"x"], detached=False)
     assert len(acms.ContentInfo.load(cms_der)["content"]["certificates"]) == 1
@@ -171,7 +163,7 @@ class CountingSigner(Signer):
 async def test_batch_one_signer_trip_each_cms_bound_to_its_document(
     pki: Manifest, tmp_path: Path
 ) -> None:
-    signer = CountingSigner(await open_signer(pki, "rsa-sign"))
+    signer = CountingSigner(await open_p12_signer(pki, "rsa-sign"))
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain)
     docs = [f"document {i}".encode() for i in range(5)]
     seen: list[tuple[int, int]] = []
@@ -184,7 +176,7 @@ async def test_batch_one_signer_trip_each_cms_bound_to_its_document(
 
 
 async def test_digest_mode_detached(pki: Manifest, tmp_path: Path) -> None:
-    signer = await open_signer(pki, "ec-sign")
+    signer = await open_p12_signer(pki, "ec-sign")
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain, H.SHA512)
     doc = tmp_path / "doc.pdf"
     doc.write_bytes(b"%PDF-1.7 test" * 1000)
@@ -194,7 +186,7 @@ async def test_digest_mode_detached(pki: Manifest, tmp_path: Path) -> None:
 
 
 async def test_digest_mode_rejects_wrong_length_and_attached(pki: Manifest) -> None:
-    signer = CountingSigner(await open_signer(pki, "rsa-sign"))
+    signer = CountingSigner(await open_p12_signer(pki, "rsa-sign"))
     builder = CmsBuilder(signer.identity.certificate, (), H.SHA384)
     with pytest.raises(InvalidParams) as exc:
         await builder.sign_batch(signer, [PrecomputedDigest(bytes(32))], detached=True)
@@ -214,7 +206,7 @@ async def test_scheme_must_fit_the_key(pki: Manifest) -> None:
 
 
 async def test_streams_chunks_and_paths_sign_the_same_content(pki: Manifest, tmp_path: Path) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain)
     data = bytes(range(256)) * 9000  # ~2.3 MB, not a multiple of the chunk size
     path = tmp_path / "doc.bin"
@@ -232,7 +224,7 @@ async def test_large_file_detached_is_never_held_in_memory(pki: Manifest, tmp_pa
         block = hashlib.sha256(b"seed").digest() * 32768  # 1 MiB of non-zero bytes
         for _ in range(50):
             f.write(block)
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain)
     tracemalloc.start()
     try:
@@ -245,7 +237,7 @@ async def test_large_file_detached_is_never_held_in_memory(pki: Manifest, tmp_pa
 
 
 async def test_unreadable_path_is_invalid_params(pki: Manifest, tmp_path: Path) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     builder = CmsBuilder(signer.identity.certificate, ())
     with pytest.raises(InvalidParams):
         await builder.sign_batch(signer, [tmp_path / "missing.pdf"], detached=True)
@@ -255,8 +247,8 @@ async def test_unreadable_path_is_invalid_params(pki: Manifest, tmp_path: Path) 
 
 
 async def test_cosign_attached_both_signers_verify(pki: Manifest, tmp_path: Path) -> None:
-    rsa_signer = await open_signer(pki, "rsa-sign")
-    ec_signer = await open_signer(pki, "ec-sign")
+    rsa_signer = await open_p12_signer(pki, "rsa-sign")
+    ec_signer = await open_p12_signer(pki, "ec-sign")
     first = CmsBuilder(rsa_signer.identity.certificate, rsa_signer.identity.chain)
     second = CmsBuilder(ec_signer.identity.certificate, ec_signer.identity.chain, H.SHA384)
     data = b"contract between two parties"
@@ -286,8 +278,8 @@ async def test_cosign_attached_both_signers_verify(pki: Manifest, tmp_path: Path
 
 
 async def test_cosign_detached_needs_the_same_data(pki: Manifest, tmp_path: Path) -> None:
-    a = await open_signer(pki, "rsa-sign")
-    b = await open_signer(pki, "org-rsa-sign")
+    a = await open_p12_signer(pki, "rsa-sign")
+    b = await open_p12_signer(pki, "org-rsa-sign")
     data = b"detached document"
     [cms1] = await CmsBuilder(a.identity.certificate, a.identity.chain).sign_batch(a, [data])
     cosigner = CmsBuilder(b.identity.certificate, b.identity.chain, H.SHA256, S.RSA_PSS)
@@ -306,13 +298,13 @@ async def test_cosign_detached_needs_the_same_data(pki: Manifest, tmp_path: Path
     [b"", b"not a cms", b"\x30\x03\x02\x01\x01", bytes.fromhex("3011060b2a864886f70d0109100104a0020500")],
 )
 async def test_cosign_rejects_garbage(pki: Manifest, garbage: bytes) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     with pytest.raises(InvalidParams):
         await CmsBuilder(signer.identity.certificate, ()).cosign(signer, garbage, b"x")
 
 
 async def test_signing_time_is_now_by_default(pki: Manifest) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     [cms_der] = await CmsBuilder(signer.identity.certificate, ()).sign_batch(signer, [b"x"])
     attrs = {a["type"].native: a["values"][0].native for a in signer_infos(cms_der)[0]["signed_attrs"]}
     assert abs(attrs["signing_time"] - datetime.now(timezone.utc)) < timedelta(minutes=1)
@@ -320,7 +312,7 @@ async def test_signing_time_is_now_by_default(pki: Manifest) -> None:
 
 async def test_signer_of_another_certificate_is_refused(pki: Manifest) -> None:
     # a CMS naming one certificate but signed by another key would never verify
-    other = CountingSigner(await open_signer(pki, "org-rsa-sign"))
+    other = CountingSigner(await open_p12_signer(pki, "org-rsa-sign"))
     builder = CmsBuilder(pki.identities["rsa-sign"].certificate(), ())
     with pytest.raises(InternalError):
         await builder.sign_batch(other, [b"x"])

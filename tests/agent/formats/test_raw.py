@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from support.native import open_p12_signer
 from tanba.agent.formats.cms import PrecomputedDigest
 from tanba.agent.formats.raw import sign_raw, sign_raw_batch
 from tanba.agent.testpki import Manifest
 from tanba.protocol.errors import InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
-from tanba.providers.pkcs12 import Pkcs12Store
-
-
-async def open_signer(pki: Manifest, name: str) -> Signer:
-    ident = pki.identities[name]
-    store = Pkcs12Store([ident.p12])
-    await store.unlock_file(ident.p12, bytearray(ident.p12_password.encode()))
-    [identity] = await store.identities()
-    return await store.open(identity, None)
 
 
 def openssl_verify(signer: Signer, tmp_path: Path, data: Path, signature: bytes,
@@ -46,7 +38,7 @@ def openssl_verify(signer: Signer, tmp_path: Path, data: Path, signature: bytes,
 async def test_raw_signature_verifies_with_openssl(
     pki: Manifest, tmp_path: Path, name: str, scheme: SignatureScheme, alg: HashAlgorithm
 ) -> None:
-    signer = await open_signer(pki, name)
+    signer = await open_p12_signer(pki, name)
     doc = tmp_path / "doc.txt"
     doc.write_bytes(b"integrator payload " * 1000)
     from_data, from_path, from_digest = await sign_raw_batch(
@@ -66,7 +58,7 @@ async def test_raw_signature_verifies_with_openssl(
 
 
 async def test_default_scheme_follows_the_key(pki: Manifest, tmp_path: Path) -> None:
-    signer = await open_signer(pki, "ec-sign")
+    signer = await open_p12_signer(pki, "ec-sign")
     doc = tmp_path / "d"
     doc.write_bytes(b"x")
     signature = await sign_raw(signer, b"x")
@@ -75,7 +67,7 @@ async def test_default_scheme_follows_the_key(pki: Manifest, tmp_path: Path) -> 
 
 
 async def test_wrong_digest_length_or_scheme_is_invalid_params(pki: Manifest) -> None:
-    signer = await open_signer(pki, "rsa-sign")
+    signer = await open_p12_signer(pki, "rsa-sign")
     with pytest.raises(InvalidParams) as exc:
         await sign_raw(signer, PrecomputedDigest(bytes(32)), HashAlgorithm.SHA512)
     assert exc.value.reason == "invalid_params"

@@ -17,20 +17,11 @@ import pytest
 from asn1crypto import cms as acms
 
 from support.tsa_server import TsaServer
+from support.native import open_p12_signer
 from tanba.agent.formats.cms import CmsBuilder
 from tanba.agent.formats.tsa import add_signature_timestamp, request_timestamp
 from tanba.agent.testpki import Manifest
 from tanba.protocol.errors import InvalidParams, TimestampFailed
-from tanba.providers.base import Signer
-from tanba.providers.pkcs12 import Pkcs12Store
-
-
-async def open_signer(pki: Manifest, name: str) -> Signer:
-    ident = pki.identities[name]
-    store = Pkcs12Store([ident.p12])
-    await store.unlock_file(ident.p12, bytearray(ident.p12_password.encode()))
-    [identity] = await store.identities()
-    return await store.open(identity, None)
 
 
 @pytest.fixture
@@ -40,7 +31,7 @@ def tsa(pki: Manifest) -> Iterator[TsaServer]:
 
 
 async def make_cms(pki: Manifest, name: str = "rsa-sign", data: bytes = b"application") -> bytes:
-    signer = await open_signer(pki, name)
+    signer = await open_p12_signer(pki, name)
     builder = CmsBuilder(signer.identity.certificate, signer.identity.chain)
     [cms_der] = await builder.sign_batch(signer, [data], detached=False)
     return cms_der
@@ -99,7 +90,7 @@ async def test_cades_t_token_verifies_with_openssl_ts(pki: Manifest, tsa: TsaSer
 async def test_every_signer_is_stamped_once(pki: Manifest, tsa: TsaServer, tmp_path: Path) -> None:
     first = await add_signature_timestamp(await make_cms(pki), tsa.url, timeout=5)
     assert tsa.requests == 1
-    ec_signer = await open_signer(pki, "ec-sign")
+    ec_signer = await open_p12_signer(pki, "ec-sign")
     builder = CmsBuilder(ec_signer.identity.certificate, ec_signer.identity.chain)
     cosigned = await builder.cosign(ec_signer, first)
     both = await add_signature_timestamp(cosigned, tsa.url, timeout=5)

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from support.ocsp_server import RevocationServer, shared_server
+from support.ocsp_server import RevocationServer
 
 from tanba.agent.testpki import Manifest
 from tanba.agent.verify.chain import ChainStatus, ChainValidator
 from tanba.protocol.errors import InvalidParams
-
-
-@pytest.fixture
-def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
-    server = shared_server(pki)
-    server.reset()
-    yield server
-    server.reset()
 
 
 def _cert(pki: Manifest, name: str) -> x509.Certificate:

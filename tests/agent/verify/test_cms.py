@@ -6,13 +6,12 @@ import base64
 import datetime as dt
 import hashlib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from asn1crypto import cms as acms
 from cryptography import x509
-from support.ocsp_server import RevocationServer, shared_server
+from support.ocsp_server import RevocationServer
 from support.tsa_server import TsaServer
 
 from tanba.agent.formats.cms import CmsBuilder
@@ -24,14 +23,6 @@ from tanba.protocol.errors import InvalidParams
 from tanba.providers.pkcs12 import Pkcs12Store
 
 DOC = "Заявление № 42: прошу выдать справку.\n".encode()
-
-
-@pytest.fixture
-def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
-    server = shared_server(pki)
-    server.reset()
-    yield server
-    server.reset()
 
 
 @pytest.fixture

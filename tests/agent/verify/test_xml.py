@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from support.ocsp_server import RevocationServer, shared_server
+from support.ocsp_server import RevocationServer
 
 from tanba.agent.formats.xmldsig import sign_xml
 from tanba.agent.testpki import Manifest
@@ -30,14 +29,6 @@ TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 <ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>\
 <ds:SignatureValue/><ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo></ds:Signature></zayavlenie>
 """
-
-
-@pytest.fixture
-def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
-    server = shared_server(pki)
-    server.reset()
-    yield server
-    server.reset()
 
 
 @pytest.fixture
