@@ -15,6 +15,7 @@ Every `serve` flag of DESIGN.md has a key of the same name in the file::
     pin-file = "/run/kiosk/pin"
     locale = "ru"
     ipv6 = false
+    unlock-window = 0          # minutes a key stays unlocked for the site that used it
 
     [limits]
     max-message = 67108864
@@ -61,6 +62,8 @@ class Settings:
     trust_anchor: tuple[Path, ...] = ()
     pin_file: Path | None = None
     locale: str | None = None
+    #: minutes a key stays unlocked for the site that used it (0: ask the PIN every time)
+    unlock_window: float = 0
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -97,6 +100,7 @@ _KEYS: Final[dict[str, tuple[str, str]]] = {
     "trust-anchor": ("trust_anchor", "paths"),
     "pin-file": ("pin_file", "path"),
     "locale": ("locale", "str"),
+    "unlock-window": ("unlock_window", "minutes"),
 }
 _LIMIT_KEYS: Final[dict[str, str]] = {
     "max-message": "max_message",
@@ -134,6 +138,10 @@ def _convert(key: str, kind: str, value: Any, base: Path) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false")
         return value
+    if kind == "minutes":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 24 * 60:
+            raise ConfigError(f"{key}: expected minutes between 0 and 1440")
+        return float(value)
     if kind == "path":
         return path(value)
     if kind == "paths":

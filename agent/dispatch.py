@@ -33,7 +33,9 @@ class RequestContext:
     def key_access(self) -> KeyAccess:
         """The consent-guarded way to this request's keys."""
         services = self.services
-        return KeyAccess(services.stores, services.consent, services.prompts, self.origin, self.locale)
+        return KeyAccess(
+            services.stores, services.consent, services.prompts, self.origin, self.locale, services.unlock_window
+        )
 
 
 @dataclass(frozen=True)

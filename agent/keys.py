@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +33,7 @@ from tanba.agent.consent.base import (
 )
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.prompts import PromptGate
+from tanba.agent.unlock import UnlockWindow
 from tanba.protocol.errors import InvalidParams, NoCertificate, PinLocked, UserCancelled
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity, PinStatus, Signer
@@ -59,11 +60,18 @@ class KeyAccess:
     """One request's dealings with the user and the stores."""
 
     def __init__(
-        self, stores: Stores, consent: ConsentUI, prompts: PromptGate, origin: str | None, locale: str
+        self,
+        stores: Stores,
+        consent: ConsentUI,
+        prompts: PromptGate,
+        origin: str | None,
+        locale: str,
+        window: UnlockWindow | None = None,
     ) -> None:
         self.stores = stores
         self.consent = consent
         self.prompts = prompts
+        self.window = window if window is not None and window.enabled else None
         # Local programs (no Origin) are named as such in every prompt.
         self.origin = origin or "local program"
         self.locale = locale
@@ -108,8 +116,14 @@ class KeyAccess:
             raise UserCancelled("the consent UI answered with a certificate it was not offered")
         return chosen
 
-    async def _confirm(self, action: Action, identities: tuple[Identity, ...], documents: tuple[DocumentSummary, ...]) -> None:
-        confirmation = Confirmation(self.origin, self.locale, action, identities, documents)
+    async def _confirm(
+        self,
+        action: Action,
+        identities: tuple[Identity, ...],
+        documents: tuple[DocumentSummary, ...],
+        unlocked_until: float | None = None,
+    ) -> None:
+        confirmation = Confirmation(self.origin, self.locale, action, identities, documents, unlocked_until)
         if not await self.consent.confirm(confirmation):
             self.prompts.denied(self.origin)
             raise UserCancelled(f"{action.value} not confirmed")
@@ -117,6 +131,18 @@ class KeyAccess:
 
     async def _open(self, identity: Identity) -> Signer:
         store = self.stores.store_for(identity)
+        if isinstance(store, Pkcs12Store) and self._file_of(identity) is None:
+            # The file is open, but not by this request: another site's unlock window holds
+            # it.  This site's user proves the password too; then the open key is used.
+            request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), identity.location)
+            password = await self.consent.get_pin(request)
+            if password is None:
+                raise UserCancelled("no password for the key file")
+            try:
+                await store.check_password(Path(identity.location), password)
+            finally:
+                wipe(password)
+            return await store.open(identity, None)
         status = await store.pin_status(identity)
         if status.locked:
             raise PinLocked(f"PIN of {identity.location} is locked")
@@ -131,10 +157,15 @@ class KeyAccess:
         finally:
             wipe(pin)
 
-    def _relock(self) -> None:
+    def _relock(self, keep: Identity | None = None) -> None:
+        """Lock the files this request unlocked, except the one whose key stays open."""
         for store, path in self._unlocked_files:
-            store.lock_file(path)
+            if keep is None or str(path) != keep.location:
+                store.lock_file(path)
         self._unlocked_files.clear()
+
+    def _file_of(self, identity: Identity) -> tuple[Pkcs12Store, Path] | None:
+        return next(((s, p) for s, p in self._unlocked_files if str(p) == identity.location), None)
 
     @asynccontextmanager
     async def signer(
@@ -143,17 +174,40 @@ class KeyAccess:
         """Ask the user (choose, confirm, PIN) and yield an open signer for the batch."""
         f = purpose_filter(f, purpose)
         action = Action.SIGN if purpose == "sign" else Action.AUTH
+        kept: Identity | None = None
         try:
             async with self.prompts.turn(self.origin):
                 identity = await self._choose(await self._candidates(f), action)
-                await self._confirm(action, (identity,), documents)
-                signer = await self._open(identity)
+                window = self.window
+                reused = window.get(self.origin, identity.id) if window else None
+                until = window.until(self.origin, identity.id) if window else None
+                await self._confirm(action, (identity,), documents, until)
+                signer = reused or await self._open(identity)
             try:
                 yield signer
+            except BaseException:
+                if reused is not None and window is not None:
+                    await window.forget(self.origin, identity.id)  # e.g. the token went away
+                    reused = None
+                raise
             finally:
-                await signer.close()
+                if reused is None:
+                    if window is not None and window.keep(self.origin, signer, self._closer(identity)):
+                        kept = identity
+                    else:
+                        await signer.close()
         finally:
-            self._relock()
+            self._relock(keep=kept)
+
+    def _closer(self, identity: Identity) -> Callable[[], None]:
+        """What the unlock window runs when it closes ``identity``'s key: lock its file."""
+        file = self._file_of(identity)
+
+        def close() -> None:
+            if file is not None:
+                file[0].lock_file(file[1])
+
+        return close
 
     async def disclose(self, f: CertFilter) -> list[Identity]:
         """Certificates matching ``f``, once the user agreed to show them to the origin."""

@@ -12,6 +12,7 @@ from tanba.agent.config import Settings
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
 from tanba.agent.prompts import PromptGate
+from tanba.agent.unlock import UnlockWindow
 from tanba.providers.base import HashAlgorithm
 from tanba.providers.registry import Stores
 
@@ -32,8 +33,14 @@ class Services:
     version: str
     prompts: PromptGate = field(default_factory=PromptGate)
     stores: Stores = field(default_factory=lambda: Stores([]))
+    #: built from ``settings.unlock_window`` unless given
+    unlock_window: UnlockWindow | None = None
     _builders: dict[tuple[Any, ...], CmsBuilder] = field(default_factory=dict, repr=False)
     _validator: ChainValidator | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.unlock_window is None:
+            self.unlock_window = UnlockWindow(self.settings.unlock_window)
 
     def origin_allowed(self, origin: str) -> bool:
         """Allow-listed by the administrator or approved earlier by the user."""

@@ -304,21 +304,7 @@ class Pkcs12Store(KeyStore):
         norm = self._known(path)
         state = self._state[norm]
         async with state.lock:
-            wait = state.not_before - self._clock()
-            if wait > 0:
-                raise Busy(f"{norm}: wrong password given recently; retry later", retryAfter=math.ceil(wait))
-            try:
-                data = await asyncio.to_thread(_read, norm)
-                loaded = await asyncio.to_thread(_load, data, bytes(password), norm)
-            except WrongPin as exc:
-                state.failures += 1
-                delay = backoff_delay(state.failures)
-                state.not_before = self._clock() + delay
-                if delay:
-                    exc.data["retryAfter"] = math.ceil(delay)
-                log.info("wrong password for %s (%d in a row)", norm, state.failures)
-                raise
-            state.failures, state.not_before = 0, 0.0
+            loaded = await self._load_checked(norm, state, password)
             self._drop(norm)
             keys: dict[str, tuple[Identity, PrivateKey]] = {}
             for item in loaded:
@@ -334,6 +320,35 @@ class Pkcs12Store(KeyStore):
             self._unlocked[norm] = _Unlocked(norm, keys)
             log.info("unlocked %s: %d key(s)", norm, len(keys))
             return [ident for ident, _ in keys.values()]
+
+    async def check_password(self, path: Path, password: bytearray) -> None:
+        """Prove ``password`` opens ``path`` without touching its unlocked state.
+
+        For a file another site's unlock window keeps open: this site's user still types
+        the password.  Wrong passwords count towards the same backoff as :meth:`unlock_file`.
+        """
+        norm = self._known(path)
+        state = self._state[norm]
+        async with state.lock:
+            await self._load_checked(norm, state, password)
+
+    async def _load_checked(self, norm: Path, state: _FileState, password: bytearray) -> list[_Loaded]:
+        wait = state.not_before - self._clock()
+        if wait > 0:
+            raise Busy(f"{norm}: wrong password given recently; retry later", retryAfter=math.ceil(wait))
+        try:
+            data = await asyncio.to_thread(_read, norm)
+            loaded = await asyncio.to_thread(_load, data, bytes(password), norm)
+        except WrongPin as exc:
+            state.failures += 1
+            delay = backoff_delay(state.failures)
+            state.not_before = self._clock() + delay
+            if delay:
+                exc.data["retryAfter"] = math.ceil(delay)
+            log.info("wrong password for %s (%d in a row)", norm, state.failures)
+            raise
+        state.failures, state.not_before = 0, 0.0
+        return loaded
 
     def lock_file(self, path: Path) -> None:
         """Forget the file's keys; open signers on it stop working."""

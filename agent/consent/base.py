@@ -68,11 +68,15 @@ class PinRequest:
 
 @dataclass(frozen=True)
 class Confirmation:
+    """``unlocked_until`` (epoch seconds) is set when the unlock window is on: the key stays
+    open for this origin until then, and the dialog says so."""
+
     origin: str
     locale: str
     action: Action
     identities: tuple[Identity, ...]
     documents: tuple[DocumentSummary, ...] = ()
+    unlocked_until: float | None = None
 
 
 class ConsentUI(abc.ABC):

@@ -1,0 +1,84 @@
+"""The unlock window: one PIN per site and key for a while, every signature still confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from support.agent import PORTAL, browser, call
+from support.consent import ScriptedConsent
+from support.native import agent_with_keys, b64
+from tanba.agent.config import Settings
+from tanba.agent.testpki import Manifest
+
+OTHER = "https://other.test"
+
+
+def settings(pki: Manifest, minutes: float) -> Settings:
+    return Settings(allow_origin=(PORTAL, OTHER), trust_anchor=(pki.root_pem,), autodetect=False, unlock_window=minutes)
+
+
+def kinds(consent: ScriptedConsent) -> list[str]:
+    return [kind for kind, _ in consent.asked]
+
+
+async def test_off_by_default_every_request_asks_the_password(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server, browser(server) as ws:
+        for i in range(2):
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=i)
+        assert kinds(consent) == ["pin", "confirm", "pin", "confirm"]
+        assert server.services.stores.stores[0].locked_files()  # the file is locked again
+
+
+async def test_one_pin_per_site_while_the_window_lasts(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 10)) as server:
+        async with browser(server) as ws:
+            for i in range(3):
+                assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=i)
+        assert kinds(consent) == ["pin", "confirm", "confirm", "confirm"]  # each signature confirmed
+        confirmations = [q for k, q in consent.asked if k == "confirm"]
+        assert all(c.unlocked_until is not None for c in confirmations)
+        assert confirmations[1].unlocked_until == confirmations[2].unlocked_until  # the window does not slide
+        consent.asked.clear()
+        async with browser(server, OTHER) as ws:  # another site types its own PIN
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+        assert kinds(consent) == ["confirm", "pin"]  # the file is open, but this key was not opened for OTHER
+
+
+async def test_the_window_closes_the_key_by_itself(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 0.005)) as server:
+        store = server.services.stores.stores[0]
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+            assert not store.locked_files()  # held open for the window
+            await asyncio.sleep(0.6)  # 0.005 min = 0.3 s
+            assert store.locked_files()  # closed and locked without any request
+            consent.asked.clear()
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=2)
+        assert kinds(consent) == ["pin", "confirm"]
+
+
+async def test_a_refusal_still_refuses_with_the_key_open(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 10)) as server, browser(server) as ws:
+        assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+        consent.confirm_answer = False
+        reply = await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=2)
+        assert reply["error"]["data"]["reason"] == "user_cancelled"
+
+
+async def test_another_site_cannot_ride_on_an_open_file(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 10)) as server:
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+        consent.pin = "000000"
+        async with browser(server, OTHER) as ws:
+            reply = await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+            assert reply["error"]["data"]["reason"] == "wrong_pin"
+        consent.pin = None  # PORTAL's window still holds its key: no password needed
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=2)
