@@ -1,19 +1,22 @@
-"""`tanba serve`: run the agent."""
+"""`tanba serve`: run the agent (see :mod:`tanba.agent.lifecycle` for stop and reload)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tanba import __version__
-from tanba.agent import paths
-from tanba.agent.config import APPROVERS, ConfigError, Settings, build_settings, canonical_origin, load_file
+from tanba.agent import logs
+from tanba.agent.config import APPROVERS, ConfigError, canonical_origin
+
+if TYPE_CHECKING:
+    from tanba.agent.lifecycle import Agent
+    from tanba.agent.server import AgentServer
 
 log = logging.getLogger(__name__)
 
@@ -45,61 +48,47 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
               help="Root certificate (PEM) trusted by verify (repeatable).")
 @click.option("--pin-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --approver auto only: file holding the PIN it enters.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
-def command(config_path: Path | None, log_level: str, **flags: Any) -> None:
-    """Run the signing agent on 127.0.0.1."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+@click.option("--log-level", type=click.Choice(logs.LEVELS), default="info")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Log file, rotated [the user's state dir/tanba.log].")
+@click.option("--no-log-file", is_flag=True, help="Log to the console only.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds requests in flight get to finish on SIGTERM/SIGINT.")
+def command(config_path: Path | None, log_level: str, log_file: Path | None, no_log_file: bool,
+            stop_timeout: float, **flags: Any) -> None:
+    """Run the signing agent on 127.0.0.1.
+
+    SIGTERM or SIGINT stop it gracefully; SIGHUP reloads the config file.
+    """
+    from tanba.agent.lifecycle import Agent, load_settings
+
+    logs.setup(log_level, None if no_log_file else (log_file or logs.log_file()))
     try:
-        file_values = load_file(config_path or paths.config_file())
-        if config_path is not None and not config_path.exists():
-            raise ConfigError(f"{config_path}: no such file")
-        settings = build_settings(file_values, flags)
+        settings = load_settings(config_path, flags)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    agent = Agent(settings, version=__version__, config_path=config_path, flags=flags, stop_timeout=stop_timeout)
     try:
-        asyncio.run(_run(settings))
+        asyncio.run(_run(agent))
     except KeyboardInterrupt:
         pass
 
 
-async def _run(settings: Settings) -> None:
-    from tanba.agent.consent import make_consent
-    from tanba.agent.localtoken import load_or_create
-    from tanba.agent.origins import OriginStore
-    from tanba.agent.server import AgentServer, AgentStartError
-    from tanba.agent.services import Services
-    from tanba.providers.registry import Stores, build_stores
+async def _run(agent: Agent) -> None:
+    from tanba.agent.lifecycle import StartError
 
-    consent = make_consent(settings)
     try:
-        stores = Stores(await build_stores(settings.p12, settings.pkcs11, settings.autodetect))
-    except ValueError as exc:
+        await agent.run(on_ready=lambda server: _announce(agent, server))
+    except StartError as exc:
         raise click.ClickException(str(exc)) from exc
-    services = Services(
-        settings=settings,
-        consent=consent,
-        origins=OriginStore(paths.origins_file()),
-        client_token=load_or_create(paths.token_file()),
-        version=__version__,
-        stores=stores,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    server = AgentServer(services)
-    try:
-        await server.start()
-    except AgentStartError as exc:
-        await stores.close()
-        raise click.ClickException(str(exc)) from exc
+
+
+def _announce(agent: Agent, server: AgentServer) -> None:
+    consent = server.services.consent
     for line in consent.warnings():
         click.secho(line, fg="red", bold=True, err=True)
     for host, port in server.addresses:
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"Tanba {__version__} listening on {server.scheme}://{shown}:{port}/v1 (approver: {consent.name})")
     sys.stdout.flush()
-    await stop.wait()
-    log.info("stopping")
-    await server.close()
-    await stores.close()
+    log.info("Tanba %s serving on port %d", __version__, server.port)
