@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 NATIVE_PATH = "/v1"
 #: WebSocket paths served, each with the session that runs a connection on it
 #: (see :meth:`AgentServer._handle_connection`).
-PATHS = frozenset({NATIVE_PATH})
+PATHS = frozenset({NATIVE_PATH, "/"})
 #: seconds the user gets to answer "allow this site?" during a handshake
 ORIGIN_PROMPT_TIMEOUT = 120.0
 
@@ -249,7 +249,12 @@ class AgentServer:
 
     async def _handle_connection(self, connection: ServerConnection) -> None:
         assert isinstance(connection, TanbaConnection)
-        await self._serve_native(connection)
+        if connection.route == "/":
+            from tanba.agent.ncalayer.session import serve as serve_ncalayer
+
+            await serve_ncalayer(self, connection)
+        else:
+            await self._serve_native(connection)
 
     async def _serve_native(self, connection: TanbaConnection) -> None:
         limits = self.services.settings.limits

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tanba.agent import summary
 from tanba.agent.dispatch import Method, RequestContext
 from tanba.agent.handlers.progress import Progress
+from tanba.agent.keys import Purpose
 from tanba.protocol.errors import TimestampFailed, TooLarge
 from tanba.protocol.methods.sign import METHOD, SignParams, SignResult
 from tanba.providers.base import HashAlgorithm, Signer
@@ -59,6 +60,16 @@ async def _sign_raw(params: SignParams, signer: Signer, hash_alg: HashAlgorithm)
 
 
 async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
+    """``/v1`` ``sign``: always a document signature, so signing keys only (rule 5)."""
+    return await sign_for(ctx, params, "sign")
+
+
+async def sign_for(ctx: RequestContext, params: SignParams, purpose: Purpose) -> SignResult:
+    """Sign ``params`` with a key of ``purpose``, through :class:`KeyAccess` (choose →
+    confirm → PIN).  ``"auth"`` is for callers whose wire names an authentication
+    operation that yields a signature format (NCALayer's ``keyType: AUTHENTICATION``: a
+    CMS over a login challenge); the confirmation then says "log in" and only
+    authentication keys are offered."""
     settings = ctx.services.settings
     if params.count > settings.limits.max_batch:
         raise TooLarge(f"{params.count} documents in one request", limit=settings.limits.max_batch)
@@ -71,7 +82,7 @@ async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
         documents = tuple(summary.of_digest(d, params.digest_algorithm) for d in params.digests or ())
 
     access = ctx.key_access()
-    async with access.signer(params.filter, "sign", documents) as signer:
+    async with access.signer(params.filter, purpose, documents) as signer:
         identity = signer.identity
         if params.format == "cms":
             signatures = await _sign_cms(ctx, params, signer, hash_alg)

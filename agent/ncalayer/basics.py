@@ -1,0 +1,50 @@
+"""``kz.gov.pki.knca.basics`` ``sign``: named arguments onto the native ``sign`` handler.
+
+Output encodings (module doc of :mod:`tanba.protocol.ncalayer`): CMS as PEM, XML as text
+and always a list, raw signatures as base64; string data answers a string, a list a list;
+``outputCert`` answers ``{signatures, certificate}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tanba.agent.handlers.sign import sign_for
+from tanba.protocol import ncalayer
+from tanba.protocol.errors import MethodNotFound, TanbaError
+
+if TYPE_CHECKING:
+    from tanba.agent.ncalayer.session import Session
+
+log = logging.getLogger(__name__)
+
+
+def _encode(fmt: str, signature_b64: str) -> str:
+    if fmt == "cms":
+        return ncalayer.cms_pem(base64.b64decode(signature_b64))
+    if fmt == "xml":
+        return base64.b64decode(signature_b64).decode("utf-8")
+    return signature_b64
+
+
+async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any]:
+    locale = session.locale
+    try:
+        if envelope.method != "sign":
+            raise MethodNotFound(f"no basics method {envelope.method!r}")
+        request = ncalayer.parse_basics_sign(envelope.args)
+        if request.locale is not None:
+            locale = ncalayer.normalize_locale(request.locale, locale)
+        result = await sign_for(session.context(locale), request.params, request.purpose)
+    except TanbaError as exc:
+        if exc.reason == "internal":
+            log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)
+        return ncalayer.basics_error(exc, locale)
+    outputs = [_encode(request.format, s) for s in result.signatures]
+    if request.output_cert:
+        return ncalayer.basics_ok({"signatures": outputs, "certificate": result.certificate})
+    if request.format == "xml" or not request.single:
+        return ncalayer.basics_ok(outputs)
+    return ncalayer.basics_ok(outputs[0])

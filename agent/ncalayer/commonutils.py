@@ -1,0 +1,83 @@
+"""``kz.gov.pki.knca.commonUtils``: NCALayer's positional methods on the native paths.
+
+Signing methods run :func:`tanba.agent.handlers.sign.sign_for` (the ``/v1`` ``sign``
+handler) with the purpose ``keyType`` names; ``getKeyInfo`` discloses one certificate the
+user picked and confirmed; ``getActiveTokens`` names the token storages that show keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tanba.agent.consent.base import Action
+from tanba.agent.handlers.sign import sign_for
+from tanba.agent.keys import KeyAccess
+from tanba.protocol import ncalayer
+from tanba.protocol.errors import TanbaError
+from tanba.protocol.methods.filter import CertFilter
+from tanba.providers.base import Identity
+from tanba.providers.certificate import cert_info
+from tanba.providers.registry import Stores
+
+if TYPE_CHECKING:
+    from tanba.agent.ncalayer.session import Session
+
+log = logging.getLogger(__name__)
+
+#: file storage: NCALayer never lists it among active tokens
+FILE_STORAGE = "PKCS12"
+
+
+async def active_tokens(stores: Stores) -> list[str]:
+    """Storage names of the tokens that are present (they list at least one key), in the
+    order of the configured stores; PKCS#12 files are not tokens."""
+    names: list[str] = []
+    for identity in await stores.all_identities():
+        if identity.storage != FILE_STORAGE and identity.storage not in names:
+            names.append(identity.storage)
+    return names
+
+
+async def disclose_one(access: KeyAccess, f: CertFilter) -> Identity:
+    """The one certificate the user picks among those matching ``f`` and agrees to show.
+
+    Same gate, choice and confirmation as :meth:`KeyAccess.disclose`, but for a single
+    certificate (NCALayer's ``getKeyInfo`` answers one).  To move into
+    ``KeyAccess.disclose_one`` (see the integration note in the report).
+    """
+    try:
+        async with access.prompts.turn(access.origin):
+            identity = await access._choose(await access._candidates(f), Action.DISCLOSE)
+            await access._confirm(Action.DISCLOSE, (identity,), ())
+            return identity
+    finally:
+        access._relock()
+
+
+async def _sign(session: Session, request: ncalayer.CommonSign) -> Any:
+    result = await sign_for(session.context(), request.params, request.purpose)
+    if request.params.format == "cms":
+        return result.signatures[0]  # base64 DER, as NCALayer answers
+    documents = [base64.b64decode(s).decode("utf-8") for s in result.signatures]
+    return documents if request.many else documents[0]
+
+
+async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any]:
+    uuid = envelope.uuid
+    try:
+        request = ncalayer.parse_common(envelope.method, envelope.args)
+        if isinstance(request, ncalayer.ActiveTokens):
+            return ncalayer.common_ok(await active_tokens(session.services.stores), uuid)
+        if isinstance(request, ncalayer.KeyInfo):
+            identity = await disclose_one(session.context().key_access(), CertFilter(storages=(request.storage,)))
+            return ncalayer.common_ok(cert_info(identity).ncalayer_key_info(identity.id), uuid)
+        if isinstance(request, ncalayer.ChangeLocale):
+            session.locale = ncalayer.normalize_locale(request.locale, session.locale)
+            return ncalayer.common_done(uuid)
+        return ncalayer.common_ok(await _sign(session, request), uuid)
+    except TanbaError as exc:
+        if exc.reason == "internal":
+            log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)
+        return ncalayer.common_error(exc, session.locale, uuid)
