@@ -1,0 +1,443 @@
+"""The dialog models, without a display: every path a user (or a closing page) can take.
+
+The "hands" below stand in for the person at the desk on a display-free view: they click
+buttons and type into the models exactly as the Tk layer forwards clicks and keys.  The
+agent, the key files, the signatures and openssl are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import json
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from support.agent import PORTAL, browser, call
+from support.native import agent_with_keys, b64, openssl_cms_verify, reason
+from tanba.agent.consent.base import (
+    Action,
+    CertificateChoice,
+    Confirmation,
+    DocumentSummary,
+    OriginDecision,
+    PinRequest,
+)
+from tanba.agent.consent.dialogs import (
+    ARM_DELAY,
+    CertificateDialog,
+    ConfirmDialog,
+    Dialog,
+    OriginDialog,
+    PinDialog,
+    State,
+    StorageDialog,
+    StorageOption,
+)
+from tanba.agent.consent.recent import RecentFiles
+from tanba.agent.consent.runner import DialogConsent
+from tanba.agent.summary import of_data, of_digest
+from tanba.agent.testpki import Manifest
+from tanba.protocol.i18n import catalog
+from tanba.providers.base import Identity, PinStatus
+
+ORIGIN = "https://egov.kz"
+DOC = "<?xml version=\"1.0\"?><request><iin>850101300017</iin><text>Прошу выдать справку</text></request>".encode()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float = ARM_DELAY) -> None:
+        self.now += seconds
+
+
+def ident(pki: Manifest, name: str) -> Identity:
+    cert = x509.load_pem_x509_certificate(pki.identities[name].cert_pem.read_bytes())
+    return Identity(id=name, storage="PKCS12", certificate=cert, chain=(), location=f"/keys/{name}.p12", key_ref=name)
+
+
+def opened(dialog: Dialog[Any], clock: Clock) -> None:
+    """The window is on screen and the arming delay has passed."""
+    dialog.shown()
+    clock.advance()
+
+
+Act = Callable[[Dialog[Any]], None]
+
+
+class Hands:
+    """A display-free view: for each dialog kind, what the user does (nothing = never answers)."""
+
+    def __init__(self, clock: Clock, **acts: Act) -> None:
+        self.clock = clock
+        self.acts = acts
+        self.shown: list[Dialog[Any]] = []
+        self.cancelled: list[Dialog[Any]] = []
+
+    async def show(self, dialog: Dialog[Any]) -> None:
+        self.shown.append(dialog)
+        finished = asyncio.Event()
+        dialog.subscribe(finished.set)
+        opened(dialog, self.clock)
+        act = self.acts.get(dialog.kind)
+        if act is not None:
+            act(dialog)
+        try:
+            await finished.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(dialog)
+            raise
+
+
+def typing(pin: str, given: list[bytearray] | None = None) -> Act:
+    def act(dialog: Dialog[Any]) -> None:
+        assert isinstance(dialog, PinDialog)
+        secret = bytearray(pin.encode())
+        if given is not None:
+            given.append(secret)
+        dialog.typed(len(secret))
+        assert dialog.submit(secret)
+
+    return act
+
+
+def press(button: str) -> Act:
+    return lambda dialog: dialog.press(button) and None
+
+
+def key(name: str) -> Act:
+    return lambda dialog: dialog.key(name) and None
+
+
+# -- site approval ---------------------------------------------------------------------
+
+
+def test_origin_allow_once_always_deny_and_escape() -> None:
+    clock = Clock()
+    dialog = OriginDialog(ORIGIN, "en", clock=clock)
+    assert dialog.heading == "https://egov.kz wants to use your signing keys."
+    dialog.shown()
+    # a stray Enter meant for the browser, right as the dialog pops up, approves nothing
+    assert not dialog.key("Return") and not dialog.press("always")
+    assert [b.enabled for b in dialog.buttons()] == [False, False, True]
+    clock.advance()
+    assert dialog.key("Return") and dialog.state is State.ANSWERED
+    assert dialog.decision is OriginDecision.ALLOW_ONCE
+    assert not dialog.press("deny")  # over is over
+
+    always = OriginDialog(ORIGIN, "ru", clock=clock)
+    opened(always, clock)
+    always.press("always")
+    assert always.decision is OriginDecision.ALLOW_ALWAYS
+
+    for act in ("deny", "Escape"):
+        no = OriginDialog(ORIGIN, "kk", clock=clock)
+        opened(no, clock)
+        no.key(act) if act == "Escape" else no.press(act)
+        assert no.state is State.CANCELLED and no.decision is OriginDecision.DENY and no.answer is None
+
+
+# -- certificate list ------------------------------------------------------------------
+
+
+def test_certificate_rows_mark_expired_and_wrong_purpose_and_refuse_them(pki: Manifest) -> None:
+    clock = Clock()
+    expired, auth, sign, org = (ident(pki, n) for n in ("rsa-sign-expired", "rsa-auth", "rsa-sign", "org-rsa-sign"))
+    dialog = CertificateDialog(CertificateChoice(ORIGIN, "ru", Action.SIGN, (expired, auth, sign, org)), clock=clock)
+    rows = dialog.rows
+    assert rows[0].expired and rows[0].status == "ИСТЁК" and not rows[0].selectable
+    assert rows[1].status == "не для этой операции" and rows[1].purpose == "Аутентификация"
+    assert rows[2].selectable and rows[2].purpose == "Подпись"
+    assert rows[2].ids == f"ИИН {pki.identities['rsa-sign'].iin}"
+    assert f"БИН {pki.identities['org-rsa-sign'].bin}" in rows[3].ids and 'ТЕСТОВАЯ ОРГАНИЗАЦИЯ' in rows[3].owner
+    assert dialog.selected == 2  # the first usable one
+    opened(dialog, clock)
+    assert not dialog.select(0) and not dialog.select(1) and dialog.selected == 2
+    # details on demand
+    assert dialog.details_open is None
+    dialog.press("details")
+    details = dict(dialog.details(2))
+    der = pki.identities["rsa-sign"].certificate().public_bytes(Encoding.DER)
+    assert details["Отпечаток SHA-256"] == hashlib.sha256(der).hexdigest()
+    assert dialog.details_open == 2
+    assert dialog.select(3) and dialog.key("Return")
+    assert dialog.answer is org
+
+
+def test_only_expired_certificates_cannot_be_chosen(pki: Manifest) -> None:
+    clock = Clock()
+    expired = ident(pki, "rsa-sign-expired")
+    dialog = CertificateDialog(CertificateChoice(ORIGIN, "en", Action.SIGN, (expired,)), clock=clock)
+    opened(dialog, clock)
+    assert dialog.selected is None and dialog.notice == "None of these certificates can be used now."
+    assert not dialog.key("Return") and not dialog.press("choose")
+    assert dialog.state is State.OPEN
+    dialog.key("Escape")
+    assert dialog.answer is None and dialog.state is State.CANCELLED
+
+
+def test_certificate_validity_is_judged_at_the_given_time(pki: Manifest) -> None:
+    sign = ident(pki, "rsa-sign")
+    later = sign.certificate.not_valid_after_utc + dt.timedelta(days=1)
+    dialog = CertificateDialog(CertificateChoice(ORIGIN, "en", Action.SIGN, (sign,)), now=later)
+    assert dialog.rows[0].status == "EXPIRED" and dialog.selected is None
+
+
+# -- PIN entry ---------------------------------------------------------------------------
+
+
+def test_pin_shows_tries_left_and_hands_over_the_bytearray(pki: Manifest) -> None:
+    clock = Clock()
+    request = PinRequest(ORIGIN, "en", ident(pki, "rsa-sign"), PinStatus(needs_pin=True, retries_left=2))
+    dialog = PinDialog(request, clock=clock)
+    assert dialog.retries_text == "2 tries left." and dialog.warning is None
+    assert f"(IIN {pki.identities['rsa-sign'].iin})" in dialog.heading
+    opened(dialog, clock)
+    assert not dialog.buttons()[0].enabled  # nothing typed yet
+    assert not dialog.key("Return")  # Enter reads the field: the view calls submit()
+    pin = bytearray(b"1234")
+    dialog.typed(4)
+    assert dialog.buttons()[0].enabled
+    assert dialog.submit(pin)
+    assert dialog.answer is pin
+
+
+def test_final_try_needs_an_explicit_i_understand(pki: Manifest) -> None:
+    clock = Clock()
+    status = PinStatus(needs_pin=True, retries_left=1, final_try=True)
+    dialog = PinDialog(PinRequest(ORIGIN, "ru", ident(pki, "rsa-sign"), status), clock=clock)
+    assert dialog.warning is not None and dialog.warning.startswith("Последняя попытка!")
+    assert dialog.needs_acknowledgement and dialog.acknowledgement_text.startswith("Я понимаю")
+    opened(dialog, clock)
+    refused = bytearray(b"1234")
+    dialog.typed(4)
+    assert not dialog.buttons()[0].enabled
+    assert not dialog.submit(refused)
+    assert refused == bytearray(4)  # a refused PIN is wiped at once
+    assert dialog.state is State.OPEN
+    dialog.acknowledge(True)
+    ok = dialog.buttons()[0]
+    assert ok.enabled and ok.danger  # the OK of the final try is drawn red
+    assert dialog.submit(bytearray(b"1234")) and dialog.answer == bytearray(b"1234")
+
+
+def test_locked_pin_and_pinpad_and_file_password(pki: Manifest) -> None:
+    clock = Clock()
+    locked = PinDialog(PinRequest(ORIGIN, "en", ident(pki, "rsa-sign"), PinStatus(needs_pin=True, locked=True)), clock=clock)
+    opened(locked, clock)
+    assert locked.warning == "The PIN is locked. Contact your certificate issuer to unlock it."
+    assert not locked.needs_entry and not locked.buttons()[0].enabled
+    assert not locked.submit(bytearray()) and locked.state is State.OPEN
+
+    pinpad = PinDialog(PinRequest(ORIGIN, "en", ident(pki, "rsa-sign"), PinStatus(needs_pin=False, pinpad=True)), clock=clock)
+    opened(pinpad, clock)
+    assert pinpad.pinpad_text is not None and not pinpad.needs_entry
+    assert pinpad.submit(bytearray(b"typed anyway")) and pinpad.answer == bytearray()  # nothing typed here goes out
+
+    file = PinDialog(PinRequest(ORIGIN, "kk", None, PinStatus(needs_pin=True), location="/home/u/AUTH_RSA256.p12"),
+                     unlock_minutes=5, clock=clock)
+    assert file.heading == "AUTH_RSA256.p12 кілт файлының құпиясөзін енгізіңіз"
+    assert file.field_label == "Құпиясөз:" and "/home/u/AUTH_RSA256.p12" in file.subheading
+    assert file.unlock_text == "Кілт https://egov.kz үшін 5 мин. ашық қалады."
+
+
+# -- confirmation ------------------------------------------------------------------------
+
+
+def test_confirmation_shows_origin_certificate_sizes_digests_and_preview(pki: Manifest) -> None:
+    clock = Clock()
+    docs = (of_data(DOC), of_data(b"\x00\x01binary" * 300), of_digest(hashlib.sha256(b"x").digest(), "sha256"))
+    dialog = ConfirmDialog(Confirmation(ORIGIN, "en", Action.SIGN, (ident(pki, "rsa-sign"),), docs), clock=clock)
+    assert dialog.title == "Tanba — Confirm signing"
+    assert dialog.heading == "https://egov.kz asks to sign."
+    [cert] = dialog.certificates()
+    assert "ТЕСТОВ" in cert and f"IIN {pki.identities['rsa-sign'].iin}" in cert
+    total = len(DOC) + len(b"\x00\x01binary" * 300)
+    assert dialog.summary == f"Documents: 3, total size {total / 1024:.1f} KiB"
+    rows = dialog.documents()
+    assert rows[0].size == f"{len(DOC)} B" and rows[0].digest_hex == hashlib.sha256(DOC).hexdigest()
+    assert rows[0].preview is not None and "Прошу выдать справку" in rows[0].preview
+    assert rows[1].preview is None  # binary: no preview
+    assert rows[2].size == "digest only (the site hashed the document)"
+    opened(dialog, clock)
+    assert dialog.key("Return") and dialog.approved
+
+
+def test_confirmation_counts_what_it_does_not_list_and_deny_is_no(pki: Manifest) -> None:
+    clock = Clock()
+    docs = tuple(DocumentSummary(10, "sha256", f"{i:064x}") for i in range(25))
+    dialog = ConfirmDialog(Confirmation(ORIGIN, "ru", Action.SIGN, (ident(pki, "rsa-sign"),), docs), clock=clock)
+    assert len(dialog.documents()) == 20 and dialog.more_text == "… и ещё 5"
+    opened(dialog, clock)
+    dialog.press("deny")
+    assert not dialog.approved and dialog.state is State.CANCELLED
+    disclose = ConfirmDialog(Confirmation(ORIGIN, "en", Action.DISCLOSE, (ident(pki, "rsa-sign"), ident(pki, "rsa-auth"))))
+    assert disclose.certificate_label == "Certificates the site will see:" and len(disclose.certificates()) == 2
+    assert disclose.summary is None and disclose.buttons()[0].label == "Show"
+
+
+# -- storage choice ------------------------------------------------------------------------
+
+
+def test_storage_choice_with_file_picker_and_recent_files(tmp_path: Path, pki: Manifest) -> None:
+    clock = Clock()
+    recent = RecentFiles(tmp_path / "config" / "recent-key-files.json")
+    token = StorageOption("token", "AKKaztokenStore", "tanba-test (1234)")
+    dialog = StorageDialog(ORIGIN, "en", [token], [], recent, clock=clock)
+    assert [dialog.label(o) for o in dialog.options] == ["Token: tanba-test (1234)"]
+    opened(dialog, clock)
+    assert not dialog.add_file(tmp_path / "nope.p12")
+    assert dialog.error == "nope.p12: the file does not exist."
+    assert not dialog.add_file(tmp_path)
+    assert dialog.error is not None and "is not a file" in dialog.error
+    p12 = pki.identities["rsa-sign"].p12
+    assert dialog.add_file(p12) and dialog.error is None
+    assert dialog.options[dialog.selected or 0].path == p12
+    assert dialog.key("Return") and dialog.answer is not None and dialog.answer.path == p12
+    # remembered, atomically and privately, for the next time
+    saved = tmp_path / "config" / "recent-key-files.json"
+    assert json.loads(saved.read_text()) == [str(p12)]
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    again = StorageDialog(ORIGIN, "en", [], [], RecentFiles(saved), clock=clock)
+    assert [dialog.label(o) for o in again.options] == ["Recent key file: " + p12.name]
+    # a recent file that disappeared is shown as such and cannot be picked
+    gone = tmp_path / "gone.p12"
+    gone.write_bytes(b"x")
+    recent.add(gone)
+    gone.unlink()
+    third = StorageDialog(ORIGIN, "en", [], [], recent, clock=clock)
+    opened(third, clock)
+    assert third.label(third.options[0]).endswith("(file not found)")
+    assert not third.key("Return") and third.state is State.OPEN
+
+
+def test_damaged_recent_list_reads_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "recent.json"
+    path.write_text("{not json")
+    assert RecentFiles(path).paths() == []
+    path.write_text(json.dumps(["relative.p12", 42, "/abs/key.p12"]))
+    assert RecentFiles(path).paths() == [Path("/abs/key.p12")]
+    dialog = StorageDialog(ORIGIN, "en", [], [], RecentFiles(tmp_path / "none.json"))
+    assert dialog.empty_text is not None and dialog.selected is None
+
+
+# -- the runner: timeout, cancellation, the real agent ----------------------------------------
+
+
+async def test_timeout_answers_no() -> None:
+    clock = Clock()
+    ui = DialogConsent(Hands(clock), timeout=0.2, clock=clock)
+    assert await ui.ask_origin(ORIGIN, "en") is OriginDecision.DENY
+    assert ui.history[-1].state is State.TIMED_OUT
+    assert await ui.get_pin(PinRequest(ORIGIN, "en", None, PinStatus(True), location="/k.p12")) is None
+    assert ui.history[-1].state is State.TIMED_OUT
+
+
+async def test_a_view_that_fails_answers_no() -> None:
+    class Broken:
+        async def show(self, dialog: Dialog[Any]) -> None:
+            raise RuntimeError("cannot open the display")
+
+    ui = DialogConsent(Broken())
+    assert await ui.confirm(Confirmation(ORIGIN, "en", Action.AUTH, ())) is False
+    assert ui.history[-1].state is State.CANCELLED
+
+
+async def test_approve_signs_and_the_pin_is_wiped(tmp_path: Path, pki: Manifest) -> None:
+    clock = Clock()
+    typed: list[bytearray] = []
+    hands = Hands(clock, pin=typing(pki.identities["rsa-sign"].p12_password, typed), confirm=key("Return"))
+    ui = DialogConsent(hands, clock=clock)
+    async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server, browser(server) as ws:  # type: ignore[arg-type]
+        reply = await call(ws, "sign", {"format": "cms", "data": [b64(DOC)], "detached": False})
+    [signature] = reply["result"]["signatures"]
+    assert openssl_cms_verify(pki, tmp_path, base64.b64decode(signature)) == DOC.decode()
+    assert [d.kind for d in hands.shown] == ["pin", "confirm"]
+    confirm = hands.shown[1]
+    assert isinstance(confirm, ConfirmDialog) and confirm.origin == PORTAL
+    assert confirm.documents()[0].digest_hex == hashlib.sha256(DOC).hexdigest()
+    assert typed and typed[0] == bytearray(len(typed[0]))  # zeroed after the store used it
+
+
+async def test_deny_and_cancel_are_user_cancelled(tmp_path: Path, pki: Manifest) -> None:
+    clock = Clock()
+    hands = Hands(clock, pin=key("Escape"))
+    ui = DialogConsent(hands, clock=clock)
+    async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server, browser(server) as ws:  # type: ignore[arg-type]
+        assert reason(await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]})) == "user_cancelled"
+        hands.acts.update(pin=typing(pki.identities["rsa-sign"].p12_password), confirm=press("deny"))
+        assert reason(await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]}, id=2)) == "user_cancelled"
+    assert [d.state for d in hands.shown] == [State.CANCELLED, State.ANSWERED, State.CANCELLED]
+
+
+async def test_wrong_pin_is_reported_and_not_retried(tmp_path: Path, pki: Manifest) -> None:
+    clock = Clock()
+    typed: list[bytearray] = []
+    hands = Hands(clock, pin=typing("wrong password", typed), confirm=key("Return"))
+    ui = DialogConsent(hands, clock=clock)
+    async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server, browser(server) as ws:  # type: ignore[arg-type]
+        reply = await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]})
+    assert reason(reply) == "wrong_pin"
+    assert [d.kind for d in hands.shown] == ["pin"]  # asked once, never retried by the agent
+    assert typed[0] == bytearray(len(typed[0]))
+
+
+async def test_timeout_through_the_agent_is_user_cancelled(tmp_path: Path, pki: Manifest) -> None:
+    clock = Clock()
+    hands = Hands(clock, pin=typing(pki.identities["rsa-sign"].p12_password))  # nobody answers the confirmation
+    ui = DialogConsent(hands, timeout=0.3, clock=clock)
+    async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server, browser(server) as ws:  # type: ignore[arg-type]
+        assert reason(await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]})) == "user_cancelled"
+    assert hands.shown[-1].state is State.TIMED_OUT
+
+
+async def test_socket_closed_makes_the_dialog_disappear(tmp_path: Path, pki: Manifest) -> None:
+    clock = Clock()
+    hands = Hands(clock, pin=typing(pki.identities["rsa-sign"].p12_password))  # the confirmation stays open
+    ui = DialogConsent(hands, clock=clock)
+    async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server:  # type: ignore[arg-type]
+        async with browser(server) as ws:
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sign",
+                                      "params": {"format": "cms", "data": [b64(DOC)]}}))
+            for _ in range(100):
+                if len(hands.shown) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert hands.shown[-1].kind == "confirm" and hands.shown[-1].state is State.OPEN
+        # the page is gone
+        for _ in range(100):
+            if hands.shown[-1].done:
+                break
+            await asyncio.sleep(0.02)
+        assert hands.shown[-1].state is State.ABANDONED
+        assert hands.cancelled == [hands.shown[-1]]  # the view was told to close the window
+        # and the agent serves the next page
+        hands.acts.update(confirm=key("Return"))
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]})
+
+
+# -- texts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", ["ru", "kk"])
+def test_every_dialog_text_is_translated(locale: str) -> None:
+    english = {k: v for k, v in catalog("en").items() if k.startswith("dialog.")}
+    translated = catalog(locale)
+    missing = sorted(set(english) - set(translated))
+    assert not missing
+    same = [k for k in english if translated[k] == english[k] and not english[k].startswith(("OK", "{n}"))]
+    assert same == [], same  # a copied English string is not a translation
