@@ -27,6 +27,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import shlex
 import shutil
 import socket
 import ssl
@@ -41,7 +42,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from tanba.agent import paths
 from tanba.agent.atomic import ensure_private_dir, write_private
 
@@ -500,15 +500,16 @@ def status(files: TlsFiles | None = None) -> TlsStatus:
 
 def system_trust_steps(ca: CaSummary, ca_file: Path, platform: str = sys.platform) -> list[str]:
     """Commands that make the whole system trust the CA (Safari, curl, other programs)."""
-    if platform == "darwin":
-        return [f"security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db '{ca_file}'"]
     if platform == "win32":
         return [f'certutil -addstore -user Root "{ca_file}"']
+    quoted = shlex.quote(str(ca_file))
+    if platform == "darwin":
+        return [f"security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db {quoted}"]
     name = ca.system_file_name
     return [
-        f"sudo cp '{ca_file}' /usr/local/share/ca-certificates/{name} && sudo update-ca-certificates"
-        "   # Debian, Ubuntu",
-        f"sudo cp '{ca_file}' /etc/pki/ca-trust/source/anchors/{name} && sudo update-ca-trust   # Fedora, RHEL",
+        (f"sudo cp {quoted} /usr/local/share/ca-certificates/{name} && sudo update-ca-certificates"
+         "   # Debian, Ubuntu"),
+        f"sudo cp {quoted} /etc/pki/ca-trust/source/anchors/{name} && sudo update-ca-trust   # Fedora, RHEL",
     ]
 
 

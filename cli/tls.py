@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import click
 
+import click
 from tanba.agent import tls
 
 

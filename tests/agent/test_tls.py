@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_tls.chromium import chromium
+from browser_tls.pages import Page, page_server, wss_probe_page
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from websockets.asyncio.client import connect
-
-from browser_tls.chromium import chromium
-from browser_tls.pages import Page, page_server, wss_probe_page
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from support.agent import call
 from support.consent import ScriptedConsent
 from tanba.agent import tls
@@ -33,8 +32,9 @@ from tanba.agent.config import Settings
 from tanba.agent.origins import OriginStore
 from tanba.agent.server import AgentServer
 from tanba.agent.services import Services
+from websockets.asyncio.client import connect
 
-PEM_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+PEM_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
 
 @dataclass
@@ -50,11 +50,18 @@ class Install:
         return x509.load_pem_x509_certificate(self.files.cert.read_bytes())
 
 
+def new_nssdb(db: Path, trust: Path | None = None) -> Path:
+    """An empty NSS database at ``db``, trusting the CA in ``trust`` for TLS servers if given."""
+    db.mkdir(parents=True)
+    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{db}"], check=True, capture_output=True)
+    if trust is not None:
+        subprocess.run(["certutil", "-A", "-t", "C,,", "-n", "test CA", "-d", f"sql:{db}", "-i", str(trust)],
+                       check=True, capture_output=True)
+    return db
+
+
 def firefox_profile(home: Path, name: str = "abcd1234.default-release") -> Path:
-    profile = home / ".mozilla" / "firefox" / name
-    profile.mkdir(parents=True)
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{profile}"], check=True, capture_output=True)
-    return profile
+    return new_nssdb(home / ".mozilla" / "firefox" / name)
 
 
 def nicknames(db: Path) -> dict[str, str]:
@@ -72,7 +79,7 @@ def openssl_verify(ca: Path, leaf: Path, *args: str, untrusted: Path | None = No
     cmd = ["openssl", "verify", "-CAfile", str(ca), *args]
     if untrusted is not None:
         cmd += ["-untrusted", str(untrusted)]
-    return subprocess.run([*cmd, str(leaf)], capture_output=True, text=True)
+    return subprocess.run([*cmd, str(leaf)], check=False, capture_output=True, text=True)
 
 
 @pytest.fixture
@@ -102,7 +109,7 @@ def test_ca_is_name_constrained_to_loopback_and_one_level(installed: Install) ->
     usage = ca.extensions.get_extension_for_class(x509.KeyUsage)
     assert usage.critical and usage.value.key_cert_sign and usage.value.crl_sign and not usage.value.digital_signature
     assert ca.issuer == ca.subject
-    cn = ca.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    cn = ca.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert re.fullmatch(r"Tanba local CA \S+ \d{4}-\d\d-\d\d", str(cn)), cn
     assert installed.report.ca.install_id in ca.subject.rfc4514_string()
     assert ca.serial_number.bit_length() > 64  # random, not 1
@@ -118,7 +125,7 @@ def test_server_certificate_verifies_against_the_ca_for_the_loopback_names_only(
     leaf = installed.leaf()
     assert leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
     assert leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == x509.ExtendedKeyUsage(
-        [x509.ExtendedKeyUsageOID.SERVER_AUTH]
+        [ExtendedKeyUsageOID.SERVER_AUTH]
     )
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(san.get_values_for_type(x509.IPAddress)) == {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")}
@@ -145,7 +152,7 @@ def test_the_ca_key_is_nowhere_on_disk(installed: Install) -> None:
     assert installed.leaf().public_key() != ca_public
     # and the NSS databases hold the CA certificate only, no key
     for db in installed.report.trusted_in:
-        listed = subprocess.run(["certutil", "-K", "-d", f"sql:{db.path}"], capture_output=True, text=True)
+        listed = subprocess.run(["certutil", "-K", "-d", f"sql:{db.path}"], check=False, capture_output=True, text=True)
         assert "no keys found" in listed.stderr + listed.stdout
 
 
@@ -161,7 +168,7 @@ def test_nothing_can_issue_another_certificate(installed: Install, tmp_path: Pat
         ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         cert = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(issuer.subject)
             .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
             .serial_number(x509.random_serial_number())
@@ -294,7 +301,7 @@ async def test_server_context_serves_wss_that_verifies_with_the_ca(installed: In
         # a client that trusts only the system roots refuses it: the trust is the CA's, nothing else
         with pytest.raises(ssl.SSLCertVerificationError):
             async with connect(f"wss://127.0.0.1:{server.port}/v1", ssl=ssl.create_default_context(),
-                               origin="https://portal.test"):
+                               origin="https://portal.test"):  # type: ignore[arg-type]
                 pass
 
 
@@ -366,11 +373,7 @@ async def test_chromium_refuses_a_trusted_ca_certificate_beyond_its_constraints(
     files.key.write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                    serialization.NoEncryption()))
     home = tmp_path / "home"
-    db = home / ".pki" / "nssdb"
-    db.mkdir(parents=True)
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{db}"], check=True, capture_output=True)
-    subprocess.run(["certutil", "-A", "-t", "C,,", "-n", "constrained", "-d", f"sql:{db}", "-i", str(files.ca)],
-                   check=True, capture_output=True)
+    new_nssdb(home / ".pki" / "nssdb", trust=files.ca)
     async with page_server() as page, tls_agent(tmp_path, files, page.origin) as server:
         direct, outcome = await open_from_page(home, page, server)
     assert direct == "net::ERR_CERT_INVALID"  # a name-constraint violation, not an unknown issuer

@@ -80,17 +80,17 @@ async def chromium(home: Path) -> AsyncIterator[Chromium]:
     profile.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env["HOME"] = str(home)
-    proc = subprocess.Popen(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = await asyncio.create_subprocess_exec(
+        CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         active = profile / "DevToolsActivePort"
         async with asyncio.timeout(30):
             while not active.exists() or len(active.read_text().splitlines()) < 2:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"chromium exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                if proc.returncode is not None:
+                    raise RuntimeError(f"chromium exited with {proc.returncode} before DevTools was up")
                 await asyncio.sleep(0.05)
         port, path = active.read_text().splitlines()[:2]
         async with connect(f"ws://127.0.0.1:{port}{path}", max_size=None) as ws:
@@ -101,9 +101,7 @@ async def chromium(home: Path) -> AsyncIterator[Chromium]:
         except ProcessLookupError:
             pass
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+            await proc.wait()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from tanba.cli.tls import command
 
 
@@ -65,7 +64,8 @@ def test_reinstall_says_what_it_replaced(home: Path) -> None:
     first = run("status")[1].split("Installed: ", 1)[1].split(":", 1)[0]
     code, out, _ = run("install")
     assert code == 0 and f"Replaced the previous {first}" in out
-    listed = subprocess.run(["certutil", "-L", "-d", f"sql:{home / '.pki' / 'nssdb'}"], capture_output=True, text=True)
+    listed = subprocess.run(["certutil", "-L", "-d", f"sql:{home / '.pki' / 'nssdb'}"], check=True, capture_output=True,
+                            text=True)
     assert first not in listed.stdout and listed.stdout.count("Tanba local CA (") == 1
 
 
