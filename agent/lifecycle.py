@@ -35,6 +35,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # the real imports happen in Agent.start (start-up speed)
     from tanba.agent.dispatch import Method, RequestContext
     from tanba.agent.server import AgentServer
     from tanba.agent.services import Services
+    from tanba.agent.unlock import UnlockWindow
     from tanba.providers.registry import Stores
 
 log = logging.getLogger(__name__)
@@ -203,6 +205,26 @@ def _register_pin_file(settings: Settings) -> None:
             pin[i] = 0
 
 
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """wss with the certificate of `tanba tls install`: when installed (tls unset), or
+    required (tls = true)."""
+    if settings.tls is False:
+        return None
+    try:
+        from tanba.agent import tls
+    except ImportError:  # a build without the TLS module
+        tls = None  # type: ignore[assignment]
+    context = None
+    if tls is not None:
+        try:
+            context = tls.server_ssl_context()
+        except tls.TlsError as exc:
+            raise StartError(str(exc)) from exc
+    if context is None and settings.tls:
+        raise StartError("tls is on but no local certificate is installed: run `tanba tls install` (or --no-tls)")
+    return context
+
+
 # -- the agent ------------------------------------------------------------------------
 
 
@@ -229,7 +251,7 @@ class Agent:
         self._make_consent = make_consent
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
-        self._retired: list[tuple[Stores, set[asyncio.Task[Any]]]] = []
+        self._retired: list[tuple[Stores | None, UnlockWindow | None, set[asyncio.Task[Any]]]] = []
 
     # -- start ------------------------------------------------------------------------
 
@@ -269,7 +291,12 @@ class Agent:
             version=self.version,
             stores=stores,
         )
-        server = AgentServer(services)
+        try:
+            ssl_context = _ssl_context(settings)
+        except StartError:
+            await stores.close()
+            raise
+        server = AgentServer(services, ssl_context)
         server.methods = {name: self.tracker.wrap(m) for name, m in server.methods.items()}
         try:
             await server.start()
@@ -351,15 +378,21 @@ class Agent:
         consent = old.consent
         if new.allow_origin != old.settings.allow_origin and new.approver == "auto":
             consent = self._consent(new)
+        # Keys kept open by the unlock window belong to the old stores: a new store set or
+        # a new window length starts a new window (the old one closes with the old stores).
+        window = old.unlock_window
+        if stores is not old.stores or new.unlock_window != old.settings.unlock_window:
+            window = None
         _register_pin_file(new)
         assert self.server is not None
         self.server.services = Services(
             settings=new, consent=consent, origins=old.origins, client_token=old.client_token,
-            version=old.version, prompts=old.prompts, stores=stores,
+            version=old.version, prompts=old.prompts, stores=stores, unlock_window=window,
         )
-        if stores is not old.stores:
-            # Requests started before the reload keep the stores they found.
-            self._retired.append((old.stores, set(self.tracker.requests)))
+        if window is None:
+            # Requests started before the reload keep what they found.
+            retired = old.stores if stores is not old.stores else None
+            self._retired.append((retired, old.unlock_window, set(self.tracker.requests)))
             asyncio.get_running_loop().create_task(self._close_retired())
         changed = [f.name for f in dataclasses.fields(Settings) if getattr(new, f.name) != getattr(old.settings, f.name)]
         log.info("config reloaded; changed: %s", ", ".join(c.replace("_", "-") for c in changed) or "nothing")
@@ -367,11 +400,14 @@ class Agent:
 
     async def _close_retired(self) -> None:
         while self._retired:
-            stores, users = self._retired.pop()
+            stores, window, users = self._retired.pop()
             pending = [t for t in users if not t.done()]
             if pending:
                 await asyncio.wait(pending)
-            await stores.close()
+            if window is not None:
+                await window.close_all()
+            if stores is not None:
+                await stores.close()
 
     # -- run and stop -----------------------------------------------------------------
 
@@ -403,7 +439,10 @@ class Agent:
             log.info("waiting up to %.0f s for %d request(s) in flight", self.stop_timeout, len(pending))
             await self._wait_requests(pending)
         await server.close()
-        await self.services.stores.close()
+        services = self.services
+        if services.unlock_window is not None:
+            await services.unlock_window.close_all()
+        await services.stores.close()
         await self._close_retired()
         self.server = None
         log.info("stopped")

@@ -11,7 +11,8 @@ defence, applied to every record before any handler writes it:
 * secrets registered with :func:`register_secret` (the PIN of ``--pin-file``) are replaced
   wherever they stand as a word; only a salted hash of each is kept, never the secret;
 * ``pin=…``, ``password: …``, JSON ``"pin": "…"`` pairs and ``Bearer …`` lose their value;
-* long base64 runs (how documents and signatures travel) and PEM private keys are cut out.
+* long base64 runs (how documents and signatures travel: mixed case and digits, few
+  separators, unlike paths) and PEM private keys are cut out.
 
 Exception tracebacks are rendered and redacted the same way.
 """
@@ -100,7 +101,14 @@ def forget_secrets() -> None:
 
 
 def _blob(match: re.Match[str]) -> str:
-    return f"[{len(match.group(0))} chars redacted]"
+    run = match.group(0)
+    # Paths and identifiers also use these characters; base64 mixes cases and digits
+    # and has a separator-like character only about once in 32.
+    mixed = any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
+    separators = run.count("/") + run.count("_") + run.count("-")
+    if not mixed or separators * 16 > len(run):
+        return run
+    return f"[{len(run)} chars redacted]"
 
 
 def redact(text: str) -> str:
