@@ -1,0 +1,78 @@
+"""The JS client (clients/js) against a live agent: Node's test runner, real PKCS#12 stores.
+
+The agent runs in this test's event loop with the test PKI's PKCS#12 files and a scripted
+user (approves signatures, types the file password, refuses unknown sites); Node runs
+``clients/js/test/`` and is told where the agent is through the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.consent import ScriptedConsent
+from support.native import agent_with_keys
+from tanba.agent.config import Settings
+from tanba.agent.testpki import P12_PASSWORD, Manifest
+
+REPO = Path(__file__).resolve().parents[2]
+ORIGIN = "https://portal.test"
+DENIED = "https://stranger.test"
+NODE = shutil.which("node") or "node"
+
+
+def node_flags() -> list[str]:
+    """Node 20 has WebSocket behind a flag; Node 22+ has it by default."""
+    out = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=True).stdout
+    major = int(re.match(r"v(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert major >= 20, f"the JS client tests need Node >= 20.10 (found {out.strip()})"
+    return ["--experimental-websocket"] if major < 22 else []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_node_tests_of_the_client_pass_against_a_live_agent(pki: Manifest, tmp_path: Path) -> None:
+    consent = ScriptedConsent(pin=P12_PASSWORD)
+    settings = Settings(allow_origin=(ORIGIN,), trust_anchor=(pki.root_pem,), autodetect=False)
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign", "rsa-auth"], settings=settings) as agent:
+        env = {
+            **os.environ,
+            "TANBA_AGENT_URL": f"ws://127.0.0.1:{agent.port}/v1",
+            "TANBA_ORIGIN": ORIGIN,
+            "TANBA_DENIED_ORIGIN": DENIED,
+            "TANBA_DOWN_URL": f"ws://127.0.0.1:{free_port()}/v1",
+            "TANBA_SIGN_IIN": str(pki.identities["rsa-sign"].iin),
+            "TANBA_AUTH_IIN": str(pki.identities["rsa-auth"].iin),
+            "NO_COLOR": "1",
+        }
+        log = tmp_path / "node-test.log"
+        with log.open("wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                NODE, *node_flags(), "--test", "--test-reporter=tap", "--test-timeout=30000",
+                str(REPO / "clients/js/test/"), cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            )
+            try:
+                await asyncio.wait_for(proc.wait(), 90)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                pytest.fail("node --test hung; its output so far:\n" + log.read_text("utf-8", "replace"))
+    report = log.read_text("utf-8", "replace")
+    print(report)
+    assert proc.returncode == 0, report
+    assert re.search(r"^# fail 0$", report, re.M), report
+    passed = int(re.search(r"^# pass (\d+)$", report, re.M).group(1))  # type: ignore[union-attr]
+    assert passed >= 17, report  # every node test ran: none silently dropped
+    # The refused site really reached the agent's origin question (and was refused there).
+    assert ("origin", (DENIED, "en")) in consent.asked
