@@ -34,6 +34,6 @@ def test_token_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_help_lists_commands_and_version() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for name in ("serve", "origins", "certs", "tokens", "test-sign", "sign", "verify"):
+    for name in ("serve", "origins", "certs", "tokens", "test-sign", "sign", "verify", "tls"):
         assert name in result.output
     assert CliRunner().invoke(main, ["--version"]).output.startswith("tanba, version ")
