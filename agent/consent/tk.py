@@ -226,10 +226,10 @@ class Window:
         return widget
 
     def _draw_footer(self) -> None:
-        self.countdown = tk.Label(self.body, text="", fg=GREY, anchor="w")
         row = tk.Frame(self.body, pady=8)
         row.pack(fill="x", side="bottom")
-        self.countdown.pack(in_=row, side="left")
+        self.countdown = tk.Label(row, text="", fg=GREY, anchor="w")
+        self.countdown.pack(side="left")
         for button in reversed(self.dialog.buttons()):
             widget = tk.Button(row, text=button.label, command=self._presser(button.id), padx=10)
             if button.default:
@@ -404,7 +404,7 @@ def draw_certificates(w: Window) -> None:
     columns = ("owner", "ids", "issuer", "purpose", "validity")
     tree = ttk.Treeview(w.body, columns=columns, show="headings", height=min(8, max(3, len(d.rows))),
                         selectmode="browse")
-    widths = (240, 170, 150, 110, 190)
+    widths = (250, 280, 170, 120, 280)
     for column, heading, width in zip(columns, d.columns(), widths, strict=True):
         tree.heading(column, text=heading, anchor="w")
         tree.column(column, width=width, anchor="w", stretch=False)

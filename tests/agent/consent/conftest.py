@@ -84,7 +84,8 @@ def image_stddev(path: Path, crop: str | None = None) -> float:
 def image_has_red(path: Path) -> bool:
     """Does the image contain the dialogs' warning red (#b00020) anywhere?"""
     out = subprocess.run(
-        ["convert", str(path), "-fill", "white", "+opaque", "#b00020", "-fill", "black", "-opaque", "#b00020",
+        ["convert", str(path), "-fuzz", "12%", "-fill", "white", "+opaque", "#b00020", "-fill", "black",
+         "-opaque", "#b00020",
          "-colorspace", "Gray", "-format", "%[fx:mean]", "info:"],
         capture_output=True, text=True, timeout=20, check=True).stdout
     return float(out) < 0.999
