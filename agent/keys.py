@@ -209,6 +209,17 @@ class KeyAccess:
 
         return close
 
+    async def disclose_one(self, f: CertFilter) -> Identity:
+        """The one certificate the user picks among those matching ``f`` and agrees to show
+        (NCALayer's ``getKeyInfo`` answers one)."""
+        try:
+            async with self.prompts.turn(self.origin):
+                identity = await self._choose(await self._candidates(f), Action.DISCLOSE)
+                await self._confirm(Action.DISCLOSE, (identity,), ())
+                return identity
+        finally:
+            self._relock()
+
     async def disclose(self, f: CertFilter) -> list[Identity]:
         """Certificates matching ``f``, once the user agreed to show them to the origin."""
         try:

@@ -11,13 +11,10 @@ import base64
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tanba.agent.consent.base import Action
 from tanba.agent.handlers.sign import sign_for
-from tanba.agent.keys import KeyAccess
 from tanba.protocol import ncalayer
 from tanba.protocol.errors import TanbaError
 from tanba.protocol.methods.filter import CertFilter
-from tanba.providers.base import Identity
 from tanba.providers.certificate import cert_info
 from tanba.providers.registry import Stores
 
@@ -40,22 +37,6 @@ async def active_tokens(stores: Stores) -> list[str]:
     return names
 
 
-async def disclose_one(access: KeyAccess, f: CertFilter) -> Identity:
-    """The one certificate the user picks among those matching ``f`` and agrees to show.
-
-    Same gate, choice and confirmation as :meth:`KeyAccess.disclose`, but for a single
-    certificate (NCALayer's ``getKeyInfo`` answers one).  To move into
-    ``KeyAccess.disclose_one`` (see the integration note in the report).
-    """
-    try:
-        async with access.prompts.turn(access.origin):
-            identity = await access._choose(await access._candidates(f), Action.DISCLOSE)
-            await access._confirm(Action.DISCLOSE, (identity,), ())
-            return identity
-    finally:
-        access._relock()
-
-
 async def _sign(session: Session, request: ncalayer.CommonSign) -> Any:
     result = await sign_for(session.context(), request.params, request.purpose)
     if request.params.format == "cms":
@@ -71,7 +52,7 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         if isinstance(request, ncalayer.ActiveTokens):
             return ncalayer.common_ok(await active_tokens(session.services.stores), uuid)
         if isinstance(request, ncalayer.KeyInfo):
-            identity = await disclose_one(session.context().key_access(), CertFilter(storages=(request.storage,)))
+            identity = await session.context().key_access().disclose_one(CertFilter(storages=(request.storage,)))
             return ncalayer.common_ok(cert_info(identity).ncalayer_key_info(identity.id), uuid)
         if isinstance(request, ncalayer.ChangeLocale):
             session.locale = ncalayer.normalize_locale(request.locale, session.locale)
