@@ -1,0 +1,140 @@
+"""`tanba demo`: a throw-away test PKI, the agent, and the demo portal page, in one command.
+
+It makes a test PKI with PKCS#12 files (password 123456) in a temporary directory — or uses
+the SoftHSM token of ``softhsm-setup.sh`` — starts the agent with the demo page's origin
+allow-listed, serves the page from its own port (a separate origin, as a real portal is),
+and prints the address to open.  Questions are asked on this terminal unless
+``--approver auto`` (scripted runs) answers them.  Nothing touches the user's own Tanba
+state: approvals and the local token live in the demo's directory too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tanba import __version__
+
+if TYPE_CHECKING:
+    from tanba.agent.testpki import Manifest
+
+#: the PKCS#12 files offered, in this order (the auto approver picks the first that fits)
+DEMO_IDENTITIES = ("rsa-sign", "rsa-auth", "ec-sign", "org-rsa-sign")
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+SOFTHSM_PIN = "1234"
+
+
+@click.command()
+@click.option("--port", "agent_port", type=int, default=13579, show_default=True,
+              help="The agent's port; 0 picks a free one.")
+@click.option("--page-port", type=int, default=13580, show_default=True,
+              help="The demo page's port (its own origin http://localhost:PORT); 0 picks a free one.")
+@click.option("--approver", type=click.Choice(["terminal", "auto"]), default="terminal", show_default=True,
+              help="Who confirms: you on this terminal, or 'auto' for scripted runs (approves everything the page asks).")
+@click.option("--softhsm", "softhsm_dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Use the SoftHSM token made by softhsm-setup.sh in this directory instead of PKCS#12 files.")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the test PKI and the demo's state here [a temporary directory, removed at exit].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+              show_default=True)
+def command(agent_port: int, page_port: int, approver: str, softhsm_dir: Path | None, workdir: Path | None,
+            log_level: str) -> None:
+    """Run the agent with test keys and serve the demo portal page."""
+    from tanba.agent import logs
+
+    logs.setup(log_level, None)
+    with _workdir(workdir) as work:
+        # The demo's approvals and local token stay in the demo's directory.
+        os.environ["TANBA_CONFIG_DIR"] = str(work / "config")
+        os.environ["TANBA_STATE_DIR"] = str(work / "state")
+        try:
+            asyncio.run(_run(work, agent_port, page_port, approver, softhsm_dir))
+        except KeyboardInterrupt:
+            pass
+
+
+@contextlib.contextmanager
+def _workdir(given: Path | None) -> Iterator[Path]:
+    if given is not None:
+        given.mkdir(parents=True, exist_ok=True)
+        yield given.resolve()
+        return
+    path = Path(tempfile.mkdtemp(prefix="tanba-demo-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, ...], tuple[str, ...], str, str]:
+    """(the test PKI, PKCS#12 files, PKCS#11 specs, PIN, what to tell the user)."""
+    from tanba.agent.testpki import P12_PASSWORD, Manifest, make_test_pki
+
+    if softhsm_dir is not None:
+        manifest = Manifest.load(softhsm_dir / "pki")
+        os.environ["SOFTHSM2_CONF"] = str((softhsm_dir / "softhsm2.conf").resolve())
+        module = os.environ.get("TANBA_PKCS11_MODULE", SOFTHSM_MODULE)
+        return (manifest, (), (f"AKKaztokenStore={module}",), SOFTHSM_PIN,
+                f"Keys: the SoftHSM token 'tanba-test' ({module}); its PIN is {SOFTHSM_PIN}.")
+    pki = work / "pki"
+    manifest = Manifest.load(pki) if (pki / "manifest.json").exists() else make_test_pki(pki)
+    files = tuple(manifest.identities[name].p12 for name in DEMO_IDENTITIES)
+    return (manifest, files, (), P12_PASSWORD,
+            f"Keys: {len(files)} test PKCS#12 files in {pki}; their password is {P12_PASSWORD}.")
+
+
+async def _run(work: Path, agent_port: int, page_port: int, approver: str, softhsm_dir: Path | None) -> None:
+    from tanba.agent.atomic import write_private
+    from tanba.agent.config import Settings
+    from tanba.agent.demo.server import DemoServer
+    from tanba.agent.lifecycle import Agent, StartError
+    from tanba.agent.server import AgentServer
+    from tanba.agent.verify.chain import ChainValidator
+
+    manifest, p12, pkcs11, pin, keys_note = _keys(work, softhsm_dir)
+    root = manifest.root_pem
+    # A portal knows its national CA's issuing certificates: auth tokens carry only the leaf.
+    validator = ChainValidator([root], intermediates=[manifest.intermediate_pem], revocation="soft", timeout=3.0)
+    demo = DemoServer(f"http://localhost:{page_port}", "", validator)
+    try:
+        await demo.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve the demo page on port {page_port}: {exc.strerror} (try --page-port 0)") from exc
+    pin_file = None
+    if approver == "auto":
+        pin_file = work / "pin"
+        write_private(pin_file, pin.encode())
+    settings = Settings(
+        port=agent_port, p12=p12, pkcs11=pkcs11, autodetect=False, allow_origin=(demo.origin,), tls=False,
+        # the intermediate too: XML signatures carry only the signer's certificate
+        approver=approver, pin_file=pin_file, trust_anchor=(root, manifest.intermediate_pem),
+    )
+
+    def ready(server: AgentServer) -> None:
+        demo.agent_url = f"ws://127.0.0.1:{server.port}/v1"
+        for line in server.services.consent.warnings():
+            click.secho(line, fg="red", bold=True, err=True)
+        click.echo(f"Tanba {__version__} demo: agent on {demo.agent_url} (approver: {approver})")
+        click.echo(keys_note)
+        if approver == "terminal":
+            click.echo("Tanba asks you here, on this terminal, before the page sees a certificate or gets a signature.")
+        click.secho(f"Open {demo.origin}/ in your browser.", bold=True)
+        click.echo("Ctrl+C stops the demo.")
+        sys.stdout.flush()
+
+    agent = Agent(settings, version=__version__)
+    try:
+        await agent.run(on_ready=ready)
+    except StartError as exc:
+        raise click.ClickException(f"{exc} (or run the demo on another port: --port 0)") from exc
+    finally:
+        await demo.close()
