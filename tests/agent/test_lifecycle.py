@@ -283,3 +283,28 @@ def test_sigint_stops_cleanly_like_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
     assert_state_intact(tmp_path)
+
+
+def test_tells_systemd_ready_reloading_and_stopping(tmp_path: Path) -> None:
+    # The unit is Type=notify: without READY=1 systemd would kill the agent at start.
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(10)
+        port = free_port()
+        (tmp_path / "pin").write_text("1234")
+        proc = subprocess.Popen(
+            [TANBA, "serve", "--approver", "auto", "--pin-file", str(tmp_path / "pin"), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**env(tmp_path), "NOTIFY_SOCKET": address})
+        try:
+            assert sock.recv(256) == b"READY=1"
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()  # READY means listening
+            proc.send_signal(signal.SIGHUP)
+            assert sock.recv(256).startswith(b"RELOADING=1\nMONOTONIC_USEC=")
+            assert sock.recv(256) == b"READY=1"
+            proc.send_signal(signal.SIGTERM)
+            assert sock.recv(256) == b"STOPPING=1"
+            assert proc.wait(10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
