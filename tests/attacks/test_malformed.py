@@ -281,3 +281,23 @@ async def test_unmasked_client_frame_closes_with_1002(tmp_path: Path) -> None:
         assert await raw.closed_by_agent() == 1002
         raw.close()
         await still_serves(server)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: agent/verify/xml.py does not translate lxml.etree.DocumentInvalid (signxml's "
+                   "schema check of a malformed ds:Signature): verify answers 'internal' instead of 'invalid_params'")
+async def test_schema_invalid_xml_signature_is_invalid_params(tmp_path: Path, pki: Manifest) -> None:
+    """Found by tests/agent/test_fuzz_parsers.py: one renamed element inside SignedInfo."""
+    from support.native import open_p12_signer
+    from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
+
+    signer = await open_p12_signer(pki, "rsa-sign")
+    try:
+        [signed] = await sign_xml_batch(signer, signer.identity.certificate, [b"<a><b>x</b></a>"], XmlSignOptions())
+    finally:
+        await signer.close()
+    broken = signed.replace(b"<ds:CanonicalizationMethod", b"<ds:CanonicalizationMethodX", 1)
+    settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), autodetect=False)
+    async with running_agent(tmp_path, ScriptedConsent(), settings) as server, browser(server) as ws:
+        reply = await rpc(ws, request("verify", {"format": "xml", "signature": b64(broken)}))
+        assert reply["error"]["data"]["reason"] == "invalid_params", reply
+        await still_serves(server)
