@@ -92,7 +92,8 @@ def captured(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "state" / "tanba.log"
     logs.setup("debug", path, console=False)
     yield path
-    logs.setup("warning", None, console=False)
+    logs.setup("warning", None, console=False)  # back to Python's defaults for the other tests
+    logging.getLogger("websockets").setLevel(logging.NOTSET)
     logs.forget_secrets()
 
 
