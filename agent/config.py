@@ -9,9 +9,10 @@ Every `serve` flag of DESIGN.md has a key of the same name in the file::
     autodetect = true
     allow-origin = ["https://egov.kz"]
     tls = true
-    approver = "terminal"
+    approver = "tk"
     tsa-url = "http://tsp.pki.gov.kz"
     trust-anchor = ["/etc/tanba/root.pem"]
+    intermediate = ["/etc/tanba/issuing-ca.pem"]
     pin-file = "/run/kiosk/pin"
     locale = "ru"
     ipv6 = false
@@ -57,9 +58,13 @@ class Settings:
     autodetect: bool = True
     allow_origin: tuple[str, ...] = ()
     tls: bool | None = None  # None: wss when a local certificate is installed
-    approver: str = "terminal"
+    #: tk: the desktop dialogs when there is a display, else the terminal (and it says so)
+    approver: str = "tk"
     tsa_url: str | None = None
     trust_anchor: tuple[Path, ...] = ()
+    #: CA certificates (PEM) offered for chain building in verify, not trusted: national
+    #: issuing CAs, which XML signatures (signer certificate only) do not carry
+    intermediate: tuple[Path, ...] = ()
     pin_file: Path | None = None
     locale: str | None = None
     #: minutes a key stays unlocked for the site that used it (0: ask the PIN every time)
@@ -98,6 +103,7 @@ _KEYS: Final[dict[str, tuple[str, str]]] = {
     "approver": ("approver", "str"),
     "tsa-url": ("tsa_url", "str"),
     "trust-anchor": ("trust_anchor", "paths"),
+    "intermediate": ("intermediate", "paths"),
     "pin-file": ("pin_file", "path"),
     "locale": ("locale", "str"),
     "unlock-window": ("unlock_window", "minutes"),

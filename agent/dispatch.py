@@ -29,12 +29,21 @@ class RequestContext:
     request_id: RequestId
     #: send a notification (``progress``) on the requesting connection
     notify: Callable[[str, dict[str, Any]], Awaitable[None]]
+    #: the wire method, for the audit log ("sign", "createCAdESFromBase64" ...)
+    method: str = ""
 
     def key_access(self) -> KeyAccess:
         """The consent-guarded way to this request's keys."""
         services = self.services
         return KeyAccess(
-            services.stores, services.consent, services.prompts, self.origin, self.locale, services.unlock_window
+            services.stores,
+            services.consent,
+            services.prompts,
+            self.origin,
+            self.locale,
+            services.unlock_window,
+            audit=services.audit,
+            method=self.method,
         )
 
 

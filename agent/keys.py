@@ -15,6 +15,7 @@ DESIGN.md hold in one place:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
+from tanba.agent.audit import AuditEvent, AuditLog
 from tanba.agent.consent.base import (
     Action,
     CertificateChoice,
@@ -34,7 +36,16 @@ from tanba.agent.consent.base import (
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.prompts import PromptGate
 from tanba.agent.unlock import UnlockWindow
-from tanba.protocol.errors import InvalidParams, NoCertificate, PinLocked, UserCancelled
+from tanba.protocol.errors import (
+    Busy,
+    InvalidParams,
+    NoCertificate,
+    OriginDenied,
+    PinLocked,
+    TanbaError,
+    UserCancelled,
+    WrongPin,
+)
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity, PinStatus, Signer
 from tanba.providers.filter import select
@@ -67,7 +78,12 @@ class KeyAccess:
         origin: str | None,
         locale: str,
         window: UnlockWindow | None = None,
+        *,
+        audit: AuditLog | None = None,
+        method: str = "",
     ) -> None:
+        self.audit = audit
+        self.method = method
         self.stores = stores
         self.consent = consent
         self.prompts = prompts
@@ -77,13 +93,14 @@ class KeyAccess:
         self.locale = locale
         self._unlocked_files: list[tuple[Pkcs12Store, Path]] = []
 
-    async def _candidates(self, f: CertFilter) -> list[Identity]:
+    async def _candidates(self, f: CertFilter, every_file: bool = False) -> list[Identity]:
         """Identities matching ``f``; locked PKCS#12 files are opened with a password
-        asked from the user, one file at a time, until something matches."""
+        asked from the user, one file at a time, until something matches (or, with
+        ``every_file``, all of them: a listing shows every certificate)."""
         stores = self.stores
         now = dt.datetime.now(dt.UTC)
         found = select(await stores.all_identities(), f, now)
-        if found:
+        if found and not every_file:
             return found
         for store in stores.stores:
             if not isinstance(store, Pkcs12Store) or (f.storages is not None and store.storage not in f.storages):
@@ -99,7 +116,7 @@ class KeyAccess:
                 finally:
                     wipe(password)
                 found = select(await stores.all_identities(), f, now)
-                if found:
+                if found and not every_file:
                     return found
         return found
 
@@ -175,6 +192,7 @@ class KeyAccess:
         f = purpose_filter(f, purpose)
         action = Action.SIGN if purpose == "sign" else Action.AUTH
         kept: Identity | None = None
+        identity: Identity | None = None
         try:
             async with self.prompts.turn(self.origin):
                 identity = await self._choose(await self._candidates(f), action)
@@ -196,8 +214,32 @@ class KeyAccess:
                         kept = identity
                     else:
                         await signer.close()
+        except (TanbaError, asyncio.CancelledError) as exc:
+            if not isinstance(exc, Busy) and not (isinstance(exc, OriginDenied) and identity is None):
+                self._record(action, (identity,) if identity else (), documents, exc)
+            raise
+        else:
+            self._record(action, (identity,) if identity else (), documents)
         finally:
             self._relock(keep=kept)
+
+    def _record(
+        self,
+        action: Action,
+        identities: Sequence[Identity],
+        documents: Sequence[DocumentSummary],
+        error: BaseException | None = None,
+    ) -> None:
+        """One audit line for an operation that reached the user (not for ``busy``)."""
+        if self.audit is None:
+            return
+        if isinstance(error, asyncio.CancelledError):
+            error = UserCancelled("the page went away")
+        event = AuditEvent.build(
+            self.origin, self.method or action.value, action.value,
+            error=error, certificates=identities, documents=documents,
+        )
+        self.audit.record(event)
 
     def _closer(self, identity: Identity) -> Callable[[], None]:
         """What the unlock window runs when it closes ``identity``'s key: lock its file."""
@@ -216,17 +258,26 @@ class KeyAccess:
             async with self.prompts.turn(self.origin):
                 identity = await self._choose(await self._candidates(f), Action.DISCLOSE)
                 await self._confirm(Action.DISCLOSE, (identity,), ())
-                return identity
+        except (UserCancelled, NoCertificate, WrongPin, asyncio.CancelledError) as exc:
+            self._record(Action.DISCLOSE, (), (), exc)
+            raise
         finally:
             self._relock()
+        self._record(Action.DISCLOSE, (identity,), ())
+        return identity
 
     async def disclose(self, f: CertFilter) -> list[Identity]:
         """Certificates matching ``f``, once the user agreed to show them to the origin."""
         try:
             async with self.prompts.turn(self.origin):
-                candidates = await self._candidates(f)
+                candidates = await self._candidates(f, every_file=True)
                 if candidates:
                     await self._confirm(Action.DISCLOSE, tuple(candidates), ())
-                return candidates
+        except (UserCancelled, WrongPin, asyncio.CancelledError) as exc:
+            self._record(Action.DISCLOSE, (), (), exc)
+            raise
         finally:
             self._relock()
+        if candidates:
+            self._record(Action.DISCLOSE, candidates, ())
+        return candidates

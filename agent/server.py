@@ -313,7 +313,7 @@ class AgentServer:
             async def notify(method: str, params: dict[str, Any]) -> None:
                 await send(notification(method, params))
 
-            ctx = RequestContext(self.services, connection.origin, locale, request.id, notify)
+            ctx = RequestContext(self.services, connection.origin, locale, request.id, notify, request.method)
             result = await dispatch(self.methods, ctx, request)
             await send(result_message(request.id, result))
         except TanbaError as exc:

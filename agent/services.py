@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
+from tanba.agent.audit import AuditLog
 from tanba.agent.config import Settings
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
@@ -35,6 +36,8 @@ class Services:
     stores: Stores = field(default_factory=lambda: Stores([]))
     #: built from ``settings.unlock_window`` unless given
     unlock_window: UnlockWindow | None = None
+    #: one line per disclosure, signature and login; None: nothing recorded (tests, tools)
+    audit: AuditLog | None = None
     _builders: dict[tuple[Any, ...], CmsBuilder] = field(default_factory=dict, repr=False)
     _validator: ChainValidator | None = field(default=None, repr=False)
 
@@ -66,5 +69,7 @@ class Services:
         if self._validator is None:
             from tanba.agent.verify.chain import ChainValidator
 
-            self._validator = ChainValidator(self.settings.trust_anchor, revocation="soft", timeout=10.0)
+            self._validator = ChainValidator(
+                self.settings.trust_anchor, revocation="soft", timeout=10.0, intermediates=self.settings.intermediate
+            )
         return self._validator

@@ -34,6 +34,9 @@ def test_wheel_contains_the_packages_under_tanba(wheel: Path) -> None:
         "tanba/agent/formats/__init__.py",
         "tanba/agent/verify/__init__.py",
         "tanba/cli/main.py",
+        "tanba/agent/ncalayer/session.py",
+        "tanba/agent/demo/static/index.html",
+        "tanba/agent/demo/static/tanba.js",  # the JS client, copied in (a link in the tree)
     ):
         assert path in names, path
     assert not any(n.startswith(("protocol/", "agent/", "cli/", "providers/", "tests/")) for n in names)

@@ -16,8 +16,15 @@ def make_consent(settings: Settings) -> ConsentUI:
 
         assert settings.pin_file is not None  # Settings checks it
         return AutoApprover(settings.pin_file, settings.allow_origin)
+    if settings.approver == "tk":
+        from tanba.agent.consent.tk import TkConsent, display_available
+
+        if display_available():
+            return TkConsent()
+        log.warning(
+            "no display (DISPLAY is unset or its X server does not answer): "
+            "consent questions are asked on the terminal instead"
+        )
     from tanba.agent.consent.terminal import TerminalApprover
 
-    if settings.approver == "tk":
-        log.warning("the desktop (tk) dialogs are not part of this build yet; asking on the terminal instead")
     return TerminalApprover()

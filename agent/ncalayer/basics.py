@@ -37,7 +37,7 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         request = ncalayer.parse_basics_sign(envelope.args)
         if request.locale is not None:
             locale = ncalayer.normalize_locale(request.locale, locale)
-        result = await sign_for(session.context(locale), request.params, request.purpose)
+        result = await sign_for(session.context("basics.sign", locale), request.params, request.purpose)
     except TanbaError as exc:
         if exc.reason == "internal":
             log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)

@@ -37,8 +37,8 @@ async def active_tokens(stores: Stores) -> list[str]:
     return names
 
 
-async def _sign(session: Session, request: ncalayer.CommonSign) -> Any:
-    result = await sign_for(session.context(), request.params, request.purpose)
+async def _sign(session: Session, method: str, request: ncalayer.CommonSign) -> Any:
+    result = await sign_for(session.context(method), request.params, request.purpose)
     if request.params.format == "cms":
         return result.signatures[0]  # base64 DER, as NCALayer answers
     documents = [base64.b64decode(s).decode("utf-8") for s in result.signatures]
@@ -52,12 +52,12 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         if isinstance(request, ncalayer.ActiveTokens):
             return ncalayer.common_ok(await active_tokens(session.services.stores), uuid)
         if isinstance(request, ncalayer.KeyInfo):
-            identity = await session.context().key_access().disclose_one(CertFilter(storages=(request.storage,)))
+            identity = await session.context(envelope.method or "").key_access().disclose_one(CertFilter(storages=(request.storage,)))
             return ncalayer.common_ok(cert_info(identity).ncalayer_key_info(identity.id), uuid)
         if isinstance(request, ncalayer.ChangeLocale):
             session.locale = ncalayer.normalize_locale(request.locale, session.locale)
             return ncalayer.common_done(uuid)
-        return ncalayer.common_ok(await _sign(session, request), uuid)
+        return ncalayer.common_ok(await _sign(session, envelope.method or "", request), uuid)
     except TanbaError as exc:
         if exc.reason == "internal":
             log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)

@@ -45,10 +45,15 @@ class Session:
         limits = self.services.settings.limits
         self._queue: asyncio.Queue[tuple[Opcode, bytes]] = asyncio.Queue(maxsize=limits.max_in_flight)
 
-    def context(self, locale: str | None = None) -> RequestContext:
-        """A native request context for one NCALayer request."""
+    def context(self, method: str, locale: str | None = None) -> RequestContext:
+        """A native request context for one NCALayer request (``method`` names it in the audit log)."""
         return RequestContext(
-            self.services, self.connection.origin, locale or self.locale, f"ncalayer-{next(self._ids)}", _no_notifications
+            self.services,
+            self.connection.origin,
+            locale or self.locale,
+            f"ncalayer-{next(self._ids)}",
+            _no_notifications,
+            method,
         )
 
     async def send(self, answer: dict[str, Any]) -> None:

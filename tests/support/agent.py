@@ -14,6 +14,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from tanba.agent.audit import AuditLog
 from tanba.agent.config import Settings
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
@@ -29,6 +30,7 @@ async def running_agent(
     tmp_path: Path, consent: ConsentUI, settings: Settings | None = None, **services_kw: Any
 ) -> AsyncIterator[AgentServer]:
     settings = replace(settings or Settings(), port=0)
+    services_kw.setdefault("audit", AuditLog(tmp_path / "audit.log"))
     services = Services(
         settings=settings,
         consent=consent,
@@ -43,6 +45,8 @@ async def running_agent(
         yield server
     finally:
         await server.close()
+        if services.audit is not None:
+            services.audit.close()
 
 
 def url(server: AgentServer, path: str = "/v1") -> str:

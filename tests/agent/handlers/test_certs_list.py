@@ -19,12 +19,21 @@ async def test_user_confirms_and_the_site_sees_the_certificates(tmp_path: Path, 
     assert [c["iin"] for c in certs] == [pki.identities["rsa-auth"].iin]  # the expired one is hidden by default
     assert certs[0]["storage"] == "PKCS12" and certs[0]["pem"].startswith("-----BEGIN CERTIFICATE-----")
     kinds = [kind for kind, _ in consent.asked]
-    assert kinds == ["pin", "confirm"]  # the file's password (its certificates are encrypted), then the disclosure
+    assert kinds == ["pin", "pin", "confirm"]  # each file's password (certificates are encrypted), then the disclosure
     pin_request = consent.asked[0][1]
     assert pin_request.identity is None and pin_request.location.endswith("rsa-auth.p12")
-    confirmation = consent.asked[1][1]
+    confirmation = consent.asked[2][1]
     assert confirmation.origin == PORTAL and confirmation.action is Action.DISCLOSE
     assert consent.given_pins[0] == bytearray(6)  # the password was wiped after use
+
+
+async def test_the_listing_opens_every_file(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-auth", "rsa-sign", "ec-sign"]) as server, browser(server) as ws:
+        reply = await call(ws, "certs.list")
+    fingerprints = {c["fingerprintSha256"] for c in reply["result"]["certificates"]}
+    assert len(fingerprints) == 3
+    assert [k for k, _ in consent.asked] == ["pin", "pin", "pin", "confirm"]  # one confirmation for all
 
 
 async def test_user_refuses_and_the_site_learns_nothing(tmp_path: Path, pki: Manifest) -> None:

@@ -199,3 +199,21 @@ async def test_closing_the_socket_cancels_the_open_prompt(tmp_path: Path, pki: M
         consent.confirm = ScriptedConsent().confirm  # type: ignore[method-assign]
         async with browser(server) as ws:
             assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(DOC)]})
+
+
+async def test_every_signature_and_refusal_is_audited_without_the_document(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server, browser(server) as ws:
+        assert "result" in await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]})
+        consent.confirm_answer = False
+        assert reason(await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]}, id=2)) == "user_cancelled"
+        audit = server.services.audit
+        assert audit is not None and audit.flush()
+        events = audit.recent(10)
+    assert [(e["method"], e["action"], e["result"]) for e in events] == [("sign", "sign", "ok"), ("sign", "sign", "error")]
+    assert events[0]["origin"] == PORTAL
+    assert events[0]["documents"][0]["digest"] == hashlib.sha256(DOC).hexdigest()
+    assert events[1]["reason"] == "user_cancelled"
+    text = (tmp_path / "audit.log").read_text("utf-8")
+    assert DOC.decode() not in text and "123456" not in text
+    assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600

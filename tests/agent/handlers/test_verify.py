@@ -37,8 +37,9 @@ async def test_other_data_is_invalid(tmp_path: Path, pki: Manifest) -> None:
 
 async def test_garbage_is_invalid_params_and_xml_is_checked(tmp_path: Path, pki: Manifest) -> None:
     # An XML signature carries only the signer's certificate (NCALayer's profile), so the
-    # issuing CA is configured next to the root, as national CAs' certificates are.
-    settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem, pki.intermediate_pem), autodetect=False)
+    # issuing CA is configured as an intermediate (untrusted, for path building).
+    settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), intermediate=(pki.intermediate_pem,),
+                        autodetect=False)
     async with agent_with_keys(tmp_path, pki, ScriptedConsent(pin="123456"), p12=["rsa-sign"], settings=settings) as server, browser(server) as ws:
         assert reason(await call(ws, "verify", {"format": "cms", "signature": b64(b"\x30\x03garbage")})) == "invalid_params"
         xml = b"<r><a>1</a></r>"
