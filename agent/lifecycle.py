@@ -37,8 +37,8 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -119,6 +119,24 @@ class Tracker:
                 raise Busy("the agent stopped before this request finished") from None
 
         return dataclasses.replace(method, handle=handle)
+
+    @asynccontextmanager
+    async def request(self) -> AsyncIterator[None]:
+        """Serve one request of an endpoint that does not use the method table (NCALayer
+        ``/``): refused with ``busy`` while stopping, waited for, answered ``busy`` if cut."""
+        if self.draining:
+            raise Busy("the agent is stopping")
+        task = asyncio.current_task()
+        assert task is not None
+        self.requests.add(task)
+        task.add_done_callback(self.requests.discard)
+        try:
+            yield
+        except asyncio.CancelledError:
+            if task not in self._stopped:
+                raise
+            task.uncancel()
+            raise Busy("the agent stopped before this request finished") from None
 
     @contextmanager
     def dialog(self) -> Iterator[None]:
@@ -283,6 +301,8 @@ class Agent:
             stores = await self._stores(settings)
         except ValueError as exc:
             raise StartError(str(exc)) from exc
+        from tanba.agent.audit import AuditLog, default_path
+
         services = Services(
             settings=settings,
             consent=self._consent(settings),
@@ -290,6 +310,7 @@ class Agent:
             client_token=load_or_create(paths.token_file()),
             version=self.version,
             stores=stores,
+            audit=AuditLog(default_path()),
         )
         try:
             ssl_context = _ssl_context(settings)
@@ -298,6 +319,7 @@ class Agent:
             raise
         server = AgentServer(services, ssl_context)
         server.methods = {name: self.tracker.wrap(m) for name, m in server.methods.items()}
+        setattr(server, "tracker", self.tracker)  # for endpoints outside the method table (Tracker.request)
         try:
             await server.start()
         except AgentStartError as exc:
@@ -387,7 +409,7 @@ class Agent:
         assert self.server is not None
         self.server.services = Services(
             settings=new, consent=consent, origins=old.origins, client_token=old.client_token,
-            version=old.version, prompts=old.prompts, stores=stores, unlock_window=window,
+            version=old.version, prompts=old.prompts, stores=stores, unlock_window=window, audit=old.audit,
         )
         if window is None:
             # Requests started before the reload keep what they found.
@@ -444,6 +466,8 @@ class Agent:
             await services.unlock_window.close_all()
         await services.stores.close()
         await self._close_retired()
+        if services.audit is not None:
+            await asyncio.to_thread(services.audit.close)  # the last lines reach the disk
         self.server = None
         log.info("stopped")
 

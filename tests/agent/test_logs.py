@@ -80,8 +80,10 @@ def test_logs_hold_no_pin_and_no_document(tmp_path: Path, pki: Manifest) -> None
     assert "auto approver: sign for https://portal.test -> approved" in log  # the log did record the run
     assert "wrong password for" in log  # and the wrong-PIN attempt too
     assert log.count("stopped") == 2
+    audit = (tmp_path / "state" / "audit.log").read_text()
+    assert [json.loads(line)["result"] for line in audit.splitlines()] == ["ok", "ok", "ok", "error"]
     b64_document = base64.b64encode(DOCUMENT.encode()).decode()
-    for text in (log, console):
+    for text in (log, console, audit):
         for secret in (ident.p12_password, WRONG_PIN, DOCUMENT, "ONE CAMEL", b64_document, b64_document[:24]):
             assert secret not in text, secret
     assert (tmp_path / "state" / "tanba.log").stat().st_mode & 0o777 == 0o600
