@@ -319,7 +319,7 @@ class Agent:
             raise
         server = AgentServer(services, ssl_context)
         server.methods = {name: self.tracker.wrap(m) for name, m in server.methods.items()}
-        setattr(server, "tracker", self.tracker)  # for endpoints outside the method table (Tracker.request)
+        server.tracker = self.tracker  # for endpoints outside the method table (Tracker.request)
         try:
             await server.start()
         except AgentStartError as exc:
@@ -450,9 +450,7 @@ class Agent:
         sd_notify("STOPPING=1")
         tracker = self.tracker
         tracker.draining = True
-        ws_server = server._server  # the websockets Server (no public accessor yet)
-        if ws_server is not None:
-            ws_server.server.close()  # stop listening; open connections stay for now
+        server.stop_listening()  # open connections stay for now
         if tracker.dialogs:
             log.info("closing %d open dialog(s)", len(tracker.dialogs))
             tracker.stop(list(tracker.dialogs))

@@ -16,7 +16,7 @@ import errno
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -34,6 +34,9 @@ from tanba.protocol import codec, i18n
 from tanba.protocol.errors import InternalError, InvalidRequest, TanbaError
 from tanba.protocol.messages import RequestId, error_message, notification, parse_request, result_message, salvage_id
 from tanba.protocol.origin import is_loopback_host, normalize_origin
+
+if TYPE_CHECKING:
+    from tanba.agent.lifecycle import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,9 @@ class AgentServer:
         self.ssl_context = ssl_context
         self.methods: dict[str, Method[Any, Any]] = table()
         self.open_connections = 0
+        #: set by the lifecycle: requests served outside the method table (NCALayer's /)
+        #: register with it so a graceful stop waits for them
+        self.tracker: Tracker | None = None
         self.port = services.settings.port
         self._server: Server | None = None
 
@@ -163,6 +169,11 @@ class AgentServer:
     def addresses(self) -> list[tuple[str, int]]:
         assert self._server is not None
         return [sock.getsockname()[:2] for sock in self._server.sockets]
+
+    def stop_listening(self) -> None:
+        """Refuse new connections; the open ones go on (graceful shutdown)."""
+        if self._server is not None:
+            self._server.server.close()
 
     async def close(self) -> None:
         if self._server is not None:

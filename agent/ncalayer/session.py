@@ -11,6 +11,7 @@ connection closes, the request being served is cancelled, which closes its dialo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from typing import TYPE_CHECKING, Any
@@ -105,13 +106,19 @@ class Session:
             return ncalayer.common_error(exc, self.locale)
         module = envelope.module
         log.info("NCALayer request %.80s / %.80s", module, envelope.method)
+        tracker = self.agent.tracker
         try:
-            if module == ncalayer.COMMON_UTILS:
-                return await commonutils.handle(self, envelope)
-            if module == ncalayer.BASICS:
-                return await basics.handle(self, envelope)
+            async with tracker.request() if tracker is not None else contextlib.nullcontext():
+                if module == ncalayer.COMMON_UTILS:
+                    return await commonutils.handle(self, envelope)
+                if module == ncalayer.BASICS:
+                    return await basics.handle(self, envelope)
         except asyncio.CancelledError:
             raise
+        except TanbaError as exc:  # busy while the agent stops
+            if module == ncalayer.BASICS:
+                return ncalayer.basics_error(exc, self.locale)
+            return ncalayer.common_error(exc, self.locale, envelope.uuid)
         except Exception:
             log.exception("unexpected error serving an NCALayer request")
             error = InternalError("unexpected")
