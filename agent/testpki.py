@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -34,8 +35,15 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 log = logging.getLogger(__name__)
 
 P12_PASSWORD = "123456"
-OCSP_URL = "http://127.0.0.1:18390/ocsp"
-CRL_URL = "http://127.0.0.1:18390/crl"
+#: where the leaves' OCSP (AIA) and CRL distribution point URLs point; the port is chosen
+#: free when the PKI is made, so test runs side by side each have their own responder
+REVOCATION_HOST = "127.0.0.1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((REVOCATION_HOST, 0))
+        return int(sock.getsockname()[1])
 ROOT_CN = "TANBA TEST ROOT CA"
 INTERMEDIATE_CN = "TANBA TEST INTERMEDIATE CA"
 POLICY_INDIVIDUAL = "1.2.398.3.3.4.1.1"
@@ -303,7 +311,7 @@ def _p12_encryption(legacy: bool) -> serialization.KeySerializationEncryption:
     )
 
 
-def _leaf_extensions(p: _Person) -> list[tuple[x509.ExtensionType, bool]]:
+def _leaf_extensions(p: _Person, ocsp_url: str, crl_url: str) -> list[tuple[x509.ExtensionType, bool]]:
     if p.usage == "auth":
         ku = _key_usage(digital_signature=True, key_encipherment=True)
         eku = ExtendedKeyUsageOID.CLIENT_AUTH
@@ -319,9 +327,9 @@ def _leaf_extensions(p: _Person) -> list[tuple[x509.ExtensionType, bool]]:
             x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]), False),
         (x509.AuthorityInformationAccess([x509.AccessDescription(
             AuthorityInformationAccessOID.OCSP,
-            x509.UniformResourceIdentifier(OCSP_URL))]), False),
+            x509.UniformResourceIdentifier(ocsp_url))]), False),
         (x509.CRLDistributionPoints([x509.DistributionPoint(
-            full_name=[x509.UniformResourceIdentifier(CRL_URL)],
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
             relative_name=None, reasons=None, crl_issuer=None)]), False),
     ]
 
@@ -340,8 +348,15 @@ def _service_cert(ca: _Issuer, cn: str, eku: x509.ObjectIdentifier, now: dt.date
     return cert, key
 
 
-def make_test_pki(outdir: Path) -> Manifest:
-    """Make a fresh test PKI in ``outdir`` (created if needed) and return its manifest."""
+def make_test_pki(outdir: Path, revocation_port: int | None = None) -> Manifest:
+    """Make a fresh test PKI in ``outdir`` (created if needed) and return its manifest.
+
+    The leaves name ``http://127.0.0.1:PORT/ocsp`` and ``/crl``; PORT is
+    ``revocation_port`` or a port free right now (recorded in the manifest).
+    """
+    port = revocation_port or _free_port()
+    ocsp_url = f"http://{REVOCATION_HOST}:{port}/ocsp"
+    crl_url = f"http://{REVOCATION_HOST}:{port}/crl"
     outdir = Path(outdir).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     manifest_path = outdir / "manifest.json"
@@ -370,7 +385,7 @@ def make_test_pki(outdir: Path) -> Manifest:
         else:
             not_before, not_after = now - dt.timedelta(days=1), now + dt.timedelta(days=365)
         cert = inter.issue(_leaf_name(p), key.public_key(), not_before, not_after,
-                           _leaf_extensions(p))
+                           _leaf_extensions(p, ocsp_url, crl_url))
         if p.status == "revoked":
             revoked.append(cert)
         p12 = pkcs12.serialize_key_and_certificates(
@@ -411,7 +426,7 @@ def make_test_pki(outdir: Path) -> Manifest:
         intermediate_key_pem=outdir / "intermediate.key.pem",
         tsa_pem=outdir / "tsa.pem", tsa_key_pem=outdir / "tsa.key.pem",
         ocsp_pem=outdir / "ocsp.pem", ocsp_key_pem=outdir / "ocsp.key.pem",
-        crl_pem=outdir / "crl.pem", ocsp_url=OCSP_URL, crl_url=CRL_URL,
+        crl_pem=outdir / "crl.pem", ocsp_url=ocsp_url, crl_url=crl_url,
     )
     _write(manifest.root_pem, _pem(root.cert))
     _write(manifest.intermediate_pem, _pem(inter.cert))

@@ -148,8 +148,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture
 def ocsp(pki: Manifest) -> Iterator[RevocationServer]:
-    """The test OCSP responder and CRL server on 127.0.0.1:18390 (the URLs in the test
-    certificates), answering normally at the start and end of each test."""
+    """The test PKI's OCSP responder and CRL server (on the port its certificates name),
+    answering normally at the start and end of each test."""
     from support.ocsp_server import shared_server
 
     server = shared_server(pki)

@@ -1,7 +1,8 @@
-"""A real OCSP responder and CRL server for the test PKI, on 127.0.0.1:18390.
+"""A real OCSP responder and CRL server for the test PKI, on the port its certificates name.
 
-The leaf certificates of the test PKI name ``http://127.0.0.1:18390/ocsp`` (AIA) and
-``http://127.0.0.1:18390/crl`` (CRL distribution point), so the port is fixed.  The server
+The leaf certificates of the test PKI name ``http://127.0.0.1:PORT/ocsp`` (AIA) and
+``http://127.0.0.1:PORT/crl`` (CRL distribution point); PORT was free when the PKI was made
+and is read back from the manifest.  The server
 runs in a daemon thread (plain ``http.server``), which lets both in-process async code and
 subprocesses (the CLI) reach it.
 
@@ -28,6 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
+from urllib.parse import urlsplit
 
 from asn1crypto import core, crl as asn1_crl, ocsp, pem, x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,8 +39,6 @@ from tanba.agent.testpki import Manifest
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
-PORT = 18390
 Mode = Literal["ok", "down", "drop", "hang", "garbage"]
 GARBAGE = b"\x00this is not an OCSP response or a CRL\xff" * 4
 
@@ -54,8 +54,10 @@ def _load_cert(path: object) -> asn1_x509.Certificate:
 class RevocationServer:
     """OCSP + CRL over HTTP for one test PKI; start(), switch modes, stop()."""
 
-    def __init__(self, manifest: Manifest, host: str = HOST, port: int = PORT) -> None:
-        self.host, self.port = host, port
+    def __init__(self, manifest: Manifest) -> None:
+        url = urlsplit(manifest.ocsp_url)
+        assert url.hostname is not None and url.port is not None
+        self.host, self.port = url.hostname, url.port
         self.ocsp_mode: Mode = "ok"
         self.crl_mode: Mode = "ok"
         self.hits: Counter[str] = Counter()  # "ocsp" / "crl" -> requests received
@@ -268,7 +270,7 @@ _shared: RevocationServer | None = None
 
 
 def shared_server(manifest: Manifest) -> RevocationServer:
-    """The one running server of this test process (the port is fixed), started on first use.
+    """The one running server of this test process for its PKI, started on first use.
 
     Test modules wrap it in a fixture that calls :meth:`RevocationServer.reset` around
     each test; a new manifest (another PKI) replaces the running server.

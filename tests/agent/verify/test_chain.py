@@ -1,4 +1,4 @@
-"""ChainValidator against the test PKI and the real OCSP/CRL server on 127.0.0.1:18390."""
+"""ChainValidator against the test PKI and its real OCSP/CRL server on 127.0.0.1."""
 
 from __future__ import annotations
 
