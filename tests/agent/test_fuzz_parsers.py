@@ -79,6 +79,10 @@ def validator(pki: Manifest) -> ChainValidator:
 #: of a malformed ds:Signature escapes agent/verify/xml.py untranslated (the agent answers
 #: "internal"): see tests/attacks/test_malformed.py::test_schema_invalid_xml_signature_is_invalid_params.
 KNOWN_BUGS: tuple[type[BaseException], ...] = (etree.DocumentInvalid,)
+#: cryptography parses certificate fields lazily, so a certificate whose issuer is malformed
+#: loads, and cert_info() then raises ValueError (certs.list would answer "internal"): see
+#: test_certificate_with_a_malformed_issuer_is_a_store_error below.
+CERT_KNOWN_BUGS: tuple[type[BaseException], ...] = (ValueError,)
 
 
 def mutations(blob: bytes) -> st.SearchStrategy[bytes]:
@@ -188,10 +192,26 @@ def test_mutated_certificates_give_cert_info_or_a_protocol_error(samples: dict[s
         return  # refused by the DER parser itself: the store skips it (tested in providers)
     identity = Identity(id=f"fuzz:{blob.hex()[:32]}", storage="PKCS12", certificate=cert, chain=(),
                         location="fuzz", key_ref=None)
-    info = protocol_error_or(lambda: cert_info(identity), "store_error", "invalid_params")
+    try:
+        info = protocol_error_or(lambda: cert_info(identity), "store_error", "invalid_params")
+    except CERT_KNOWN_BUGS:
+        return
     if info is not None:
         wire = info.to_wire()
         assert wire["id"] == identity.id and wire["storage"] == "PKCS12"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: providers/certificate.py cert_info lets cryptography's lazy ValueError "
+                   "escape for a certificate whose issuer is malformed (a token or file holding one makes certs.list "
+                   "answer 'internal'); expected store_error, or the store skipping the certificate")
+def test_certificate_with_a_malformed_issuer_is_a_store_error(samples: dict[str, bytes]) -> None:
+    der = samples["cert"]
+    at = der.index(b"\x06\x03U\x04\x03\x0c") + 5  # the issuer's CN value: UTF8String ...
+    cert = x509.load_der_x509_certificate(der[:at] + b"\x0d" + der[at + 1 :])  # ... retagged: still "loads"
+    identity = Identity(id="fuzz:issuer", storage="PKCS12", certificate=cert, chain=(), location="fuzz", key_ref=None)
+    with pytest.raises(TanbaError) as info:
+        cert_info(identity)
+    assert info.value.reason == "store_error"
 
 
 # -- PKCS#12 files ---------------------------------------------------------------------------
