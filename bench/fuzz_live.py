@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from websockets.typing import Origin
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -274,11 +275,11 @@ def classify(reply: str | bytes) -> str:
     except ValueError:
         return "not-json"
     if "jsonrpc" in obj:
-        return "result" if "result" in obj else "error:" + obj["error"]["data"]["reason"]
+        return "result" if "result" in obj else "error:" + str(obj["error"]["data"]["reason"])
     if "code" in obj and "status" not in obj:
         if obj["code"] == "500" and obj.get("message") in INTERNAL_TEXTS:
             return "internal"
-        return "common:" + obj["code"]
+        return "common:" + str(obj["code"])
     if "status" in obj:
         return "basics:" + (obj.get("code") or ("ok" if obj.get("body", {}).get("result") is not None else "cancel"))
     if obj.get("errorCode") == "MODULE_NOT_FOUND":
@@ -293,7 +294,7 @@ async def worker(agent: LiveAgent, gen: Generator, tally: Tally, quota: int, nca
     while done < quota and agent.alive():
         if ws is None:
             try:
-                ws = await connect(f"ws://127.0.0.1:{agent.port}{path}", origin=ORIGIN, max_size=None,
+                ws = await connect(f"ws://127.0.0.1:{agent.port}{path}", origin=Origin(ORIGIN), max_size=None,
                                    open_timeout=HANG_SECONDS, ping_interval=None)
             except (OSError, InvalidHandshake, TimeoutError):
                 await asyncio.sleep(0.1)

@@ -57,7 +57,7 @@ def samples(pki: Manifest) -> Iterator[dict[str, bytes]]:
             [signed] = await sign_xml_batch(signer, signer.identity.certificate,
                                             ["<?xml version=\"1.0\"?><a><b Id=\"x\">данные</b></a>".encode()],
                                             XmlSignOptions())
-            return signed
+            return bytes(signed)
         finally:
             await signer.close()
 
@@ -229,7 +229,8 @@ def test_mutated_pkcs12_files_unlock_or_give_store_error_or_wrong_pin(samples: d
         store = Pkcs12Store([path])  # a new store: no backoff from earlier examples
 
         async def unlock() -> list[Identity]:
-            return await store.unlock_file(path, bytearray(password.encode()))
+            identities: list[Identity] = await store.unlock_file(path, bytearray(password.encode()))
+            return identities
 
         identities = protocol_error_or(lambda: asyncio.run(unlock()), "store_error", "wrong_pin")
         if identities is not None:  # a mutation the MAC and the parser both accept

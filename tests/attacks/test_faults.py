@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from websockets.typing import Origin
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -60,14 +61,14 @@ async def test_token_removed_mid_batch_returns_no_signatures(tmp_path: Path, pki
     consent.pin = None
     pins = iter(["1234", "123456", "123456", "123456"])
 
-    async def get_pin(pin_request: Any) -> bytearray:
+    async def get_pin(pin_request: Any) -> bytearray | None:
         return bytearray(next(pins).encode())
 
-    consent.get_pin = get_pin  # type: ignore[method-assign]
+    consent.get_pin = get_pin  # type: ignore[method-assign,assignment]
     (token_dir,) = [d for d in softhsm.tokendir.iterdir() if d.is_dir()]
     away = tmp_path / "unplugged"
     docs = [b64(f"document {i}".encode()) for i in range(3000)]
-    params = {"format": "cms", "data": docs, "filter": {"serialNumber": format(pki.identities["rsa-sign"].certificate().serial_number, "x")}}
+    params: dict[str, Any] = {"format": "cms", "data": docs, "filter": {"serialNumber": format(pki.identities["rsa-sign"].certificate().serial_number, "x")}}
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], softhsm_module=softhsm.module) as server, browser(server) as ws:
         await ws.send(request("sign", {**params, "filter": {**params["filter"], "storages": ["AKKaztokenStore"]}}, id="batch"))
         messages: list[dict[str, Any]] = []
@@ -274,7 +275,7 @@ async def child_agent(tmp_path: Path, *args: str) -> AsyncIterator[tuple[subproc
 
 
 async def hello(port: int, origin: str) -> dict[str, Any]:
-    async with connect(f"ws://127.0.0.1:{port}/v1", origin=origin, open_timeout=5) as ws:
+    async with connect(f"ws://127.0.0.1:{port}/v1", origin=Origin(origin), open_timeout=5) as ws:
         return await rpc(ws, request("agent.hello"))
 
 
@@ -360,7 +361,7 @@ async def test_agent_killed_mid_batch_restarts_with_intact_state(tmp_path: Path,
     args = ["--origins", str(origins), "--origin-answer", "always", "--p12", p12, "--allow-origin", PORTAL]
     approved: list[str] = []
     async with child_agent(tmp_path, *args) as (proc, port):
-        async with connect(f"ws://127.0.0.1:{port}/v1", origin=PORTAL, max_size=None) as ws:
+        async with connect(f"ws://127.0.0.1:{port}/v1", origin=Origin(PORTAL), max_size=None) as ws:
             await ws.send(request("sign", {"format": "cms", "data": [b64(os.urandom(64)) for _ in range(2000)]}, id="batch"))
 
             async def approve_sites() -> None:
@@ -387,7 +388,7 @@ async def test_agent_killed_mid_batch_restarts_with_intact_state(tmp_path: Path,
     async with child_agent(tmp_path, *args[:-4], "--origin-answer", "deny", "--p12", p12, "--allow-origin", PORTAL) as (_, port):
         for origin in approved[-3:]:  # remembered: served although the user would now say no
             assert (await hello(port, origin))["result"]["name"] == "tanba"
-        async with connect(f"ws://127.0.0.1:{port}/v1", origin=PORTAL) as ws:
+        async with connect(f"ws://127.0.0.1:{port}/v1", origin=Origin(PORTAL)) as ws:
             signed = await rpc(ws, request("sign", {"format": "cms", "data": [b64(DOC)]}))
             assert base64.b64decode(signed["result"]["signatures"][0])
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".origins.json.")]

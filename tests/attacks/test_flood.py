@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from websockets.typing import Origin
 from websockets.asyncio.client import connect
 
 from support.agent import PORTAL, browser, running_agent, url
@@ -53,7 +54,7 @@ async def test_100_parallel_requests_give_one_dialog_and_99_busy(tmp_path: Path,
     shown, release = held_confirm(consent)
     settings = keys_settings(pki, max_connections=128)
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings) as server:
-        sockets = [await connect(url(server), origin=PORTAL) for _ in range(100)]
+        sockets = [await connect(url(server), origin=Origin(PORTAL)) for _ in range(100)]
         try:
             first = asyncio.create_task(rpc(sockets[0], request("sign", SIGN, id=0)))
             await asyncio.wait_for(shown.wait(), 10)
@@ -148,7 +149,7 @@ async def test_1000_sockets_hit_the_connection_cap_and_the_agent_recovers(tmp_pa
     async with running_agent(tmp_path, ScriptedConsent(), ALLOWED) as server:
         assert server.services.settings.limits.max_connections == cap
         attempts = await asyncio.gather(
-            *(connect(url(server), origin=PORTAL, open_timeout=10) for _ in range(1000)), return_exceptions=True
+            *(connect(url(server), origin=Origin(PORTAL), open_timeout=10) for _ in range(1000)), return_exceptions=True
         )
         opened = [ws for ws in attempts if not isinstance(ws, BaseException)]
         assert len(opened) == cap

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.typing import Origin
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -118,7 +119,7 @@ async def test_every_kind_of_malformed_json_is_a_common_failure(tmp_path: Path) 
         "--heartbeat-- ",
     ]
     async with running_agent(tmp_path, ScriptedConsent(), ALLOWED) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
             for message in bad:
                 if isinstance(message, bytes):
@@ -149,7 +150,7 @@ async def test_binary_and_fragmented_frames(tmp_path: Path) -> None:
 async def test_oversized_message_closes_with_1009(tmp_path: Path) -> None:
     settings = Settings(allow_origin=(PORTAL,), autodetect=False, limits=Limits(max_message=4096))
     async with running_agent(tmp_path, ScriptedConsent(), settings) as server:
-        async with connect(url(server, "/"), origin=PORTAL, max_size=None) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL), max_size=None) as ws:
             await greet(ws)
             await ws.send(json.dumps(sign_cades()).replace(DOC, "A" * 8192))
             with pytest.raises(ConnectionClosed) as info:
@@ -179,7 +180,7 @@ async def test_bad_common_utils_requests_fail_before_any_prompt(
 ) -> None:
     consent = ScriptedConsent(pin="123456")
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
             reply = await ask(ws, {**message, "uuid": "bad"})
             assert reply["code"] == "500" and reply["uuid"] == "bad", reply
@@ -206,7 +207,7 @@ async def test_bad_common_utils_requests_fail_before_any_prompt(
 async def test_bad_basics_requests_fail_before_any_prompt(tmp_path: Path, pki: Manifest, args: dict[str, Any]) -> None:
     consent = ScriptedConsent(pin="123456")
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
             reply = await ask(ws, basics(**args))
             assert reply["status"] is False, reply
@@ -226,7 +227,7 @@ async def test_basics_request_carrying_a_pin_is_refused(tmp_path: Path, pki: Man
     target = message["args"] if where == "args" else message["args"][where]
     target["pin"] = "123456"
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
             reply = await ask(ws, message)
         assert reply["status"] is False and reply["code"] == "INVALID_SIGNING_PARAMS", reply
@@ -240,7 +241,7 @@ async def test_basics_request_carrying_a_pin_is_refused(tmp_path: Path, pki: Man
 async def test_auth_key_is_never_used_to_sign_a_document(tmp_path: Path, pki: Manifest, key_type: str) -> None:
     consent = ScriptedConsent(pin="123456")
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-auth"]) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
             reply = await ask(ws, sign_cades(key_type))
             assert reply["code"] == "500" and reply["message"] == i18n.text("error.no_certificate", "en"), reply
@@ -253,7 +254,7 @@ async def test_auth_key_is_never_used_to_sign_a_document(tmp_path: Path, pki: Ma
 async def test_sign_key_is_never_used_to_authenticate(tmp_path: Path, pki: Manifest) -> None:
     consent = ScriptedConsent(pin="123456")
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
             reply = await ask(ws, sign_cades("AUTHENTICATION"))
             assert reply["code"] == "500" and reply["message"] == i18n.text("error.no_certificate", "en"), reply
@@ -281,7 +282,7 @@ async def test_100_parallel_pages_give_one_dialog_and_99_busy(tmp_path: Path, pk
     consent.confirm = slow  # type: ignore[method-assign]
     settings = Settings(allow_origin=(PORTAL,), autodetect=False, limits=Limits(max_connections=128))
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings) as server:
-        pages = [await connect(url(server, "/"), origin=PORTAL) for _ in range(100)]
+        pages = [await connect(url(server, "/"), origin=Origin(PORTAL)) for _ in range(100)]
         try:
             for ws in pages:
                 await greet(ws)
@@ -302,7 +303,7 @@ async def test_100_parallel_pages_give_one_dialog_and_99_busy(tmp_path: Path, pk
 async def test_message_flood_on_one_page(tmp_path: Path) -> None:
     n = 3000
     async with running_agent(tmp_path, ScriptedConsent(), ALLOWED) as server:
-        async with connect(url(server, "/"), origin=PORTAL) as ws:
+        async with connect(url(server, "/"), origin=Origin(PORTAL)) as ws:
             await greet(ws)
 
             async def reader() -> list[Any]:

@@ -20,7 +20,7 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 LIMITS = Limits()
 
 # JSON values the codec must accept: finite numbers, strings without lone surrogates.
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 scalars = st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=False, allow_infinity=False) | text
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(text, inner, max_size=5), max_leaves=30)
 objects = st.dictionaries(text, values, max_size=8)
