@@ -172,9 +172,15 @@ class AuditLog:
                 info = os.fstat(fd)
                 if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
                     os.fchmod(fd, 0o600)  # a file made by someone else: make it private
-                written = os.write(fd, data)
-                if written != len(data):
-                    raise OSError(f"short write ({written} of {len(data)} bytes)")
+                try:
+                    written = os.write(fd, data)
+                    if written != len(data):
+                        raise OSError(f"short write ({written} of {len(data)} bytes)")
+                except OSError:
+                    # Whole lines or nothing: cut a partial line back off (disk full).
+                    if stat.S_ISREG(info.st_mode):
+                        os.ftruncate(fd, info.st_size)
+                    raise
             finally:
                 os.close(fd)
         except OSError as exc:

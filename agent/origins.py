@@ -61,8 +61,17 @@ class OriginStore:
         canonical = normalize_origin(origin)
         if canonical is None:
             raise ValueError(f"not a web origin: {origin!r}")
+        previous = self._approved.get(canonical)
         self._approved[canonical] = time.time()
-        self._save()
+        try:
+            self._save()
+        except OSError:
+            # Not saved means not approved for good: memory keeps matching the file.
+            if previous is None:
+                del self._approved[canonical]
+            else:
+                self._approved[canonical] = previous
+            raise
         log.info("origin approved: %s", canonical)
 
     def revoke(self, origin: str) -> bool:

@@ -225,21 +225,38 @@ class AgentServer:
         try:
             async with services.prompts.turn(origin):
                 connection.extend_handshake(ORIGIN_PROMPT_TIMEOUT)
-                async with asyncio.timeout(ORIGIN_PROMPT_TIMEOUT):
-                    decision = await services.consent.ask_origin(origin, connection.locale)
+                decision = await self._ask_while_connected(connection, origin)
         except TanbaError as exc:  # busy, cooldown
             log.info("origin %s not asked: %s", origin, exc.detail)
             return False
-        except TimeoutError:
-            log.info("origin %s: the user did not answer", origin)
+        if decision is None:
             return False
         if decision is OriginDecision.DENY:
             services.prompts.denied(origin)
             return False
         services.prompts.approved(origin)
         if decision is OriginDecision.ALLOW_ALWAYS:
-            services.origins.approve(origin)
+            try:
+                services.origins.approve(origin)
+            except OSError as exc:
+                log.error("cannot save the approval of %s (%s): admitted this once, asked again next time", origin, exc)
         return True
+
+    async def _ask_while_connected(self, connection: TanbaConnection, origin: str) -> OriginDecision | None:
+        """The user's answer, or None when the page went away or nobody answered in time;
+        either way the question is taken off the screen (rule 6)."""
+        ask: asyncio.Future[OriginDecision] = asyncio.ensure_future(
+            self.services.consent.ask_origin(origin, connection.locale)
+        )
+        gone: asyncio.Future[Any] = connection.connection_lost_waiter
+        waiting: set[asyncio.Future[Any]] = {ask, gone}
+        done, _ = await asyncio.wait(waiting, timeout=ORIGIN_PROMPT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if ask in done:
+            return ask.result()
+        ask.cancel()
+        await asyncio.gather(ask, return_exceptions=True)
+        log.info("origin %s: %s", origin, "the page went away" if gone in done else "the user did not answer")
+        return None
 
     def _locale(self, request: Request, query: str) -> str:
         default = i18n.normalize(self.services.settings.locale)

@@ -359,8 +359,20 @@ def _signer_filter(signer: Mapping[str, Any], storages: tuple[str, ...] | None, 
         raise InvalidParams(exc.detail.replace("filter.", "signerParams."), field=field) from None
 
 
+#: key names that would carry a PIN or password: a request holding one is refused (DESIGN
+#: rule 4), whatever else NCALayer's looser format lets through
+_SECRET_KEYS = frozenset({"pin", "pincode", "password", "pass", "passwd", "storepassword", "keypassword"})
+
+
+def _refuse_secrets(obj: Mapping[str, Any], where: str) -> None:
+    for key in obj:
+        if key.replace("_", "").replace("-", "").lower() in _SECRET_KEYS:
+            raise InvalidParams(f"{where}.{key}: a PIN is typed only in Tanba's own dialog", field=f"{where}.{key}")
+
+
 def parse_basics_sign(args: Any) -> BasicsSign:
     a = _object(args, "args")
+    _refuse_secrets(a, "args")
     fmt = a.get("format")
     if not isinstance(fmt, str):
         raise InvalidRequest('JSONObject["format"] not a string.')
@@ -375,6 +387,8 @@ def parse_basics_sign(args: Any) -> BasicsSign:
         raise InvalidParams("data is empty", field="data")
     signing = _object(a.get("signingParams"), "signingParams")
     signer = _object(a.get("signerParams"), "signerParams")
+    _refuse_secrets(signing, "signingParams")
+    _refuse_secrets(signer, "signerParams")
     decode = _opt(signing, "decode", bool, "signingParams", False)
     encapsulate = _opt(signing, "encapsulate", bool, "signingParams", False)
     digested = _opt(signing, "digested", bool, "signingParams", False)

@@ -39,6 +39,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tanba.protocol.errors import StoreError
 from tanba.providers.base import Identity
 
 Purpose = Literal["sign", "auth"]
@@ -316,4 +318,7 @@ def cert_info(identity: Identity) -> CertInfo:
     The cache key includes the certificate itself (compared by DER), not only the id, so a
     token whose certificate was replaced under the same id is re-read.
     """
-    return _cached(identity.id, identity.storage, identity.certificate, identity.chain)
+    try:
+        return _cached(identity.id, identity.storage, identity.certificate, identity.chain)
+    except ValueError as exc:  # cryptography parses fields lazily: a malformed one surfaces here
+        raise StoreError(f"{identity.location}: the certificate {identity.id} cannot be read: {exc}") from exc

@@ -24,9 +24,9 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from signxml.exceptions import InvalidInput, InvalidSignature
+from lxml import etree
+from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
 from signxml.verifier import XMLVerifier
-from signxml.exceptions import InvalidCertificate, InvalidDigest, SignXMLException
 
 from tanba.agent.formats.xmlparse import parse_xml
 from tanba.agent.verify.chain import ChainValidator
@@ -69,7 +69,8 @@ async def verify_xml(document: bytes, validator: ChainValidator) -> VerifyResult
                 logger.info("XML signature uses a refused algorithm: %s", exc)
                 break
             raise InvalidParams(f"not a usable XML signature: {exc}") from exc
-        except (SignXMLException, ValueError, TypeError, KeyError) as exc:
+        except (SignXMLException, etree.DocumentInvalid, ValueError, TypeError, KeyError) as exc:
+            # DocumentInvalid: signxml's schema check of a malformed ds:Signature
             raise InvalidParams(f"not a usable XML signature: {exc}") from exc
         signer = cert
         break

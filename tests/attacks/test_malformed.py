@@ -283,8 +283,6 @@ async def test_unmasked_client_frame_closes_with_1002(tmp_path: Path) -> None:
         await still_serves(server)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: agent/verify/xml.py does not translate lxml.etree.DocumentInvalid (signxml's "
-                   "schema check of a malformed ds:Signature): verify answers 'internal' instead of 'invalid_params'")
 async def test_schema_invalid_xml_signature_is_invalid_params(tmp_path: Path, pki: Manifest) -> None:
     """Found by tests/agent/test_fuzz_parsers.py: one renamed element inside SignedInfo."""
     from support.native import open_p12_signer

@@ -216,8 +216,6 @@ async def test_bad_basics_requests_fail_before_any_prompt(tmp_path: Path, pki: M
         await ncalayer_still_serves(server)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: protocol/ncalayer.parse_basics_sign ignores unknown keys, so a basics request "
-                   "carrying a PIN or password is served (DESIGN rule 4: a request that carries a PIN field is refused)")
 @pytest.mark.parametrize(
     "where", ["args", "signingParams", "signerParams"],
 )

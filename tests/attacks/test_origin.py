@@ -116,11 +116,6 @@ async def test_unpaired_origin_gets_no_method_and_no_certificate_data(tmp_path: 
         await still_serves(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: server._ask_origin does not watch the socket; the origin dialog stays open (holding the "
-    "one prompt slot) until the user answers or ORIGIN_PROMPT_TIMEOUT (120 s) passes",
-)
 async def test_origin_prompt_closes_when_the_page_leaves(tmp_path: Path) -> None:
     """Rule 6: a dialog closes when its socket closes.  A page that opens a socket (the
     user is asked about it) and goes away must not leave the question on screen, holding
@@ -144,6 +139,8 @@ async def test_origin_prompt_closes_when_the_page_leaves(tmp_path: Path) -> None
                     break
                 await asyncio.sleep(0.01)
             assert not server.services.prompts.active, "the origin dialog outlived its socket"
+            assert consent.asked == [("origin", ("https://waiting.test", "en"))]
+            hold.set()  # the next site's question is answered at once
             await still_serves(server, origin="https://third.test")
         finally:
             hold.set()  # let the agent shut down quickly whatever happened
