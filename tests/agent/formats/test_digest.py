@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from tanba.agent.formats.digest import CHUNK_SIZE, digest_of, hash_file, hash_stream
+from tanba.agent.formats.digest import CHUNK_SIZE, MAP_WINDOW, digest_of, hash_file, hash_stream
 from tanba.protocol.errors import InvalidParams
 from tanba.providers.base import HashAlgorithm
 
@@ -22,7 +23,7 @@ def openssl_dgst(alg: HashAlgorithm, path: Path) -> bytes:
 
 
 @pytest.mark.parametrize("alg", list(HashAlgorithm))
-@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 17])
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 17, 2 * MAP_WINDOW + 4097])
 def test_file_digest_matches_openssl(tmp_path: Path, alg: HashAlgorithm, size: int) -> None:
     path = tmp_path / "doc.bin"
     path.write_bytes((bytes(range(251)) * (size // 251 + 1))[:size])
@@ -59,6 +60,25 @@ def test_file_is_hashed_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 2 * CHUNK_SIZE, f"peak {peak} bytes hashing a 40 MiB file"
     assert digest == openssl_dgst(HashAlgorithm.SHA512, path)
+
+
+def test_mapped_file_stays_out_of_memory(tmp_path: Path) -> None:
+    """The sliding map keeps at most one window resident: a 256 MiB file costs a process
+    about what a small one does (tracemalloc cannot see maps; the kernel's peak RSS can)."""
+    path = tmp_path / "big.bin"
+    with path.open("wb") as f:
+        f.truncate(256 * CHUNK_SIZE)
+    code = (
+        "import resource, sys\n"
+        "from tanba.agent.formats.digest import hash_file\n"
+        "from tanba.providers.base import HashAlgorithm\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "hash_file(sys.argv[1], HashAlgorithm.SHA256)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    grown_kib = int(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                                   check=True, timeout=120).stdout)
+    assert grown_kib * 1024 < 3 * MAP_WINDOW, f"peak RSS grew by {grown_kib} KiB for a 256 MiB file"
 
 
 def test_missing_file_is_invalid_params(tmp_path: Path) -> None:
