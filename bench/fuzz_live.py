@@ -156,9 +156,10 @@ TOKENS = [b"NaN", b"Infinity", b"-1e99999", b"\\ud800", b"\xff", b"\xc0\xaf", b"
 
 
 class Generator:
-    def __init__(self, seed: int, native: list[dict[str, Any]], ncalayer: list[Any]) -> None:
+    def __init__(self, seed: int, native: list[dict[str, Any]], ncalayer: list[Any], max_bytes: int | None = None) -> None:
         self.rng = random.Random(seed)
         self.native, self.ncalayer = native, ncalayer
+        self.max_bytes = max_bytes
         self.ids = 0
 
     def value(self, depth: int = 0) -> Any:
@@ -232,6 +233,12 @@ class Generator:
         return bytes(buf)
 
     def message(self, ncalayer: bool) -> bytes:
+        while True:
+            data = self._message(ncalayer)
+            if self.max_bytes is None or len(data) <= self.max_bytes:
+                return data
+
+    def _message(self, ncalayer: bool) -> bytes:
         r = self.rng
         if r.random() < 0.03:
             return r.randbytes(r.randrange(0, 200))
@@ -329,7 +336,7 @@ async def worker(agent: LiveAgent, gen: Generator, tally: Tally, quota: int, nca
         await ws.close()
 
 
-async def run(agent: LiveAgent, total: int, connections: int, seed: int) -> dict[str, Any]:
+async def run(agent: LiveAgent, total: int, connections: int, seed: int, max_bytes: int | None = None) -> dict[str, Any]:
     native, ncalayer = seeds(agent.pki)
     tally = Tally()
     baseline = 0
@@ -352,7 +359,7 @@ async def run(agent: LiveAgent, total: int, connections: int, seed: int) -> dict
     sampling = asyncio.create_task(sampler())
     per = total // connections
     quotas = [per + (1 if i < total % connections else 0) for i in range(connections)]
-    await asyncio.gather(*(worker(agent, Generator(seed * 1000 + i, native, ncalayer), tally, quotas[i], i % 2 == 1)
+    await asyncio.gather(*(worker(agent, Generator(seed * 1000 + i, native, ncalayer, max_bytes), tally, quotas[i], i % 2 == 1)
                            for i in range(connections)))
     elapsed = time.monotonic() - start
     sampling.cancel()
@@ -383,6 +390,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--max-bytes", type=int, default=None,
+                        help="only messages up to this size (to tell a leak from the high-water mark of big messages)")
     parser.add_argument("--config", default="unlock-window = 5\n",
                         help="the agent's config file [unlock-window = 5: the PIN is asked once per site and key, "
                         "each signature still confirmed, so the run fuzzes the wire rather than PBKDF2]")
@@ -390,7 +399,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tanba-fuzz-") as tmp, live_agent(Path(tmp), args.config) as agent:
         print(f"fuzzing tanba serve (pid {agent.proc.pid}, port {agent.port}) with {args.messages:,} messages, "
               f"{args.connections} connections, seed {args.seed}", flush=True)
-        summary = asyncio.run(run(agent, args.messages, args.connections, args.seed))
+        summary = asyncio.run(run(agent, args.messages, args.connections, args.seed, args.max_bytes))
         if summary["tracebacks_in_log"] or summary["internal_answers"]:
             print("--- agent log (last 3000 characters) ---\n" + agent.log.read_text(errors="replace")[-3000:])
     print(json.dumps(summary, indent=2, ensure_ascii=False))
