@@ -155,8 +155,12 @@ class KeyAccess:
             password = await self.consent.get_pin(request)
             if password is None:
                 raise UserCancelled("no password for the key file")
+            path = Path(identity.location)
             try:
-                await store.check_password(Path(identity.location), password)
+                await store.check_password(path, password)
+                if path in store.locked_files():  # the window closed it meanwhile: reopen it
+                    self._unlocked_files.append((store, path))
+                    await store.unlock_file(path, password)
             finally:
                 wipe(password)
             return await store.open(identity, None)
@@ -197,7 +201,7 @@ class KeyAccess:
             async with self.prompts.turn(self.origin):
                 identity = await self._choose(await self._candidates(f), action)
                 window = self.window
-                reused = window.get(self.origin, identity.id) if window else None
+                reused = await window.current(self.origin, identity.id) if window else None
                 until = window.until(self.origin, identity.id) if window else None
                 await self._confirm(action, (identity,), documents, until)
                 signer = reused or await self._open(identity)

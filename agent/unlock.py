@@ -46,6 +46,18 @@ class UnlockWindow:
             return None
         return entry.signer
 
+    async def current(self, origin: str, identity_id: str) -> Signer | None:
+        """The open signer for this site and key; an entry whose time is up is closed now
+        (not left for its timer, which could otherwise lock the file under a new signer)."""
+        key = (origin, identity_id)
+        entry = self._open.get(key)
+        if entry is None:
+            return None
+        if entry.until <= time.time():
+            await self._expire(key)
+            return None
+        return entry.signer
+
     def until(self, origin: str, identity_id: str) -> float | None:
         """When the key stays open until, for the confirmation to show."""
         if self.get(origin, identity_id) is not None:

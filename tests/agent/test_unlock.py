@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from support.agent import PORTAL, browser, call
 from support.consent import ScriptedConsent
@@ -82,3 +83,26 @@ async def test_another_site_cannot_ride_on_an_open_file(tmp_path: Path, pki: Man
         consent.pin = None  # PORTAL's window still holds its key: no password needed
         async with browser(server) as ws:
             assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=2)
+
+
+async def test_a_window_ending_during_another_sites_pin_entry_is_not_wrong_pin(tmp_path: Path, pki: Manifest) -> None:
+    """Found by bench/soak.py: the window that kept the file open ended (and locked the file)
+    while another site's user was typing the password; the right password then came back
+    as wrong_pin."""
+    consent = ScriptedConsent(pin="123456")
+    original = consent.get_pin
+
+    async def slow_typist(request: Any) -> bytearray | None:
+        if request.origin == OTHER:
+            await asyncio.sleep(0.6)  # past the 0.3 s window of PORTAL's key
+        return await original(request)
+
+    consent.get_pin = slow_typist  # type: ignore[method-assign]
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 0.005)) as server:
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+        async with browser(server, OTHER) as ws:
+            reply = await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+        assert "result" in reply, reply
+        await asyncio.sleep(0.6)  # OTHER's own window ends too
+        assert server.services.stores.stores[0].locked_files()  # and nothing is left open
