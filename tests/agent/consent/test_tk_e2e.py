@@ -10,9 +10,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from support.agent import browser
+from websockets.asyncio.client import connect
+
+from support.agent import PORTAL, browser
 from support.native import agent_with_keys, b64, openssl_cms_verify
 from tanba.agent.consent.dialogs import ARM_DELAY, ConfirmDialog, PinDialog, State
 from tanba.agent.consent.recent import RecentFiles
@@ -57,3 +64,56 @@ async def test_a_person_approves_a_signature_with_the_tk_dialogs(xvfb: Display, 
         assert await asyncio.to_thread(xvfb.gone, "^Tanba ")
     finally:
         ui.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def next_window(xvfb: Display, not_id: str | None, timeout: float = 20) -> str:
+    """The id of a visible Tanba window other than ``not_id``, waiting for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Tanba "], env=xvfb.env,
+                             capture_output=True, text=True, timeout=10).stdout.split()
+        fresh = [i for i in ids if i != not_id]
+        if fresh:
+            return fresh[-1]
+        assert time.monotonic() < deadline, "no Tanba window appeared"
+        time.sleep(0.1)
+
+
+async def test_tanba_serve_with_approver_tk_under_xvfb(xvfb: Display, tmp_path: Path, pki: Manifest) -> None:
+    """`tanba serve --approver tk` as a user starts it on a desktop: the real command, its own
+    process, the real X display; a person (xdotool) types the password and confirms."""
+    port = free_port()
+    env = {**xvfb.env, "TANBA_CONFIG_DIR": str(tmp_path / "cfg"), "TANBA_STATE_DIR": str(tmp_path / "state")}
+    tanba = str(Path(sys.executable).with_name("tanba"))
+    proc = subprocess.Popen(
+        [tanba, "serve", "--approver", "tk", "--port", str(port), "--p12", str(pki.identities["rsa-sign"].p12),
+         "--allow-origin", PORTAL, "--no-autodetect", "--no-tls", "--no-log-file"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        started = await asyncio.to_thread(proc.stdout.readline)
+        assert "(approver: tk)" in started, started + (proc.stderr.read() if proc.poll() is not None else "")
+        async with connect(f"ws://127.0.0.1:{port}/v1", origin=PORTAL) as ws:
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sign",
+                                      "params": {"format": "cms", "data": [b64(DOC)], "detached": False}}))
+            password_window = await asyncio.to_thread(next_window, xvfb, None)
+            await asyncio.sleep(ARM_DELAY + 0.3)
+            await asyncio.to_thread(xvfb.type, pki.identities["rsa-sign"].p12_password)
+            await asyncio.to_thread(xvfb.key, "Return")
+            await asyncio.to_thread(next_window, xvfb, password_window)  # the confirmation
+            await asyncio.sleep(ARM_DELAY + 0.3)
+            await asyncio.to_thread(xvfb.key, "Return")
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        [signature] = reply["result"]["signatures"]
+        assert openssl_cms_verify(pki, tmp_path, base64.b64decode(signature)) == DOC.decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(proc.wait, 20)
+    assert proc.returncode == 0
