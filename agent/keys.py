@@ -91,7 +91,8 @@ class KeyAccess:
         # Local programs (no Origin) are named as such in every prompt.
         self.origin = origin or "local program"
         self.locale = locale
-        self._unlocked_files: list[tuple[Pkcs12Store, Path]] = []
+        #: PKCS#12 files this request holds open (Pkcs12Store.hold); released at its end
+        self._held: list[tuple[Pkcs12Store, Path]] = []
 
     async def _candidates(self, f: CertFilter, every_file: bool = False) -> list[Identity]:
         """Identities matching ``f``; locked PKCS#12 files are opened with a password
@@ -110,11 +111,11 @@ class KeyAccess:
                 password = await self.consent.get_pin(request)
                 if password is None:
                     raise UserCancelled("no password for the key file")
-                self._unlocked_files.append((store, path))  # relocked at the end, even if cancelled
                 try:
                     await store.unlock_file(path, password)
                 finally:
                     wipe(password)
+                self._hold(store, path)
                 found = select(await stores.all_identities(), f, now)
                 if found and not every_file:
                     return found
@@ -149,8 +150,9 @@ class KeyAccess:
     async def _open(self, identity: Identity) -> Signer:
         store = self.stores.store_for(identity)
         if isinstance(store, Pkcs12Store) and self._file_of(identity) is None:
-            # The file is open, but not by this request: another site's unlock window holds
-            # it.  This site's user proves the password too; then the open key is used.
+            # The file is open, but not by this request: another request or an unlock window
+            # holds it.  This request's user proves the password too, and holds the file
+            # while it signs, so the other holder's end does not lock it under this one.
             request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), identity.location)
             password = await self.consent.get_pin(request)
             if password is None:
@@ -158,11 +160,11 @@ class KeyAccess:
             path = Path(identity.location)
             try:
                 await store.check_password(path, password)
-                if path in store.locked_files():  # the window closed it meanwhile: reopen it
-                    self._unlocked_files.append((store, path))
+                if path in store.locked_files():  # its holder closed it meanwhile: reopen it
                     await store.unlock_file(path, password)
             finally:
                 wipe(password)
+            self._hold(store, path)
             return await store.open(identity, None)
         status = await store.pin_status(identity)
         if status.locked:
@@ -178,15 +180,21 @@ class KeyAccess:
         finally:
             wipe(pin)
 
+    def _hold(self, store: Pkcs12Store, path: Path) -> None:
+        store.hold(path)
+        self._held.append((store, path))
+
     def _relock(self, keep: Identity | None = None) -> None:
-        """Lock the files this request unlocked, except the one whose key stays open."""
-        for store, path in self._unlocked_files:
-            if keep is None or str(path) != keep.location:
-                store.lock_file(path)
-        self._unlocked_files.clear()
+        """Release the files this request holds; the one whose key stays open in the unlock
+        window passes to the window (released when it closes)."""
+        kept = self._file_of(keep) if keep is not None else None
+        for held in self._held:
+            if held is not kept:
+                held[0].release(held[1])
+        self._held.clear()
 
     def _file_of(self, identity: Identity) -> tuple[Pkcs12Store, Path] | None:
-        return next(((s, p) for s, p in self._unlocked_files if str(p) == identity.location), None)
+        return next((h for h in self._held if str(h[1]) == identity.location), None)
 
     @asynccontextmanager
     async def signer(
@@ -246,12 +254,12 @@ class KeyAccess:
         self.audit.record(event)
 
     def _closer(self, identity: Identity) -> Callable[[], None]:
-        """What the unlock window runs when it closes ``identity``'s key: lock its file."""
+        """What the unlock window runs when it closes ``identity``'s key: release its file."""
         file = self._file_of(identity)
 
         def close() -> None:
             if file is not None:
-                file[0].lock_file(file[1])
+                file[0].release(file[1])
 
         return close
 

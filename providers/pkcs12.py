@@ -275,6 +275,8 @@ class Pkcs12Store(KeyStore):
         self._clock = clock
         self._state = {p: _FileState() for p in self._paths}
         self._unlocked: dict[Path, _Unlocked] = {}
+        #: users of an unlocked file (requests, unlock windows): see hold() / release()
+        self._holders: dict[Path, int] = {}
 
     @property
     def paths(self) -> list[Path]:
@@ -350,11 +352,28 @@ class Pkcs12Store(KeyStore):
         state.failures, state.not_before = 0, 0.0
         return loaded
 
+    def hold(self, path: Path) -> None:
+        """Keep an unlocked file open for one more user of it (a request, an unlock window)."""
+        norm = self._known(path)
+        if norm not in self._unlocked:
+            raise StoreError(f"{norm} is locked")
+        self._holders[norm] = self._holders.get(norm, 0) + 1
+
+    def release(self, path: Path) -> None:
+        """One user is done with the file; the last one locks it (its keys are forgotten)."""
+        norm = self._known(path)
+        left = self._holders.get(norm, 0) - 1
+        if left > 0:
+            self._holders[norm] = left
+        else:
+            self._drop(norm)
+
     def lock_file(self, path: Path) -> None:
         """Forget the file's keys; open signers on it stop working."""
         self._drop(self._known(path))
 
     def _drop(self, path: Path) -> None:
+        self._holders.pop(path, None)
         unlocked = self._unlocked.pop(path, None)
         if unlocked is not None:
             unlocked.alive = False
