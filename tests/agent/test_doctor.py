@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import SoftHSM
+from support.process import free_port
 from tanba.agent import tls
 from tanba.agent.config import Settings
 from tanba.agent.doctor import Check, DoctorEnv, failed, render, run_checks, to_json
@@ -38,14 +38,6 @@ def doctor_env(tmp_path: Path, port: int, **kw: object) -> DoctorEnv:
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in checks}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def firefox_profile(home: Path) -> Path:

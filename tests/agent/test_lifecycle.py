@@ -7,11 +7,9 @@ import asyncio
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,24 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-
 from support.native import openssl_cms_verify
+from support.process import TANBA, free_port
 from tanba.agent.config import Settings
 from tanba.agent.consent.base import Confirmation, ConsentUI
 from tanba.agent.lifecycle import Agent
 from tanba.agent.testpki import Manifest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-TANBA = shutil.which("tanba", path=str(Path(sys.executable).parent)) or "tanba"
 PORTAL = "https://portal.test"
 BATCH = 10_000  # the default max-batch; a couple of seconds of RSA signing here
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def env(tmp_path: Path) -> dict[str, str]:

@@ -7,31 +7,21 @@ import base64
 import json
 import logging
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
-
+from support.process import TANBA, free_port
 from tanba.agent import logs
 from tanba.agent.testpki import Manifest
+from websockets.asyncio.client import connect
 
-TANBA = shutil.which("tanba", path=str(Path(sys.executable).parent)) or "tanba"
 PORTAL = "https://portal.test"
 DOCUMENT = "Contract 4471: the party of the first part sells ONE CAMEL to the second part."
 WRONG_PIN = "Wr0ngPin-88123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sign_with_pin(tmp_path: Path, p12: Path, pin: str, formats: tuple[str, ...]) -> list[dict[str, Any]]:

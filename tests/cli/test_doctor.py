@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from support.process import TANBA, free_port
 from tanba.agent.testpki import Manifest
-
-TANBA = shutil.which("tanba", path=str(Path(sys.executable).parent)) or "tanba"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def env(tmp_path: Path) -> dict[str, str]:

@@ -11,14 +11,13 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
-
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys
+from support.process import free_port
 from tanba.agent.config import Settings
 from tanba.agent.testpki import P12_PASSWORD, Manifest
 
@@ -34,12 +33,6 @@ def node_flags() -> list[str]:
     major = int(re.match(r"v(\d+)", out).group(1))  # type: ignore[union-attr]
     assert major >= 20, f"the JS client tests need Node >= 20.10 (found {out.strip()})"
     return ["--experimental-websocket"] if major < 22 else []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_node_tests_of_the_client_pass_against_a_live_agent(pki: Manifest, tmp_path: Path) -> None:

@@ -11,20 +11,19 @@ import asyncio
 import base64
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from websockets.asyncio.client import connect
-
 from support.agent import PORTAL, browser
 from support.native import agent_with_keys, b64, openssl_cms_verify
+from support.process import free_port
 from tanba.agent.consent.dialogs import ARM_DELAY, ConfirmDialog, PinDialog, State
 from tanba.agent.consent.recent import RecentFiles
 from tanba.agent.consent.tk import TkConsent
 from tanba.agent.testpki import Manifest
+from websockets.asyncio.client import connect
 
 from .conftest import Display
 
@@ -64,12 +63,6 @@ async def test_a_person_approves_a_signature_with_the_tk_dialogs(xvfb: Display, 
         assert await asyncio.to_thread(xvfb.gone, "^Tanba ")
     finally:
         ui.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def next_window(xvfb: Display, not_id: str | None, timeout: float = 20) -> str:

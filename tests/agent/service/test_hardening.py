@@ -14,16 +14,15 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
-
 from conftest import SoftHSM
+from support.process import free_port
 from tanba.agent.testpki import Manifest
+from websockets.asyncio.client import connect
 
 PR_SET_MDWE = 65
 PR_GET_MDWE = 66
@@ -42,12 +41,6 @@ else:
 os.execv(sys.executable, [sys.executable, "-m", "tanba", *sys.argv[1:]])
 """
 PORTAL = "https://portal.test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sign_under_mdwe(tmp_path: Path, pin: str, stores: list[str], formats: list[str]) -> list[dict[str, Any]]:
