@@ -250,7 +250,11 @@ class AgentServer:
         )
         gone: asyncio.Future[Any] = connection.connection_lost_waiter
         waiting: set[asyncio.Future[Any]] = {ask, gone}
-        done, _ = await asyncio.wait(waiting, timeout=ORIGIN_PROMPT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait(waiting, timeout=ORIGIN_PROMPT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the agent stops: the question goes too
+            ask.cancel()
+            raise
         if ask in done:
             return ask.result()
         ask.cancel()
