@@ -61,14 +61,16 @@ class _Bad(Exception):
 
 def decode_cms(blob: bytes) -> cms.ContentInfo:
     """Parse DER, PEM or base64 into a SignedData ContentInfo, or raise InvalidParams."""
-    raw = blob.strip()
+    # DER is taken byte for byte: its last bytes are signature bits and may well be 0x0a or
+    # 0x20, which a strip() would cut off.  Only the text forms are trimmed.
+    raw = blob if blob[:1] == b"\x30" else blob.strip()
     if not raw:
         raise InvalidParams("empty signature")
     try:
-        if pem.detect(raw):
-            _, _, der = pem.unarmor(raw)
-        elif raw[:1] == b"\x30":
+        if raw[:1] == b"\x30":
             der = raw
+        elif pem.detect(raw):
+            _, _, der = pem.unarmor(raw)
         else:
             der = base64.b64decode(re.sub(rb"\s+", b"", raw), validate=True)
         info = cms.ContentInfo.load(der, strict=True)

@@ -231,3 +231,23 @@ async def test_truncated_and_non_signed_data_are_invalid_params(
     cert_pem = pki.identities["rsa-sign"].cert_pem.read_bytes()
     with pytest.raises(InvalidParams):
         await verify_cms(cert_pem, validator)
+
+
+async def test_der_ending_in_a_whitespace_byte_is_read_whole(pki: Manifest, validator: ChainValidator) -> None:
+    """Seen in CI: a DER signature whose last byte (signature bits) happened to be 0x0a lost it
+    to a strip() and was refused as malformed."""
+    from support.native import open_p12_signer
+    from tanba.agent.formats.cms import CmsBuilder
+
+    signer = await open_p12_signer(pki, "rsa-sign")
+    builder = CmsBuilder(signer.identity.certificate, signer.identity.chain)
+    for i in range(3000):  # about one signature in 40 ends in one of these bytes
+        der = await builder.sign(signer, f"document {i}".encode(), detached=False)
+        if der[-1:] in (b"\n", b"\r", b" ", b"\t", b"\x0b", b"\x0c"):
+            break
+    else:
+        pytest.fail("no signature ended in a whitespace byte")
+    await signer.close()
+    assert (await verify_cms(der, validator)).valid
+    with pytest.raises(InvalidParams):  # and DER with stray bytes after it is not trimmed into shape
+        await verify_cms(der + b"\n", validator)
