@@ -102,21 +102,10 @@ class Tracker:
         inner = method.handle
 
         async def handle(ctx: RequestContext, params: Any) -> Any:
-            if self.draining:
-                raise Busy("the agent is stopping")
-            task = asyncio.current_task()
-            assert task is not None
-            # The task is the whole request, result sending included: it is waited for
-            # until its reply is written, not just until the handler returns.
-            self.requests.add(task)
-            task.add_done_callback(self.requests.discard)
-            try:
+            # The tracked task is the whole request, result sending included: it is waited
+            # for until its reply is written, not just until the handler returns.
+            async with self.request():
                 return await inner(ctx, params)
-            except asyncio.CancelledError:
-                if task not in self._stopped:
-                    raise
-                task.uncancel()
-                raise Busy("the agent stopped before this request finished") from None
 
         return dataclasses.replace(method, handle=handle)
 
