@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
+from support.native import openssl_cms_sign
 from support.ocsp_server import RevocationServer
-
 from tanba.agent.testpki import Manifest
 from tanba.cli.main import main
 
@@ -16,15 +16,10 @@ DOC = "Договор № 7\n".encode()
 
 
 def _sign(pki: Manifest, name: str, tmp_path: Path, *, attached: bool) -> tuple[Path, Path]:
-    ident = pki.identities[name]
     doc = tmp_path / "doc.txt"
     doc.write_bytes(DOC)
     out = tmp_path / f"{name}-{'att' if attached else 'det'}.p7s"
-    cmd = ["openssl", "cms", "-sign", "-binary", "-in", str(doc), "-signer", str(ident.cert_pem),
-           "-inkey", str(ident.key_pem), "-certfile", str(pki.intermediate_pem), "-outform", "PEM",
-           "-out", str(out)] + (["-nodetach"] if attached else [])
-    subprocess.run(cmd, check=True, capture_output=True)
-    return out, doc
+    return openssl_cms_sign(pki, name, doc, out, attached=attached, outform="PEM"), doc
 
 
 def _run(*args: str | Path) -> tuple[int, str]:

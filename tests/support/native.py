@@ -57,6 +57,22 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def openssl_cms_sign(
+    pki: Manifest, name: str, content: Path, out: Path, *, attached: bool = True, outform: str = "DER",
+    extra: tuple[str, ...] = (),
+) -> Path:
+    """A CMS made by the real ``openssl cms -sign`` with the test PKI's ``name`` key (chain
+    included): signatures for the verifier that do not come from Tanba's own builder."""
+    ident = pki.identities[name]
+    cmd = ["openssl", "cms", "-sign", "-binary", "-in", str(content), "-signer", str(ident.cert_pem),
+           "-inkey", str(ident.key_pem), "-certfile", str(pki.intermediate_pem), "-outform", outform,
+           "-out", str(out), *extra]
+    if attached:
+        cmd.append("-nodetach")
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    return out
+
+
 def openssl_cms_verify(pki: Manifest, tmp_path: Path, cms_der: bytes, content: bytes | None = None) -> str:
     """Run ``openssl cms -verify``; returns the verified content; raises on failure.
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import subprocess
 from pathlib import Path
 
 import pytest
 from asn1crypto import cms as acms
 from cryptography import x509
+from support.native import openssl_cms_sign
 from support.ocsp_server import RevocationServer
 from support.tsa_server import TsaServer
-
 from tanba.agent.formats.cms import CmsBuilder
 from tanba.agent.formats.tsa import add_signature_timestamp
 from tanba.agent.testpki import Manifest
@@ -32,17 +31,9 @@ def validator(pki: Manifest, ocsp: RevocationServer) -> ChainValidator:
 
 def openssl_sign(pki: Manifest, name: str, tmp_path: Path, data: bytes = DOC, *, attached: bool = True,
                  extra: tuple[str, ...] = ()) -> bytes:
-    ident = pki.identities[name]
     src = tmp_path / "doc.bin"
     src.write_bytes(data)
-    out = tmp_path / f"{name}.p7s"
-    cmd = ["openssl", "cms", "-sign", "-binary", "-in", str(src), "-signer", str(ident.cert_pem),
-           "-inkey", str(ident.key_pem), "-certfile", str(pki.intermediate_pem), "-outform", "DER",
-           "-out", str(out), *extra]
-    if attached:
-        cmd.append("-nodetach")
-    subprocess.run(cmd, check=True, capture_output=True)
-    return out.read_bytes()
+    return openssl_cms_sign(pki, name, src, tmp_path / f"{name}.p7s", attached=attached, extra=extra).read_bytes()
 
 
 async def test_attached_rsa_is_valid(pki: Manifest, validator: ChainValidator, tmp_path: Path) -> None:
