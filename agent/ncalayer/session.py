@@ -91,7 +91,14 @@ class Session:
     async def _work(self) -> None:
         while True:
             kind, message = await self._queue.get()
-            await self.send(await self.answer(kind, message))
+            # Each request is a task of its own, as on /v1: the agent's tracker follows it
+            # until its answer is sent and forgets it then.  (Tracked as part of this
+            # long-lived loop, every request left a callback behind, and a stop waited
+            # for an idle page's loop.)  Cancelling this loop cancels the request too.
+            await asyncio.create_task(self._serve(kind, message))
+
+    async def _serve(self, kind: Opcode, message: bytes) -> None:
+        await self.send(await self.answer(kind, message))
 
     async def answer(self, kind: Opcode, message: bytes) -> dict[str, Any]:
         """The answer to one message; never raises (but for cancellation)."""

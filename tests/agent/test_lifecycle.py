@@ -299,3 +299,23 @@ def test_tells_systemd_ready_reloading_and_stopping(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+async def test_an_idle_ncalayer_page_that_was_served_does_not_hold_up_the_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANBA_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("TANBA_STATE_DIR", str(tmp_path / "state"))
+    agent = Agent(Settings(port=0, autodetect=False, allow_origin=(PORTAL,)), version="test", stop_timeout=30)
+    server = await agent.start()
+    async with connect(f"ws://127.0.0.1:{server.port}/", origin=PORTAL) as page:  # type: ignore[arg-type]
+        await page.recv()  # greeting
+        for _ in range(3):
+            await page.send(json.dumps({"module": "kz.gov.pki.knca.commonUtils", "method": "getActiveTokens"}))
+            assert json.loads(await page.recv()) == {"code": "200", "responseObject": []}
+        assert agent.tracker.requests == set()  # answered requests are no longer in flight
+        started = time.monotonic()
+        await asyncio.wait_for(agent.shutdown(), 10)
+        assert time.monotonic() - started < 5  # not the 30 s kept for requests in flight
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(page.recv(), 5)
