@@ -14,6 +14,7 @@ from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
 from tanba.agent.prompts import PromptGate
 from tanba.agent.unlock import UnlockWindow
+from tanba.agent.verify.http import RevocationHttp
 from tanba.providers.base import HashAlgorithm
 from tanba.providers.registry import Stores
 
@@ -38,6 +39,8 @@ class Services:
     unlock_window: UnlockWindow | None = None
     #: one line per disclosure, signature and login; None: nothing recorded (tests, tools)
     audit: AuditLog | None = None
+    #: the HTTP session of every revocation check (kept across reloads, closed at shutdown)
+    revocation_http: RevocationHttp = field(default_factory=RevocationHttp)
     _builders: dict[tuple[Any, ...], CmsBuilder] = field(default_factory=dict, repr=False)
     _validator: ChainValidator | None = field(default=None, repr=False)
 
@@ -70,6 +73,7 @@ class Services:
             from tanba.agent.verify.chain import ChainValidator
 
             self._validator = ChainValidator(
-                self.settings.trust_anchor, revocation="soft", timeout=10.0, intermediates=self.settings.intermediate
+                self.settings.trust_anchor, revocation="soft", timeout=10.0, intermediates=self.settings.intermediate,
+                http=self.revocation_http,
             )
         return self._validator

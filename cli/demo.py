@@ -138,3 +138,4 @@ async def _run(work: Path, agent_port: int, page_port: int, approver: str, softh
         raise click.ClickException(f"{exc} (or run the demo on another port: --port 0)") from exc
     finally:
         await demo.close()
+        await validator.aclose()

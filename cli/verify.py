@@ -32,11 +32,14 @@ async def _run(
 ) -> VerifyResult:
     if fmt == "auto":
         fmt = "xml" if _looks_like_xml(signature) else "cms"
-    if fmt == "xml":
-        if data is not None:
-            raise InvalidParams("--data is for detached CMS signatures; XML signatures are enveloped")
-        return await verify_xml(signature, validator)
-    return await verify_cms(signature, validator, data=data)
+    try:
+        if fmt == "xml":
+            if data is not None:
+                raise InvalidParams("--data is for detached CMS signatures; XML signatures are enveloped")
+            return await verify_xml(signature, validator)
+        return await verify_cms(signature, validator, data=data)
+    finally:
+        await validator.aclose()
 
 
 def _subject(signer: SignerResult) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -42,6 +42,7 @@ from pyhanko_certvalidator.fetchers.aiohttp_fetchers.ocsp_client import AIOHttpO
 from pyhanko_certvalidator.fetchers.api import FetchLimits
 from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
 
+from tanba.agent.verify.http import RevocationHttp
 from tanba.agent.verify.result import Revocation
 from tanba.protocol.errors import InvalidParams
 
@@ -132,9 +133,12 @@ class ChainValidator:
         revocation: RevocationPolicy = "soft",
         timeout: float = 10.0,
         intermediates: Sequence[AnchorSource] = (),
+        http: RevocationHttp | None = None,
     ) -> None:
         """``intermediates``: CA certificates offered for path building but not trusted
-        (e.g. a national CA's issuing certificates, which XML signatures rarely carry)."""
+        (e.g. a national CA's issuing certificates, which XML signatures rarely carry).
+        ``http``: the session revocation checks share (the agent's, which outlives a
+        reload); without it the validator keeps its own, closed by :meth:`aclose`."""
         if revocation not in ("require", "soft", "off"):
             raise ValueError(f"unknown revocation policy {revocation!r}")
         if timeout <= 0:
@@ -143,6 +147,13 @@ class ChainValidator:
         self._known = load_anchors(intermediates)
         self.revocation = revocation
         self.timeout = timeout
+        self._own_http = http is None
+        self._http = http if http is not None else RevocationHttp()
+
+    async def aclose(self) -> None:
+        """Close the HTTP session of revocation checks if this validator made it."""
+        if self._own_http:
+            await self._http.aclose()
 
     def acceptable(self, status: ChainStatus) -> bool:
         """Whether this status lets a signature count as valid under the policy."""
@@ -205,7 +216,7 @@ class ChainValidator:
     async def _revocation(
         self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate]
     ) -> Revocation:
-        backend = _Backend(per_request_timeout=self.timeout / 2, limits=_LIMITS)
+        backend = _Backend(self._http.session(), per_request_timeout=self.timeout / 2, limits=_LIMITS)
         try:
             context = ValidationContext(
                 trust_roots=self._anchors,
@@ -233,7 +244,4 @@ class ChainValidator:
         ) as exc:
             logger.info("revocation status unknown: %s", exc)
             return "unknown"
-        finally:
-            close: Callable[[], Awaitable[None]] = backend.close  # untyped upstream
-            await close()
         return "good"

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.native import openssl_cms_verify
+from support.native import openssl_cms_sign, openssl_cms_verify
+from support.ocsp_server import RevocationServer
 from support.process import TANBA, free_port
 from tanba.agent.config import Settings
 from tanba.agent.consent.base import Confirmation, ConsentUI
-from tanba.agent.lifecycle import Agent
+from tanba.agent.lifecycle import Agent, load_settings
 from tanba.agent.testpki import Manifest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -299,6 +300,39 @@ def test_tells_systemd_ready_reloading_and_stopping(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+async def test_revocation_checks_keep_one_session_across_a_reload_and_stop_closes_it(
+    tmp_path: Path, pki: Manifest, ocsp: RevocationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANBA_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("TANBA_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "tanba.toml"
+    config.write_text(f'trust-anchor = ["{pki.root_pem}"]\nallow-origin = ["{PORTAL}"]\n')
+    flags = {"port": 0, "autodetect": False}
+    agent = Agent(load_settings(config, flags), version="test", config_path=config, flags=flags)
+    server = await agent.start()
+    cms = openssl_cms_sign(pki, "rsa-sign", _write(tmp_path / "doc", b"doc"), tmp_path / "doc.p7s")
+
+    async def verify_once() -> dict[str, Any]:
+        async with connect(f"ws://127.0.0.1:{server.port}/v1", origin=PORTAL) as ws:  # type: ignore[arg-type]
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "verify", "params": {
+                "format": "cms", "signature": base64.b64encode(cms.read_bytes()).decode()}}))
+            return await reply_to(ws, 1)
+
+    assert (await verify_once())["result"]["signers"][0]["revocation"] == "good"
+    session = agent.services.revocation_http.session()
+    config.write_text(config.read_text() + "unlock-window = 1\n")
+    assert await agent.reload()
+    assert (await verify_once())["result"]["signers"][0]["revocation"] == "good"
+    assert agent.services.revocation_http.session() is session  # a reload keeps it
+    await agent.shutdown()
+    assert session.closed
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 async def test_an_idle_ncalayer_page_that_was_served_does_not_hold_up_the_stop(
