@@ -1,6 +1,6 @@
 """Soak: 100,000 mixed honest requests from 50 clients against `tanba serve`.
 
-    python bench/soak.py [--requests 100000] [--clients 50]
+    python bench/soak.py [--requests 100000] [--clients 50] [--only KIND ...]
 
 Each client keeps one ``/v1`` and one ``/`` connection to the real agent (started as in
 bench/fuzz_live.py: auto approver, PKCS#12 files, unlock window) and sends, in a random but
@@ -12,7 +12,8 @@ One prompt at a time is a security rule, so with 50 clients requests that need t
 random pause, as a page would.  A request counts as an error when its final answer is not
 the expected success, or when it is still ``busy`` after 200 tries.  Reported: error count
 (target 0), latency percentiles (including retries), busy retries, and the agent's RSS
-every few seconds.
+every few seconds.  ``--only`` sends the named kinds alone, which tells which request a
+cost or a memory growth follows.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def b64(data: bytes) -> str:
 
 
 class Client:
-    def __init__(self, agent: LiveAgent, n: int, seed: int, cms: str, stats: dict[str, Any]) -> None:
+    def __init__(self, agent: LiveAgent, n: int, seed: int, cms: str, stats: dict[str, Any],
+                 mix: list[tuple[str, int]]) -> None:
         self.agent, self.n, self.rng, self.cms, self.stats = agent, n, random.Random(seed), cms, stats
+        self.mix = mix
         self.native: ClientConnection | None = None
         self.ncalayer: ClientConnection | None = None
         self.next_id = 0
@@ -105,7 +108,7 @@ class Client:
         return ok, busy, "ok" if ok else ("busy" if busy else str(r.get("message")))
 
     async def run(self) -> None:
-        kinds, weights = zip(*MIX, strict=True)
+        kinds, weights = zip(*self.mix, strict=True)
         for _ in range(self.n):
             kind = self.rng.choices(kinds, weights)[0]
             start = time.perf_counter()
@@ -138,7 +141,7 @@ async def make_cms(agent: LiveAgent) -> str:
                 return str(reply["result"]["signatures"][0])
 
 
-async def soak(agent: LiveAgent, total: int, clients: int, seed: int) -> dict[str, Any]:
+async def soak(agent: LiveAgent, total: int, clients: int, seed: int, mix: list[tuple[str, int]]) -> dict[str, Any]:
     from tanba.protocol import i18n
     from tanba.protocol.errors import Busy
 
@@ -146,7 +149,7 @@ async def soak(agent: LiveAgent, total: int, clients: int, seed: int) -> dict[st
                              "error_answers": Counter(), "busy_texts": {i18n.error_text(Busy(), l) for l in ("en", "ru", "kk")}}
     cms = await make_cms(agent)
     per = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
-    workers = [Client(agent, per[i], seed * 1000 + i, cms, stats) for i in range(clients)]
+    workers = [Client(agent, per[i], seed * 1000 + i, cms, stats, mix) for i in range(clients)]
     for w in workers:
         await w.open()
     rss: list[tuple[float, int, int]] = []
@@ -194,11 +197,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--only", choices=[k for k, _ in MIX], action="append",
+                        help="send only these kinds (repeatable): to find which one a problem follows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tanba-soak-") as tmp, live_agent(Path(tmp), CONFIG) as agent:
         print(f"soak: {args.requests:,} requests from {args.clients} clients against tanba serve (pid {agent.proc.pid})",
               flush=True)
-        summary = asyncio.run(soak(agent, args.requests, args.clients, args.seed))
+        mix = [(k, w) for k, w in MIX if not args.only or k in args.only]
+        summary = asyncio.run(soak(agent, args.requests, args.clients, args.seed, mix))
     rss = summary["rss_mib_over_time"]
     print(json.dumps({k: v for k, v in summary.items() if k != "rss_mib_over_time"}, indent=2, ensure_ascii=False))
     print("RSS over time (s, requests done, MiB): " + ", ".join(f"({t}, {n}, {m})" for t, n, m in rss[:: max(1, len(rss) // 12)]))
