@@ -42,7 +42,9 @@ from tanba.protocol.errors import (
     NoCertificate,
     OriginDenied,
     PinLocked,
+    StoreError,
     TanbaError,
+    TokenRemoved,
     UserCancelled,
     WrongPin,
 )
@@ -55,6 +57,19 @@ from tanba.providers.registry import Stores
 log = logging.getLogger(__name__)
 
 Purpose = Literal["sign", "auth"]
+
+
+#: failures that say the key itself cannot be used any more (a bad document, a cancelled
+#: request or a dead TSA say nothing about it)
+KEY_FAILURES: tuple[type[TanbaError], ...] = (TokenRemoved, StoreError, PinLocked, WrongPin)
+
+
+def key_failed(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while signing, means the key should not stay open: one of
+    :data:`KEY_FAILURES`, or anything unexpected."""
+    if isinstance(exc, KEY_FAILURES):
+        return True
+    return not isinstance(exc, (TanbaError, asyncio.CancelledError))
 
 
 def purpose_filter(f: CertFilter, purpose: Purpose) -> CertFilter:
@@ -213,19 +228,20 @@ class KeyAccess:
                 until = window.until(self.origin, identity.id) if window else None
                 await self._confirm(action, (identity,), documents, until)
                 signer = reused or await self._open(identity)
+            broken = False
             try:
                 yield signer
-            except BaseException:
-                if reused is not None and window is not None:
-                    await window.forget(self.origin, identity.id)  # e.g. the token went away
-                    reused = None
+            except BaseException as exc:
+                broken = key_failed(exc)
                 raise
             finally:
-                if reused is None:
-                    if window is not None and window.keep(self.origin, signer, self._closer(identity)):
-                        kept = identity
-                    else:
-                        await signer.close()
+                if reused is not None:
+                    if broken and window is not None:
+                        await window.forget(self.origin, identity.id)  # e.g. the token went away
+                elif window is not None and not broken and window.keep(self.origin, signer, self._closer(identity)):
+                    kept = identity
+                else:
+                    await signer.close()
         except (TanbaError, asyncio.CancelledError) as exc:
             if not isinstance(exc, Busy) and not (isinstance(exc, OriginDenied) and identity is None):
                 self._record(action, (identity,) if identity else (), documents, exc)

@@ -106,3 +106,35 @@ async def test_a_window_ending_during_another_sites_pin_entry_is_not_wrong_pin(t
         assert "result" in reply, reply
         await asyncio.sleep(0.6)  # OTHER's own window ends too
         assert server.services.stores.stores[0].locked_files()  # and nothing is left open
+
+
+async def test_a_bad_document_does_not_close_the_key_for_the_next_request(tmp_path: Path, pki: Manifest) -> None:
+    """Found by bench/fuzz_live.py: any failure while signing with the window's key closed
+    it and then put the closed signer back in the window, so every later request of the
+    site failed with store_error until the window ran out."""
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 10)) as server:
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+            bad = {"format": "xml", "data": [b64(b"<a><b/></a>")], "xml": {"parent": "/a/missing"}}
+            for i in range(2):  # the key is reused for the bad document too: no PIN asked
+                reply = await call(ws, "sign", bad, id=10 + i)
+                assert reply["error"]["data"]["reason"] == "invalid_params", reply
+            reply = await call(ws, "sign", {"format": "raw", "data": [b64(b"y")]}, id=2)
+        assert "result" in reply, reply
+        assert kinds(consent) == ["pin", "confirm", "confirm", "confirm", "confirm"]  # one PIN in all
+
+
+async def test_a_key_that_failed_is_let_go_and_asked_for_again(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings(pki, 10)) as server:
+        store = server.services.stores.stores[0]
+        async with browser(server) as ws:
+            assert "result" in await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]})
+            store.lock_file(store.paths[0])  # the key goes away under the window (as a pulled token)
+            reply = await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=2)
+            assert reply["error"]["data"]["reason"] == "store_error", reply
+            consent.asked.clear()
+            reply = await call(ws, "sign", {"format": "raw", "data": [b64(b"x")]}, id=3)
+        assert "result" in reply, reply  # not the dead key again for the rest of the window
+        assert kinds(consent) == ["pin", "confirm"]
