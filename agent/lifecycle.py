@@ -42,7 +42,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tanba.agent import logs, paths
+from tanba.agent import logs, memory, paths
 from tanba.agent.config import ConfigError, Settings, build_settings, load_file
 from tanba.agent.consent.base import (
     CertificateChoice,
@@ -286,6 +286,7 @@ class Agent:
 
         settings = self.settings
         _register_pin_file(settings)
+        memory.configure()
         try:
             stores = await self._stores(settings)
         except ValueError as exc:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
+from tanba.agent import memory
 from tanba.agent.dispatch import RequestContext
 from tanba.protocol import codec, ncalayer
 from tanba.protocol.errors import Busy, InternalError, InvalidRequest, TanbaError
@@ -91,11 +92,16 @@ class Session:
     async def _work(self) -> None:
         while True:
             kind, message = await self._queue.get()
+            big = len(message) >= memory.RELEASE_AFTER
             # Each request is a task of its own, as on /v1: the agent's tracker follows it
             # until its answer is sent and forgets it then.  (Tracked as part of this
             # long-lived loop, every request left a callback behind, and a stop waited
             # for an idle page's loop.)  Cancelling this loop cancels the request too.
-            await asyncio.create_task(self._serve(kind, message))
+            serving = asyncio.create_task(self._serve(kind, message))
+            del message  # held by the task only, so that it is gone when the task is
+            await serving
+            if big:
+                memory.release()
 
     async def _serve(self, kind: Opcode, message: bytes) -> None:
         await self.send(await self.answer(kind, message))
