@@ -111,6 +111,7 @@ _KEYS: Final[dict[str, tuple[str, str]]] = {
 _LIMIT_KEYS: Final[dict[str, str]] = {
     "max-message": "max_message",
     "max-depth": "max_depth",
+    "max-values": "max_values",
     "max-batch": "max_batch",
     "max-in-flight": "max_in_flight",
     "max-connections": "max_connections",

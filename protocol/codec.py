@@ -5,7 +5,8 @@ signing agent should not: NaN and Infinity, duplicate keys (where the last one s
 wins — a classic way to make two parsers disagree about what is signed), arbitrarily deep
 nesting and arbitrarily long numbers.  :func:`decode` refuses all of those, plus invalid
 UTF-8, lone surrogates and non-object top levels, with a :class:`ParseError` whose
-``reason`` is ``invalid_request``.  :func:`encode` writes compact, ASCII-safe JSON.
+``reason`` is ``invalid_request``; a message over the size bound, or one that would parse
+into more values than the bound allows, is :class:`TooLarge` before anything is built.  :func:`encode` writes compact, ASCII-safe JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from tanba.protocol.errors import ParseError, TooLarge
 from tanba.protocol.limits import DEFAULT_LIMITS, Limits
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: a JSON string literal (what lies inside is not structure)
+_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -64,6 +67,23 @@ def _make_decoder(limits: Limits) -> json.JSONDecoder:
 _DECODERS: dict[Limits, json.JSONDecoder] = {}
 
 
+def _structure_count(text: str) -> int:
+    """At least the number of JSON values in ``text`` (exactly, when every array and object
+    in it holds something): the top value, plus one per comma, plus one per container."""
+    return text.count(",") + text.count("[") + text.count("{") + 1
+
+
+def _check_values(text: str, max_values: int) -> None:
+    """Refuse, before parsing, a text that would make more than ``max_values`` values."""
+    if _structure_count(text) <= max_values:
+        return
+    # Over at first sight; commas and brackets inside strings (an XML document on
+    # NCALayer's wire) are not values: count again without the strings' contents.
+    count = _structure_count(_STRING.sub('""', text))
+    if count > max_values:
+        raise TooLarge(f"message of {count} JSON values", limit=max_values)
+
+
 def _check(value: Any, depth: int, max_depth: int) -> None:
     """Walk the decoded value: depth bound and no lone surrogates in strings or keys."""
     if depth > max_depth:
@@ -94,6 +114,7 @@ def decode(message: str | bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, A
             raise ParseError("message is not valid UTF-8") from exc
     else:
         text = message
+    _check_values(text, limits.max_values)
     decoder = _DECODERS.get(limits)
     if decoder is None:
         decoder = _DECODERS.setdefault(limits, _make_decoder(limits))

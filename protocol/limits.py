@@ -14,6 +14,9 @@ class Limits:
     max_message: int = 64 * MiB
     #: deepest JSON nesting
     max_depth: int = 32
+    #: JSON values in one message: three bytes (``[],``) become a 56-byte Python list, so
+    #: the message size alone does not bound the memory a message takes once parsed
+    max_values: int = 100_000
     #: longest number literal, in characters
     max_number_digits: int = 40
     #: documents or digests in one ``sign`` request
@@ -26,7 +29,7 @@ class Limits:
     handshake_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in ("max_message", "max_depth", "max_number_digits", "max_batch", "max_in_flight", "max_connections"):
+        for name in ("max_message", "max_depth", "max_values", "max_number_digits", "max_batch", "max_in_flight", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
         if self.handshake_timeout <= 0:

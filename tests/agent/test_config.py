@@ -24,6 +24,7 @@ locale = "kk"
 
 [limits]
 max-message = 1048576
+max-values = 5000
 max-connections = 10
 handshake-timeout = 2.5
 """
@@ -42,6 +43,7 @@ def test_every_serve_setting_can_live_in_the_file(tmp_path: Path) -> None:
     assert settings.pin_file == tmp_path / "pin.txt"
     assert settings.locale == "kk"
     assert settings.limits.max_message == 1048576 and settings.limits.max_connections == 10
+    assert settings.limits.max_values == 5000
     assert settings.limits.handshake_timeout == 2.5
 
 

@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
-from support.agent import PORTAL, browser, running_agent
+from support.agent import PORTAL, browser, running_agent, url
 from support.attack import CONT, TEXT, RawSocket, frame, request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64
 from tanba.agent.config import Settings
 from tanba.agent.testpki import Manifest
+from tanba.protocol import i18n
+from tanba.protocol.errors import TooLarge
 from tanba.protocol.limits import Limits
 
 SMALL = Settings(allow_origin=(PORTAL,), limits=Limits(max_message=4096))
@@ -85,4 +90,24 @@ async def test_long_filter_lists_are_refused(tmp_path: Path) -> None:
         reply = await rpc(ws, request("certs.list", {"filter": {"extKeyUsage": ["1.2.3"] * 1001}}))
         assert reply["error"]["data"]["reason"] == "invalid_params"
         assert reply["error"]["data"]["field"] == "params.filter.extKeyUsage"
+        await still_serves(server)
+
+
+async def test_a_message_of_a_million_tiny_values_is_too_large_on_both_endpoints(tmp_path: Path) -> None:
+    """3 MiB of ``[],`` would be a million Python lists (about 60 MiB) if it were parsed;
+    it is refused by its count of values before that, and the agent goes on."""
+    wide = "[" + ",".join(["[]"] * 1_000_000) + "]"
+    async with running_agent(tmp_path, ScriptedConsent(), Settings(allow_origin=(PORTAL,))) as server:
+        async with browser(server, max_size=None) as ws:
+            reply = await rpc(ws, '{"jsonrpc":"2.0","id":1,"method":"agent.hello","params":{"x":' + wide + "}}")
+            assert reply["error"]["data"]["reason"] == "too_large", reply
+            assert reply["error"]["data"]["limit"] == Limits().max_values
+            assert (await rpc(ws, request("agent.hello", id=2)))["id"] == 2
+        async with connect(url(server, "/"), origin=Origin(PORTAL), max_size=None) as ws:
+            await ws.recv()  # greeting
+            await ws.send('{"module":"kz.gov.pki.knca.commonUtils","method":"getActiveTokens","args":' + wide + "}")
+            reply = json.loads(await ws.recv())
+            assert reply["code"] == "500" and reply["message"] == i18n.error_text(TooLarge(), "en"), reply
+            await ws.send('{"module":"kz.gov.pki.knca.commonUtils","method":"getActiveTokens"}')
+            assert json.loads(await ws.recv()) == {"code": "200", "responseObject": []}
         await still_serves(server)

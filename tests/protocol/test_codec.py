@@ -17,7 +17,7 @@ MALFORMED = {
     "duplicate key": '{"a":1,"a":2}',
     "duplicate nested key": '{"a":{"b":1,"b":1}}',
     "too deep": '{"a":' + "[" * 40 + "]" * 40 + "}",
-    "recursion bomb": "[" * 100_000,
+    "recursion bomb": "[" * 50_000,
     "huge integer": '{"a":' + "9" * 5000 + "}",
     "long integer": '{"a":' + "1" * 41 + "}",
     "float overflow": '{"a":1e999}',
@@ -67,6 +67,27 @@ def test_oversized_message_is_too_large() -> None:
         decode('{"a":"' + "x" * 100 + '"}', Limits(max_message=50))
     assert info.value.reason == "too_large"
     assert info.value.data["limit"] == 50
+
+
+def test_a_message_of_many_tiny_values_is_too_large_before_it_is_built() -> None:
+    """Three bytes of JSON (``[],``) are a 56-byte Python list: a 64 MiB message of them would
+    be over a gigabyte in the agent.  The number of values is bounded instead."""
+    limits = Limits(max_values=1000)
+    for shape in ("[]", "{}", "0"):
+        with pytest.raises(TooLarge) as info:
+            decode('{"a":[' + ",".join([shape] * 1000) + "]}", limits)
+        assert info.value.reason == "too_large"
+        assert info.value.data["limit"] == 1000
+    assert decode('{"a":[' + ",".join(["0"] * 997) + "]}", limits)  # top object, key's list, 997 items: 999
+
+
+def test_commas_and_brackets_inside_strings_are_not_values() -> None:
+    """An XML document on NCALayer's wire (signXml) is a JSON string that may hold any
+    number of these characters."""
+    text = "a, b, [c], {d}, " * 5000
+    assert decode(encode({"args": [text, text]}), Limits(max_values=10)) == {"args": [text, text]}
+    escaped = encode({"x": 'say \\"hi\\", [1,2,3]' * 2000})
+    assert decode(escaped, Limits(max_values=10))
 
 
 def test_encode_is_compact_and_refuses_nan() -> None:
