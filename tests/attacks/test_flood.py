@@ -166,6 +166,15 @@ async def test_1000_sockets_hit_the_connection_cap_and_the_agent_recovers(tmp_pa
         await still_serves(server)
 
 
+async def closed_by_agent(reader: asyncio.StreamReader) -> bool:
+    """The agent closed the socket: an end of stream, or a reset when the close found
+    trickled bytes it had not read yet (the kernel then answers with RST; seen in CI)."""
+    try:
+        return await asyncio.wait_for(reader.read(), 5) == b""
+    except ConnectionResetError:
+        return True
+
+
 async def test_slow_handshakes_are_dropped_after_the_timeout(tmp_path: Path) -> None:
     settings = replace(ALLOWED, limits=Limits(handshake_timeout=0.5))
     async with running_agent(tmp_path, ScriptedConsent(), settings) as server:
@@ -184,7 +193,7 @@ async def test_slow_handshakes_are_dropped_after_the_timeout(tmp_path: Path) -> 
         trickles = [asyncio.create_task(trickle(w)) for _, w in conns[20:]]  # the rest trickle bytes
         start = asyncio.get_running_loop().time()
         for reader, _ in conns:
-            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the agent
+            assert await closed_by_agent(reader)
         assert asyncio.get_running_loop().time() - start < 3
         for task in trickles:
             task.cancel()
