@@ -4,8 +4,8 @@ The agent runs for the whole session, so what a big request leaves behind stays 
 user's machine for hours.  glibc's allocator keeps freed memory in its heaps, and after a
 large block is freed it raises its mmap threshold to that block's size, so later big
 buffers (base64 documents, their decoded bytes) come from the heap as well and are never
-returned: signing one 40 MiB document left the idle agent about 50 MiB larger, and the
-1M-message fuzz run grew in steps of 5-9 MiB.  Two calls fix that:
+returned: documents of 8, 24 and 32 MiB signed one after the other left the idle agent
+32 MiB larger, and the 1M-message fuzz run grew in steps of 5-9 MiB.  Two calls fix that:
 
 - :func:`configure` pins the mmap threshold at glibc's default (128 KiB), so blocks above
   it are always mapped and unmapped on free;
