@@ -9,18 +9,20 @@ returned: documents of 8, 24 and 32 MiB signed one after the other left the idle
 
 - :func:`configure` pins the mmap threshold at glibc's default (128 KiB), so blocks above
   it are always mapped and unmapped on free;
-- :func:`release` (``malloc_trim``) hands free heap pages back; the server calls it after
-  answering a message of at least :data:`RELEASE_AFTER` bytes, where it costs nothing
-  next to the message itself.
+- :func:`release` (``malloc_trim``) hands free heap pages back; both endpoints have it
+  run (:func:`release_after`) once a message of at least :data:`RELEASE_AFTER` bytes is
+  answered, where its millisecond or so is nothing next to the message itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import functools
 import logging
 import platform
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +60,10 @@ def release() -> bool:
     """Return free heap memory to the system; True when some was returned."""
     libc = _glibc()
     return libc is not None and bool(libc.malloc_trim(0))
+
+
+def release_after(serving: asyncio.Future[Any], size: int) -> None:
+    """:func:`release` once ``serving`` (the task answering a message of ``size`` bytes) is
+    done, for big messages only.  The caller must not keep the message itself alive."""
+    if size >= RELEASE_AFTER:
+        serving.add_done_callback(lambda _: release())

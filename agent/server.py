@@ -109,11 +109,6 @@ class TanbaConnection(ServerConnection):
             self._timeout.reschedule(asyncio.get_running_loop().time() + seconds)
 
 
-def _give_back_memory(task: asyncio.Task[None]) -> None:
-    """After a big message is answered (see agent/memory.py)."""
-    memory.release()
-
-
 def _finished(tasks: set[asyncio.Task[None]], slots: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
     tasks.discard(task)
     slots.release()
@@ -314,13 +309,11 @@ class AgentServer:
                 except ConnectionClosed:
                     slots.release()
                     break
-                big = len(message) >= memory.RELEASE_AFTER
                 task = asyncio.create_task(self._serve_message(connection, kind, message, send, in_flight))
+                memory.release_after(task, len(message))
                 del message  # the task holds it; this loop must not while it waits for the next one
                 tasks.add(task)
                 task.add_done_callback(lambda t: _finished(tasks, slots, t))
-                if big:
-                    task.add_done_callback(_give_back_memory)
         finally:
             # The page is gone: cancel what it asked for, which closes any open dialog.
             for task in list(tasks):

@@ -92,16 +92,14 @@ class Session:
     async def _work(self) -> None:
         while True:
             kind, message = await self._queue.get()
-            big = len(message) >= memory.RELEASE_AFTER
             # Each request is a task of its own, as on /v1: the agent's tracker follows it
             # until its answer is sent and forgets it then.  (Tracked as part of this
             # long-lived loop, every request left a callback behind, and a stop waited
             # for an idle page's loop.)  Cancelling this loop cancels the request too.
             serving = asyncio.create_task(self._serve(kind, message))
+            memory.release_after(serving, len(message))
             del message  # held by the task only, so that it is gone when the task is
             await serving
-            if big:
-                memory.release()
 
     async def _serve(self, kind: Opcode, message: bytes) -> None:
         await self.send(await self.answer(kind, message))
