@@ -6,7 +6,8 @@ DESIGN.md hold in one place:
 - one prompt at a time (``busy`` otherwise), and a cooldown for origins the user keeps
   denying;
 - document signing uses signing keys only and ``auth`` authentication keys only (rule 5):
-  the purpose is forced into the filter, whatever the page asked;
+  the purpose is forced into the filter, whatever the page asked; a raw signature is never
+  made with a key that can log in;
 - the user sees the origin, the certificate and what is signed before the PIN is asked;
 - the PIN comes from the consent UI only, is handed to the store once and wiped; a wrong
   PIN is reported, never retried; the final try is spent only after the UI warned;
@@ -49,7 +50,9 @@ from tanba.protocol.errors import (
     WrongPin,
 )
 from tanba.protocol.methods.filter import CertFilter
+from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY
 from tanba.providers.base import Identity, PinStatus, Signer
+from tanba.providers.certificate import cert_info
 from tanba.providers.filter import select
 from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores
@@ -109,13 +112,20 @@ class KeyAccess:
         #: PKCS#12 files this request holds open (Pkcs12Store.hold); released at its end
         self._held: list[tuple[Pkcs12Store, Path]] = []
 
-    async def _candidates(self, f: CertFilter, every_file: bool = False) -> list[Identity]:
-        """Identities matching ``f``; locked PKCS#12 files are opened with a password
-        asked from the user, one file at a time, until something matches (or, with
-        ``every_file``, all of them: a listing shows every certificate)."""
+    async def _candidates(
+        self, f: CertFilter, every_file: bool = False, usable: Callable[[Identity], bool] | None = None
+    ) -> list[Identity]:
+        """Identities matching ``f`` (and ``usable``, when given); locked PKCS#12 files are
+        opened with a password asked from the user, one file at a time, until something
+        matches (or, with ``every_file``, all of them: a listing shows every certificate)."""
         stores = self.stores
         now = dt.datetime.now(dt.UTC)
-        found = select(await stores.all_identities(), f, now)
+
+        async def matching() -> list[Identity]:
+            found = select(await stores.all_identities(), f, now)
+            return found if usable is None else [i for i in found if usable(i)]
+
+        found = await matching()
         if found and not every_file:
             return found
         for store in stores.stores:
@@ -131,7 +141,7 @@ class KeyAccess:
                 finally:
                     wipe(password)
                 self._hold(store, path)
-                found = select(await stores.all_identities(), f, now)
+                found = await matching()
                 if found and not every_file:
                     return found
         return found
@@ -211,18 +221,32 @@ class KeyAccess:
     def _file_of(self, identity: Identity) -> tuple[Pkcs12Store, Path] | None:
         return next((h for h in self._held if str(h[1]) == identity.location), None)
 
+    async def _raw_candidates(self, f: CertFilter) -> list[Identity]:
+        """Candidates for a raw signature: never a key that can log in (rule 5).  When the
+        request matched only such keys, it is refused saying why, not "no certificate"."""
+        found = await self._candidates(f, usable=lambda i: not cert_info(i).can_authenticate)
+        if not found and select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC)):
+            raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
+        return found
+
     @asynccontextmanager
     async def signer(
-        self, f: CertFilter, purpose: Purpose, documents: tuple[DocumentSummary, ...]
+        self, f: CertFilter, purpose: Purpose, documents: tuple[DocumentSummary, ...], *, raw: bool = False
     ) -> AsyncIterator[Signer]:
-        """Ask the user (choose, confirm, PIN) and yield an open signer for the batch."""
+        """Ask the user (choose, confirm, PIN) and yield an open signer for the batch.
+
+        ``raw``: the signer will sign caller-chosen bytes bare, so keys that can log in are
+        not offered (and an ``auth`` operation cannot be raw at all)."""
+        if raw and purpose == "auth":
+            raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
         f = purpose_filter(f, purpose)
         action = Action.SIGN if purpose == "sign" else Action.AUTH
         kept: Identity | None = None
         identity: Identity | None = None
         try:
             async with self.prompts.turn(self.origin):
-                identity = await self._choose(await self._candidates(f), action)
+                candidates = await (self._raw_candidates(f) if raw else self._candidates(f))
+                identity = await self._choose(candidates, action)
                 window = self.window
                 reused = await window.current(self.origin, identity.id) if window else None
                 until = window.until(self.origin, identity.id) if window else None

@@ -81,7 +81,7 @@ async def sign_files(
     access = KeyAccess(stores, consent, PromptGate(), None, "en")
     # The command line names the files it signs; the key is unlocked while they are hashed.
     documents = tuple(file_summary(f) for f in files)
-    async with access.signer(CertFilter(), "sign", documents) as signer:
+    async with access.signer(CertFilter(), "sign", documents, raw=fmt == "raw") as signer:
         identity = signer.identity
         items: list[CmsInput] = list(files)
         if hashing is not None:

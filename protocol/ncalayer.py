@@ -82,7 +82,7 @@ from typing import Any, Final, Literal
 from tanba.protocol import i18n
 from tanba.protocol.errors import InvalidParams, InvalidRequest, MethodNotFound, TanbaError
 from tanba.protocol.methods.filter import CertFilter
-from tanba.protocol.methods.sign import Format, SignParams, XmlOptions
+from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY, Format, SignParams, XmlOptions
 
 VERSION: Final = "1.4"
 HEARTBEAT: Final = "--heartbeat--"
@@ -405,6 +405,10 @@ def parse_basics_sign(args: Any) -> BasicsSign:
     storages = _strings(a.get("allowedStorages"), "allowedStorages")
     cert_filter = _signer_filter(signer, storages, allow_expired)
     purpose: Purpose = "auth" if cert_filter.ext_key_usage and OID_CLIENT_AUTH in cert_filter.ext_key_usage else "sign"
+    if fmt == "raw" and purpose == "auth":
+        # A raw signature by a login key over caller-chosen bytes is a login token for any
+        # site (DESIGN security rule 5): refused before anyone is asked anything.
+        raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
     blobs = tuple(_b64(item, f"data[{i}]") if decode else item.encode("utf-8") for i, item in enumerate(items))
     if digested:
         params = SignParams(

@@ -21,6 +21,12 @@ Definitions (documented here because clients depend on them):
   lists emailProtection (1.3.6.1.5.5.7.3.4) or the key usage has nonRepudiation.  Otherwise
   ``None`` (a CA, TSA or a certificate without either mark): it matches neither
   ``keyUsage`` filter value.
+* ``can_authenticate`` says whether a relying party could accept a signature of this key as
+  a login: the extended key usage lists clientAuth or anyExtendedKeyUsage (2.5.29.37.0), or
+  there is no extended key usage at all while the key usage allows digitalSignature (or is
+  absent).  Such a key never makes a raw signature over caller-chosen bytes (DESIGN security
+  rule 5): it would be a Web eID login token for any site.  A signing key can be
+  authentication-capable too (a certificate without EKU); the dual-use national keys are.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ Purpose = Literal["sign", "auth"]
 
 OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string  # 1.3.6.1.5.5.7.3.2
 OID_EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string  # 1.3.6.1.5.5.7.3.4
+OID_ANY_EKU = "2.5.29.37.0"
 
 #: subject attribute -> short name used in ``CertInfo.subject`` and on the wire.
 SHORT_NAMES: Mapping[x509.ObjectIdentifier, str] = MappingProxyType(
@@ -251,6 +258,22 @@ class CertInfo:
             chain_pem=tuple(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain),
             certificate=cert,
         )
+
+    def serves(self, purpose: Purpose) -> bool:
+        """Whether Tanba offers this key for ``purpose`` (the ``keyUsage`` filter and rule 5
+        read this, and a key that serves ``auth`` is never used for raw signatures)."""
+        return self.purpose == purpose
+
+    @property
+    def can_authenticate(self) -> bool:
+        """Whether a signature of this key could pass for a login (see the module doc)."""
+        if self.serves("auth"):
+            return True
+        if OID_CLIENT_AUTH in self.ext_key_usage or OID_ANY_EKU in self.ext_key_usage:
+            return True
+        if self.ext_key_usage:
+            return False
+        return not self.key_usage or "digitalSignature" in self.key_usage
 
     @property
     def owner_name(self) -> str:

@@ -2,7 +2,7 @@
 
 Every criterion that is set must hold (they are ANDed); an unset criterion matches all.
 
-* ``keyUsage``: ``"sign"`` / ``"auth"`` compare with :attr:`CertInfo.purpose` (see
+* ``keyUsage``: ``"sign"`` / ``"auth"`` ask :meth:`CertInfo.serves` (see
   :mod:`tanba.providers.certificate` for how purpose is decided).
 * ``extKeyUsage``: every given OID is present among the certificate's extended key usages
   *or* its certificate policies — NCALayer's ``extKeyUsageOids`` mixes both (the KZ
@@ -33,7 +33,7 @@ def matches(f: CertFilter, info: CertInfo, now: dt.datetime) -> bool:
         return False
     if f.valid_only and not info.is_valid(now):
         return False
-    if f.key_usage is not None and info.purpose != f.key_usage:
+    if f.key_usage is not None and not info.serves(f.key_usage):
         return False
     if f.ext_key_usage:
         present = set(info.ext_key_usage) | set(info.policies)

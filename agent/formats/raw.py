@@ -4,6 +4,12 @@ The result is the signature value only: PKCS#1 v1.5 or PSS bytes for RSA, a DER
 ``Ecdsa-Sig-Value`` for ECDSA.  Documents are hashed like CMS documents (bytes, a path or a
 stream in 1 MiB chunks); a precomputed digest is checked against the algorithm's length.
 All signatures of a batch go through one ``signer.sign_digests`` call.
+
+A raw signature is a signature over bytes the caller chose: made with a key that can log in,
+it would be a login token for any site (a Web eID token signs hash(hash(origin) ‖
+hash(challenge)), which a page can compute for another origin).  So no key that
+:attr:`~tanba.providers.certificate.CertInfo.can_authenticate` ever signs here (DESIGN
+security rule 5), whichever wire or command asks.
 """
 
 from __future__ import annotations
@@ -15,11 +21,19 @@ from collections.abc import Sequence
 from tanba.agent.formats import digest as _digest
 from tanba.agent.formats.cms import PrecomputedDigest, check_scheme, default_scheme
 from tanba.protocol.errors import InternalError, InvalidParams
-from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
+from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY
+from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme, Signer
+from tanba.providers.certificate import cert_info
 
 log = logging.getLogger(__name__)
 
 RawInput = _digest.Source | PrecomputedDigest
+
+
+def check_raw_key(identity: Identity) -> None:
+    """Refuse ``identity`` for raw signatures when its key can serve as a login."""
+    if cert_info(identity).can_authenticate:
+        raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
 
 
 def _digest_for(item: RawInput, alg: HashAlgorithm) -> bytes:
@@ -39,6 +53,7 @@ async def sign_raw_batch(
     scheme: SignatureScheme | None = None,
 ) -> list[bytes]:
     """One bare signature per item, in order."""
+    check_raw_key(signer.identity)
     certificate = signer.identity.certificate
     scheme = scheme or default_scheme(certificate)
     check_scheme(certificate, scheme)

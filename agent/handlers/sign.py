@@ -82,7 +82,7 @@ async def sign_for(ctx: RequestContext, params: SignParams, purpose: Purpose) ->
         documents = tuple(summary.of_digest(d, params.digest_algorithm) for d in params.digests or ())
 
     access = ctx.key_access()
-    async with access.signer(params.filter, purpose, documents) as signer:
+    async with access.signer(params.filter, purpose, documents, raw=params.format == "raw") as signer:
         identity = signer.identity
         if params.format == "cms":
             signatures = await _sign_cms(ctx, params, signer, hash_alg)

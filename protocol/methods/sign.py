@@ -16,6 +16,14 @@ DIGEST_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 Format = Literal["cms", "xml", "raw"]
 
+#: why a raw signature is refused with a key that can log in (DESIGN security rule 5: a bare
+#: signature over caller-chosen bytes by such a key is a login token for any site).  Public:
+#: it is the ``detail`` of the ``invalid_params`` answer on both wires.
+RAW_WITH_LOGIN_KEY: Final = (
+    "raw signatures are never made with a key that can log in (it would be a login token for any site): "
+    "sign a CMS instead, or use a signing-only key"
+)
+
 
 @dataclass(frozen=True)
 class XmlOptions:

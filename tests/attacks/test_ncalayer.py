@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from support.agent import PORTAL, raw_handshake, running_agent, url
 from support.attack import BINARY, CONT, TEXT, RawSocket, frame, refused
 from support.consent import ScriptedConsent
+from support.ncalayer import BASICS, CU, ask, greet, ncalayer_still_serves
 from support.native import agent_with_keys
 from tanba.agent.config import Settings
 from tanba.agent.consent.base import OriginDecision
@@ -27,30 +28,9 @@ from tanba.protocol import i18n
 from tanba.protocol.errors import Busy, InvalidRequest
 from tanba.protocol.limits import Limits
 
-CU = "kz.gov.pki.knca.commonUtils"
-BASICS = "kz.gov.pki.knca.basics"
 ALLOWED = Settings(allow_origin=(PORTAL,), autodetect=False)
 DOC = base64.b64encode("Өтініш".encode()).decode()
 MALFORMED = {"code": "500", "message": i18n.error_text(InvalidRequest(), "en")}
-
-
-async def greet(ws: ClientConnection) -> None:
-    assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"result": {"version": "1.4"}}
-
-
-async def ask(ws: ClientConnection, message: Any) -> Any:
-    await ws.send(message if isinstance(message, (str, bytes)) else json.dumps(message))
-    return json.loads(await asyncio.wait_for(ws.recv(), 10))
-
-
-async def ncalayer_still_serves(server: Any, origin: str = PORTAL) -> None:
-    """An honest NCALayer page: greeting, heartbeat echo, getActiveTokens answered."""
-    async with connect(url(server, "/"), origin=origin, open_timeout=5) as ws:  # type: ignore[arg-type]
-        await greet(ws)
-        await ws.send("--heartbeat--")
-        assert await asyncio.wait_for(ws.recv(), 5) == "--heartbeat--"
-        reply = await ask(ws, {"module": CU, "method": "getActiveTokens", "uuid": "honest"})
-        assert reply["code"] == "200" and reply["uuid"] == "honest", reply
 
 
 def sign_cades(key_type: str = "SIGNATURE", *extra: Any) -> dict[str, Any]:
