@@ -1,7 +1,7 @@
 """The WebSocket server: a thin driver around the protocol and the handlers.
 
-Before the upgrade it checks, in order: the path (``/v1``), the Host header (a loopback
-name with our port — DNS rebinding), the Origin (canonical, approved or allow-listed, or
+Before the upgrade it checks, in order: the Host header (a loopback name with our port —
+DNS rebinding; every path answers a foreign Host the same 403), the path, the Origin (canonical, approved or allow-listed, or
 approved now by the user; local programs without an Origin must present the bearer
 token).  A refusal is a bare 403 with no server header: nothing about the agent leaks to a
 page it does not serve.  After the upgrade each connection runs
@@ -189,10 +189,8 @@ class AgentServer:
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         assert isinstance(connection, TanbaConnection)
-        url = urlsplit(request.path)
-        if url.path not in PATHS:
-            return connection.respond(404, "Not Found\n")
-        connection.route = url.path
+        # The Host check comes first, before routing: to a rebinding page (a foreign Host)
+        # every path answers the same bare 403, so it cannot even map which paths exist.
         try:
             host = request.headers.get("Host")
             origins = request.headers.get_all("Origin")
@@ -201,6 +199,10 @@ class AgentServer:
             return self._forbid(connection, "repeated Host or Authorization header")
         if not is_loopback_host(host, self.port):
             return self._forbid(connection, f"Host {host!r} is not this agent")
+        url = urlsplit(request.path)
+        if url.path not in PATHS:
+            return connection.respond(404, "Not Found\n")
+        connection.route = url.path
         if len(origins) > 1:
             return self._forbid(connection, "several Origin headers")
         connection.locale = self._locale(request, url.query)

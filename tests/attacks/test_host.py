@@ -50,6 +50,24 @@ async def test_foreign_host_is_refused_before_upgrade(tmp_path: Path, host: str)
         await still_serves(server)
 
 
+def _without_date(reply: bytes) -> bytes:
+    return b"\r\n".join(line for line in reply.split(b"\r\n") if not line.lower().startswith(b"date:"))
+
+
+@pytest.mark.parametrize("path", ["/", "/v1", "/x", "/admin", "/v2", "/favicon.ico", "/v1/../x"])
+async def test_a_foreign_host_gets_the_same_403_on_every_path(tmp_path: Path, path: str) -> None:
+    """Issue 19, finding 10: a rebinding page must not learn which paths exist (``/x``
+    answered 404 while ``/`` and ``/v1`` answered 403): the Host check comes before routing,
+    and the refusal is byte for byte the same whatever the path."""
+    async with running_agent(tmp_path, ScriptedConsent(), ALLOWED) as server:
+        headers = {"Origin": PORTAL, "Host": f"rebind.test:{server.port}"}
+        status, reply = await raw_handshake(server.port, headers, path=path)
+        _, reference = await raw_handshake(server.port, headers, path="/v1")
+        assert status == 403, reply
+        assert _without_date(reply) == _without_date(reference)
+        await still_serves(server)
+
+
 async def test_missing_host_is_refused(tmp_path: Path) -> None:
     async with running_agent(tmp_path, ScriptedConsent(), ALLOWED) as server:
         status, reply = await raw_handshake(server.port, {"Origin": PORTAL})
