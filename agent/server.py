@@ -305,7 +305,8 @@ class AgentServer:
 
         try:
             while True:
-                await slots.acquire()
+                if not await self._slot_or_gone(connection, slots):
+                    break  # the page left while every slot was taken
                 try:
                     kind, message = await connection.recv_message()
                 except ConnectionClosed:
@@ -322,6 +323,27 @@ class AgentServer:
                 task.cancel()
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    async def _slot_or_gone(connection: TanbaConnection, slots: asyncio.Semaphore) -> bool:
+        """A request slot (True), or False once the connection is lost first: a page that
+        leaves while its slots are full must still have its requests (and their dialogs)
+        cancelled at once (rule 6), not when a slot frees."""
+        if not slots.locked():
+            await slots.acquire()
+            return True
+        acquire = asyncio.ensure_future(slots.acquire())
+        gone = connection.connection_lost_waiter
+        try:
+            await asyncio.wait({acquire, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not acquire.done():
+                acquire.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if not gone.done():
+                return True
+            slots.release()
+        return False
 
     async def _serve_message(
         self,

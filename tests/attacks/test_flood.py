@@ -72,6 +72,45 @@ async def test_100_parallel_requests_give_one_dialog_and_99_busy(tmp_path: Path,
         await still_serves(server)
 
 
+async def test_dialog_closes_when_its_page_leaves_with_every_request_slot_taken(tmp_path: Path, pki: Manifest) -> None:
+    """Issue 19, finding 5 (rule 6 whatever the queue state): the socket's request slots
+    are all taken (here one slot, held by a sign waiting in its dialog), so the connection
+    waits for a slot instead of reading; the page leaves.  The dialog must close and the
+    prompt slot be free for another page — it stayed open, and others got ``busy``."""
+    consent = ScriptedConsent(pin="123456")
+    shown, release = held_confirm(consent)
+    cancelled = asyncio.Event()
+    held = consent.confirm
+
+    async def watched(confirmation: Any) -> bool:
+        try:
+            return await held(confirmation)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    consent.confirm = watched  # type: ignore[method-assign]
+    settings = keys_settings(pki, max_in_flight=1)
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings) as server:
+        leaving = await connect(url(server), origin=Origin(PORTAL))
+        await leaving.send(request("sign", SIGN, id="held"))
+        await asyncio.wait_for(shown.wait(), 10)
+        await leaving.send(request("agent.hello", id="queued"))  # waits for the slot
+        await leaving.close()
+        try:
+            await asyncio.wait_for(cancelled.wait(), 5)
+        finally:
+            release.set()  # on failure: end the dialog so the agent can stop
+        release.clear()
+        shown.clear()
+        async with browser(server) as ws:
+            other = asyncio.create_task(rpc(ws, request("sign", SIGN, id="other")))
+            await asyncio.wait_for(shown.wait(), 5)  # its own dialog, not busy
+            assert not other.done()
+            other.cancel()
+        await still_serves(server)
+
+
 async def test_repeated_denials_put_the_page_in_cooldown(tmp_path: Path, pki: Manifest) -> None:
     other = "https://other.test"
     consent = ScriptedConsent(pin="123456", confirm_answer=False)
