@@ -259,6 +259,8 @@ class Agent:
         self._stop = asyncio.Event()
         self._hurry = asyncio.Event()
         self._retired: list[tuple[Stores | None, UnlockWindow | None, set[asyncio.Task[Any]]]] = []
+        #: reloads asked by SIGHUP and still running (a stop waits for them)
+        self._reloads: set[asyncio.Task[bool]] = set()
 
     # -- start ------------------------------------------------------------------------
 
@@ -344,12 +346,21 @@ class Agent:
         self._stop.set()
 
     def request_reload(self) -> None:
-        asyncio.get_running_loop().create_task(self.reload())
+        if self._stop.is_set():
+            log.info("SIGHUP while stopping: not reloading")
+            return
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
 
     # -- reload -----------------------------------------------------------------------
 
     async def reload(self) -> bool:
-        """Read the config again; True when the new settings are in force."""
+        """Read the config again; True when the new settings are in force.  An agent that
+        is stopping (or stopped) does not reload: the stop owns the services it closes."""
+        if self._stop.is_set() or self.server is None:
+            log.info("not reloading: the agent is stopping")
+            return False
         sd_notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
         try:
             return await self._reload()
@@ -386,6 +397,10 @@ class Agent:
                 stores = await self._stores(new)
             except ValueError as exc:
                 log.error("config reload failed, keeping the running settings: %s", exc)
+                return False
+            if self._stop.is_set() or self.server is None:  # a stop began while the stores opened
+                await stores.close()
+                log.info("not reloading: the agent is stopping")
                 return False
         consent = old.consent
         if new.allow_origin != old.settings.allow_origin and new.approver == "auto":
@@ -438,7 +453,10 @@ class Agent:
         server = self.server
         if server is None:
             return
+        self._stop.set()  # also when called directly: no reload starts from here on
         sd_notify("STOPPING=1")
+        if self._reloads:  # one that began before the stop finishes (or gives up) first
+            await asyncio.gather(*self._reloads, return_exceptions=True)
         tracker = self.tracker
         tracker.draining = True
         server.stop_listening()  # open connections stay for now
