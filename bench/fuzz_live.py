@@ -9,6 +9,13 @@ files, a fresh test PKI) in its own process.  Messages are valid requests of bot
 invalid UTF-8, duplicate keys, deep nesting), messages cut short, or plain garbage.  Half
 the connections speak ``/v1``, half ``/``; each sends a message and waits for its answer.
 
+``verify`` gets inputs of its own (issue 19): real signatures the agent under test made
+at the start (CMS attached and detached, XML-DSig) whose *decoded* bytes are mutated — DER
+bit flips, truncations, length bytes changed, whole elements repeated (many SignerInfos,
+certificates), and for XML elements and namespace declarations multiplied, deep nesting,
+DOCTYPE and entity declarations, digest and signature values altered — then sent
+base64-encoded again.
+
 Reported (targets from issue 9):
 - crashes: the agent process exited (target 0);
 - hangs: a message unanswered for 30 s (target 0);
@@ -116,7 +123,40 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def seeds(pki: Manifest) -> tuple[list[dict[str, Any]], list[Any]]:
+@dataclass(frozen=True)
+class Samples:
+    """Real signatures made by the agent under test: what ``verify`` mutations start from."""
+
+    document: bytes
+    cms_attached: bytes
+    cms_detached: bytes
+    xml: bytes
+
+
+async def signed_samples(agent: LiveAgent) -> Samples:
+    """Ask the live agent (auto approver) for one signature of each kind ``verify`` reads."""
+    document = "Өтініш №42: verify seed".encode()
+    xml_doc = "<Өтініш><a x='1'>мәтін</a><b/></Өтініш>".encode()
+    requests: list[dict[str, Any]] = [
+        {"format": "cms", "data": [b64(document)], "detached": False},
+        {"format": "cms", "data": [b64(document)]},
+        {"format": "xml", "data": [b64(xml_doc)]},
+    ]
+    out: list[bytes] = []
+    async with connect(f"ws://127.0.0.1:{agent.port}/v1", origin=Origin(ORIGIN), max_size=None) as ws:
+        for i, params in enumerate(requests):
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": f"seed{i}", "method": "sign", "params": params}))
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if "method" not in reply:
+                    break
+            if "result" not in reply:
+                raise RuntimeError(f"the agent did not make a seed signature: {reply}")
+            out.append(base64.b64decode(reply["result"]["signatures"][0]))
+    return Samples(document, out[0], out[1], out[2])
+
+
+def seeds(pki: Manifest, samples: Samples | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
     """Valid messages of each endpoint, the starting points of every mutation."""
     doc = "Өтініш №42".encode()
     digest = b64(hashlib.sha256(doc).digest())
@@ -134,6 +174,13 @@ def seeds(pki: Manifest) -> tuple[list[dict[str, Any]], list[Any]]:
         {"method": "verify", "params": {"format": "cms", "signature": b64(b"0\x80" + doc)}},
         {"method": "verify", "params": {"format": "xml", "signature": b64(b"<a><ds:Signature xmlns:ds='x'/></a>")}},
     ]
+    if samples is not None:
+        native += [
+            {"method": "verify", "params": {"format": "cms", "signature": b64(samples.cms_attached)}},
+            {"method": "verify", "params": {"format": "cms", "signature": b64(samples.cms_detached),
+                                            "data": b64(samples.document)}},
+            {"method": "verify", "params": {"format": "xml", "signature": b64(samples.xml)}},
+        ]
     cu = "kz.gov.pki.knca.commonUtils"
     ncalayer: list[Any] = [
         {"module": cu, "method": "getActiveTokens"},
@@ -232,6 +279,88 @@ class Generator:
                 buf[at:at] = r.randbytes(r.randrange(1, 16))
         return bytes(buf)
 
+    def mutate_der(self, der: bytes) -> bytes:
+        """DER-aware damage: lengths and tags changed, elements repeated or cut."""
+        r = self.rng
+        buf = bytearray(der)
+        for _ in range(r.randrange(1, 4)):
+            op = r.randrange(7)
+            at = r.randrange(len(buf)) if buf else 0
+            if op == 0 and buf:  # a bit flip anywhere
+                buf[at] ^= 1 << r.randrange(8)
+            elif op == 1:  # cut short
+                del buf[r.randrange(len(buf) + 1):]
+            elif op == 2 and buf:  # a length byte after a constructed tag changed
+                tags = [i for i in range(len(buf) - 1) if buf[i] in (0x30, 0x31, 0xA0, 0xA1, 0x04, 0x02, 0x06)]
+                if tags:
+                    i = r.choice(tags) + 1
+                    buf[i] = r.choice([0x00, 0x7F, 0x80, 0x81, 0x82, 0x84, 0x89, 0xFF, buf[i] ^ 1])
+            elif op == 3 and buf:  # a slice repeated (many signers, certificates, attributes)
+                start = r.randrange(len(buf))
+                chunk = bytes(buf[start : start + r.randrange(1, 400)])
+                buf[start:start] = chunk * r.choice([1, 2, 8, 32])
+            elif op == 4:  # random bytes inserted
+                buf[at:at] = r.randbytes(r.randrange(1, 16))
+            elif op == 5 and buf:  # a slice dropped
+                del buf[at : at + r.randrange(1, 64)]
+            else:  # wrapped in one more SEQUENCE of an indefinite or a wrong length
+                buf = bytearray(r.choice([b"\x30\x80", b"\x30\x83\x00\x00\x01", b"\x30\x00"]) + bytes(buf))
+        return bytes(buf)
+
+    def mutate_xml(self, xml: bytes) -> bytes:
+        """XML-aware damage: bombs of the shapes that froze parsers, and altered values."""
+        r = self.rng
+        text = xml.decode("utf-8")
+        op = r.randrange(9)
+        root_end = text.find(">")
+        if op == 0:  # many namespace declarations at the root
+            decls = "".join(f' xmlns:n{i}="urn:n{i}"' for i in range(r.choice([10, 200, 1000])))
+            text = text[:root_end] + decls + text[root_end:]
+        elif op == 1:  # many small elements (quadratic node counting)
+            text = text[: root_end + 1] + '<e x="1"/>' * r.choice([100, 5000, 60000]) + text[root_end + 1 :]
+        elif op == 2:  # deep nesting
+            n = r.choice([50, 300, 5000])
+            text = text[: root_end + 1] + "<d>" * n + "</d>" * n + text[root_end + 1 :]
+        elif op == 3:  # DOCTYPE with entities (expansion, external)
+            dtd = r.choice([
+                '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+                '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+                '<!DOCTYPE r SYSTEM "http://127.0.0.1:1/dtd">',
+            ])
+            text = dtd + text
+        elif op == 4:  # a value inside the signature changed
+            for tag in ("DigestValue>", "SignatureValue>", "X509Certificate>"):
+                i = text.find(tag)
+                if i >= 0 and r.random() < 0.5:
+                    j = i + len(tag) + r.randrange(1, 20)
+                    text = text[:j] + r.choice("AZaz09+/=") + text[j + 1 :]
+        elif op == 5:  # an element of the signature repeated
+            for tag in ("ds:Reference", "ds:Transform", "ds:X509Certificate", "ds:Signature"):
+                i, j = text.find("<" + tag), text.find("</" + tag + ">")
+                if 0 <= i < j and r.random() < 0.5:
+                    whole = text[i : j + len(tag) + 3]
+                    text = text[:i] + whole * r.choice([2, 10, 200]) + text[i:]
+                    break
+        elif op == 6:  # attributes multiplied on one element
+            attrs = "".join(f' a{i}="{i}"' for i in range(r.choice([10, 2000, 30000])))
+            text = text[:root_end] + attrs + text[root_end:]
+        elif op == 7:  # an algorithm URI swapped
+            text = text.replace("rsa-sha256", r.choice(["rsa-sha1", "gost34310-gost34311", "x", "dsa-sha1"]), 1)
+        else:  # bytes damaged
+            return self.mutate_bytes(text.encode("utf-8"))
+        return text.encode("utf-8")
+
+    def mutate_verify(self, base: dict[str, Any]) -> dict[str, Any]:
+        params = dict(base["params"])
+        signature = base64.b64decode(params["signature"])
+        if params["format"] == "xml":
+            params["signature"] = b64(self.mutate_xml(signature))
+        else:
+            params["signature"] = b64(self.mutate_der(signature))
+            if "data" in params and self.rng.random() < 0.2:
+                params["data"] = b64(self.mutate_bytes(base64.b64decode(params["data"])))
+        return {**base, "params": params}
+
     def message(self, ncalayer: bool) -> bytes:
         while True:
             data = self._message(ncalayer)
@@ -250,7 +379,9 @@ class Generator:
         if isinstance(base, str):  # the heartbeat
             return base.encode() if r.random() < 0.5 else self.mutate_bytes(base.encode())
         roll = r.random()
-        if roll < 0.15:
+        if base.get("method") == "verify" and len(base["params"].get("signature", "")) > 200 and roll < 0.7:
+            obj = base if roll < 0.05 else self.mutate_verify(base)  # real signatures, damaged inside
+        elif roll < 0.15:
             obj = base  # unchanged: the honest request among the noise
         elif roll < 0.6:
             obj = self.mutate_tree(base)
@@ -337,7 +468,7 @@ async def worker(agent: LiveAgent, gen: Generator, tally: Tally, quota: int, nca
 
 
 async def run(agent: LiveAgent, total: int, connections: int, seed: int, max_bytes: int | None = None) -> dict[str, Any]:
-    native, ncalayer = seeds(agent.pki)
+    native, ncalayer = seeds(agent.pki, await signed_samples(agent))
     tally = Tally()
     baseline = 0
     rss: list[tuple[int, int]] = [(0, agent.rss_kib())]
