@@ -37,8 +37,7 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,11 +50,10 @@ from tanba.agent.consent.base import (
     OriginDecision,
     PinRequest,
 )
-from tanba.protocol.errors import Busy
+from tanba.agent.tracker import Tracker
 from tanba.providers.base import Identity
 
 if TYPE_CHECKING:  # the real imports happen in Agent.start (start-up speed)
-    from tanba.agent.dispatch import Method, RequestContext
     from tanba.agent.server import AgentServer
     from tanba.agent.services import Services
     from tanba.agent.unlock import UnlockWindow
@@ -86,65 +84,7 @@ def load_settings(config_path: Path | None, flags: Mapping[str, Any]) -> Setting
     return build_settings(load_file(config_path or paths.config_file()), flags)
 
 
-# -- requests and dialogs in flight ---------------------------------------------------
-
-
-class Tracker:
-    """The requests being served and the ones waiting on a dialog."""
-
-    def __init__(self) -> None:
-        self.draining = False
-        self.requests: set[asyncio.Task[Any]] = set()
-        self.dialogs: set[asyncio.Task[Any]] = set()
-        self._stopped: set[asyncio.Task[Any]] = set()
-
-    def wrap(self, method: Method[Any, Any]) -> Method[Any, Any]:
-        inner = method.handle
-
-        async def handle(ctx: RequestContext, params: Any) -> Any:
-            # The tracked task is the whole request, result sending included: it is waited
-            # for until its reply is written, not just until the handler returns.
-            async with self.request():
-                return await inner(ctx, params)
-
-        return dataclasses.replace(method, handle=handle)
-
-    @asynccontextmanager
-    async def request(self) -> AsyncIterator[None]:
-        """Serve one request of an endpoint that does not use the method table (NCALayer
-        ``/``): refused with ``busy`` while stopping, waited for, answered ``busy`` if cut."""
-        if self.draining:
-            raise Busy("the agent is stopping")
-        task = asyncio.current_task()
-        assert task is not None
-        self.requests.add(task)
-        task.add_done_callback(self.requests.discard)
-        try:
-            yield
-        except asyncio.CancelledError:
-            if task not in self._stopped:
-                raise
-            task.uncancel()
-            raise Busy("the agent stopped before this request finished") from None
-
-    @contextmanager
-    def dialog(self) -> Iterator[None]:
-        task = asyncio.current_task()
-        if task is None:
-            yield
-            return
-        self.dialogs.add(task)
-        try:
-            yield
-        finally:
-            self.dialogs.discard(task)
-
-    def stop(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
-        """Cancel ``tasks`` for the shutdown (their requests are answered ``busy``)."""
-        for task in tasks:
-            if not task.done():
-                self._stopped.add(task)
-                task.cancel()
+# -- dialogs in flight -------------------------------------------------------------
 
 
 class TrackedConsent(ConsentUI):
@@ -309,9 +249,7 @@ class Agent:
         except StartError:
             await stores.close()
             raise
-        server = AgentServer(services, ssl_context)
-        server.methods = {name: self.tracker.wrap(m) for name, m in server.methods.items()}
-        server.tracker = self.tracker  # for endpoints outside the method table (Tracker.request)
+        server = AgentServer(services, self.tracker, ssl_context)
         try:
             await server.start()
         except AgentStartError as exc:

@@ -4,8 +4,9 @@ Before the upgrade it checks, in order: the Host header (a loopback name with ou
 DNS rebinding; every path answers a foreign Host the same 403), the path, the Origin (canonical, approved or allow-listed, or
 approved now by the user; local programs without an Origin must present the bearer
 token).  A refusal is a bare 403 with no server header: nothing about the agent leaks to a
-page it does not serve.  After the upgrade each connection runs
-receive → parse → dispatch → serialise → send, with a bound on requests in flight.
+page it does not serve.  After the upgrade each message of either endpoint goes through
+:func:`~tanba.agent.pipeline.serve_one` (decode → run → render → send); the drivers here
+and in :mod:`~tanba.agent.ncalayer.session` only read frames and bound what is in flight.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import collections
 import errno
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -27,17 +27,16 @@ from websockets.http11 import Request, Response
 
 from tanba.agent import memory
 from tanba.agent.consent.base import OriginDecision
-from tanba.agent.dispatch import Method, RequestContext, dispatch
+from tanba.agent.dispatch import Method
 from tanba.agent.handlers import table
 from tanba.agent.localtoken import check_bearer
+from tanba.agent.native import NativeEndpoint
+from tanba.agent.pipeline import serve_one
 from tanba.agent.services import Services
+from tanba.agent.tracker import Tracker
 from tanba.protocol import codec, i18n
-from tanba.protocol.errors import InternalError, InvalidRequest, TanbaError
-from tanba.protocol.messages import RequestId, error_message, notification, parse_request, result_message, salvage_id
+from tanba.protocol.errors import TanbaError
 from tanba.protocol.origin import is_loopback_host, normalize_origin
-
-if TYPE_CHECKING:
-    from tanba.agent.lifecycle import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,12 @@ class AgentStartError(Exception):
 
 
 class TanbaConnection(ServerConnection):
-    """A connection that knows who it serves; counted against the connection cap."""
+    """A connection that knows who it serves; counted against the connection cap.
 
+    Each :class:`AgentServer` serves connections of its own subclass, whose ``agent`` is
+    that server (websockets makes the connections; this is how they know their agent)."""
+
+    agent: AgentServer
     origin: str | None = None
     locale: str = i18n.DEFAULT_LOCALE
     route: str = NATIVE_PATH
@@ -79,7 +82,7 @@ class TanbaConnection(ServerConnection):
         return self.message_kinds.popleft(), data
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        agent: AgentServer = self.server.tanba  # type: ignore[attr-defined]
+        agent = self.agent
         super().connection_made(transport)
         if agent.open_connections >= agent.services.settings.limits.max_connections:
             log.warning("connection cap reached (%d); refusing a connection", agent.open_connections)
@@ -93,13 +96,13 @@ class TanbaConnection(ServerConnection):
     def connection_lost(self, exc: Exception | None) -> None:
         if getattr(self, "_counted", False):
             self._counted = False
-            self.server.tanba.open_connections -= 1  # type: ignore[attr-defined]
+            self.agent.open_connections -= 1
         super().connection_lost(exc)
 
     async def handshake(self, *args: Any, **kwargs: Any) -> None:
         # Our own handshake timeout, so that the origin prompt can lift it while the user
         # reads the question (websockets' open_timeout cannot be changed mid-handshake).
-        limits = self.server.tanba.services.settings.limits  # type: ignore[attr-defined]
+        limits = self.agent.services.settings.limits
         async with asyncio.timeout(limits.handshake_timeout) as timeout:
             self._timeout = timeout
             await super().handshake(*args, **kwargs)
@@ -115,15 +118,16 @@ def _finished(tasks: set[asyncio.Task[None]], slots: asyncio.Semaphore, task: as
 
 
 class AgentServer:
-    def __init__(self, services: Services, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, services: Services, tracker: Tracker, ssl_context: ssl.SSLContext | None = None) -> None:
+        #: what requests use; a reload replaces it, and every request looks it up when it
+        #: starts (so connections opened before a reload use the new key stores)
         self.services = services
+        #: every request of both endpoints registers here, so a graceful stop waits for it
+        self.tracker = tracker
         #: wss when set (the locally trusted certificate of `tanba tls install`)
         self.ssl_context = ssl_context
         self.methods: dict[str, Method[Any, Any]] = table()
         self.open_connections = 0
-        #: set by the lifecycle: requests served outside the method table (NCALayer's /)
-        #: register with it so a graceful stop waits for them
-        self.tracker: Tracker | None = None
         self.port = services.settings.port
         self._server: Server | None = None
 
@@ -140,7 +144,7 @@ class AgentServer:
                 hosts,  # type: ignore[arg-type]  # passed through to loop.create_server
                 settings.port,
                 process_request=self._process_request,
-                create_connection=TanbaConnection,
+                create_connection=type("TanbaConnection", (TanbaConnection,), {"agent": self}),
                 compression=None,
                 server_header=None,
                 open_timeout=None,  # TanbaConnection.handshake applies our own
@@ -157,7 +161,6 @@ class AgentServer:
                     "(`tanba doctor` tells; or choose another --port)"
                 ) from exc
             raise AgentStartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
-        self._server.tanba = self  # type: ignore[attr-defined]
         sockets = self._server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]
@@ -292,9 +295,7 @@ class AgentServer:
             await self._serve_native(connection)
 
     async def _serve_native(self, connection: TanbaConnection) -> None:
-        limits = self.services.settings.limits
-        slots = asyncio.Semaphore(limits.max_in_flight)
-        in_flight: dict[RequestId, asyncio.Task[None]] = {}
+        slots = asyncio.Semaphore(self.services.settings.limits.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
 
         async def send(message: dict[str, Any]) -> None:
@@ -303,6 +304,7 @@ class AgentServer:
             except ConnectionClosed:
                 pass
 
+        endpoint = NativeEndpoint(lambda: self.services, self.methods, connection.origin, connection.locale, send)
         try:
             while True:
                 if not await self._slot_or_gone(connection, slots):
@@ -312,7 +314,7 @@ class AgentServer:
                 except ConnectionClosed:
                     slots.release()
                     break
-                task = asyncio.create_task(self._serve_message(connection, kind, message, send, in_flight))
+                task = asyncio.create_task(serve_one(self.tracker, endpoint, kind is Opcode.TEXT, message, send))
                 memory.release_after(task, len(message))
                 del message  # the task holds it; this loop must not while it waits for the next one
                 tasks.add(task)
@@ -332,8 +334,8 @@ class AgentServer:
         if not slots.locked():
             await slots.acquire()
             return True
-        acquire = asyncio.ensure_future(slots.acquire())
-        gone = connection.connection_lost_waiter
+        acquire: asyncio.Future[Any] = asyncio.ensure_future(slots.acquire())
+        gone: asyncio.Future[Any] = connection.connection_lost_waiter
         try:
             await asyncio.wait({acquire, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -344,50 +346,3 @@ class AgentServer:
                 return True
             slots.release()
         return False
-
-    async def _serve_message(
-        self,
-        connection: TanbaConnection,
-        kind: Opcode,
-        message: bytes,
-        send: Callable[[dict[str, Any]], Awaitable[None]],
-        in_flight: dict[RequestId, asyncio.Task[None]],
-    ) -> None:
-        locale = connection.locale
-        request_id: RequestId | None = None
-        registered = False
-        try:
-            if kind is not Opcode.TEXT:
-                raise InvalidRequest("binary frames are not accepted: send JSON as text")
-            obj = codec.decode(message, self.services.settings.limits)
-            request_id = salvage_id(obj)
-            request = parse_request(obj)
-            if request.id in in_flight:
-                raise InvalidRequest(f"request id {request.id!r} is already in flight")
-            current = asyncio.current_task()
-            assert current is not None
-            in_flight[request.id] = current
-            registered = True
-
-            async def notify(method: str, params: dict[str, Any]) -> None:
-                await send(notification(method, params))
-
-            ctx = RequestContext(self.services, connection.origin, locale, request.id, notify, request.method)
-            result = await dispatch(self.methods, ctx, request)
-            await send(result_message(request.id, result))
-        except TanbaError as exc:
-            if exc.reason == "internal":
-                log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)
-            await send(self._error(request_id, exc, locale))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("unexpected error serving a request")
-            await send(self._error(request_id, InternalError("unexpected"), locale))
-        finally:
-            if registered and request_id is not None:
-                in_flight.pop(request_id, None)
-
-    @staticmethod
-    def _error(request_id: RequestId | None, error: TanbaError, locale: str) -> dict[str, Any]:
-        return error_message(request_id, error, i18n.error_text(error, locale))

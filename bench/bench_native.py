@@ -36,6 +36,7 @@ from tanba.agent.config import Settings
 from tanba.agent.consent.auto import AutoApprover
 from tanba.agent.origins import OriginStore
 from tanba.agent.server import AgentServer
+from tanba.agent.tracker import Tracker
 from tanba.agent.services import Services
 from tanba.agent.testpki import Manifest, make_test_pki
 from tanba.protocol.limits import Limits
@@ -80,7 +81,7 @@ async def bench_v1(pki: Manifest, tmp: Path, docs: int, rounds: int) -> tuple[fl
     stores = Stores([Pkcs12Store([ident.p12])])
     services = Services(settings, AutoApprover(pin, [ORIGIN]), OriginStore(tmp / "origins.json"), "x" * 43,
                         "bench", stores=stores)
-    server = AgentServer(services)
+    server = AgentServer(services, Tracker())
     await server.start()
     best_raw = best_v1 = 0.0
     try:

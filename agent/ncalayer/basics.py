@@ -8,17 +8,15 @@ and always a list, raw signatures as base64; string data answers a string, a lis
 from __future__ import annotations
 
 import base64
-import logging
 from typing import TYPE_CHECKING, Any
 
 from tanba.agent.handlers.sign import sign_for
+from tanba.agent.pipeline import log_error
 from tanba.protocol import ncalayer
 from tanba.protocol.errors import MethodNotFound, TanbaError
 
 if TYPE_CHECKING:
     from tanba.agent.ncalayer.session import Session
-
-log = logging.getLogger(__name__)
 
 
 def _encode(fmt: str, signature_b64: str) -> str:
@@ -38,9 +36,8 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         if request.locale is not None:
             locale = ncalayer.normalize_locale(request.locale, locale)
         result = await sign_for(session.context("basics.sign", locale), request.params, request.purpose)
-    except TanbaError as exc:
-        if exc.reason == "internal":
-            log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)
+    except TanbaError as exc:  # answered here: in the request's own locale
+        log_error(exc)
         return ncalayer.basics_error(exc, locale)
     outputs = [_encode(request.format, s) for s in result.signatures]
     if request.output_cert:

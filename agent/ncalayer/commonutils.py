@@ -8,20 +8,16 @@ user picked and confirmed; ``getActiveTokens`` names the token storages that sho
 from __future__ import annotations
 
 import base64
-import logging
 from typing import TYPE_CHECKING, Any
 
 from tanba.agent.handlers.sign import sign_for
 from tanba.protocol import ncalayer
-from tanba.protocol.errors import TanbaError
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.certificate import cert_info
 from tanba.providers.registry import Stores
 
 if TYPE_CHECKING:
     from tanba.agent.ncalayer.session import Session
-
-log = logging.getLogger(__name__)
 
 #: file storage: NCALayer never lists it among active tokens
 FILE_STORAGE = "PKCS12"
@@ -46,19 +42,16 @@ async def _sign(session: Session, method: str, request: ncalayer.CommonSign) -> 
 
 
 async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any]:
+    """The answer to one commonUtils request; a failure is raised, and the pipeline
+    answers it in commonUtils' shape (:meth:`NcaLayerCall.render_error`)."""
     uuid = envelope.uuid
-    try:
-        request = ncalayer.parse_common(envelope.method, envelope.args)
-        if isinstance(request, ncalayer.ActiveTokens):
-            return ncalayer.common_ok(await active_tokens(session.services.stores), uuid)
-        if isinstance(request, ncalayer.KeyInfo):
-            identity = await session.context(envelope.method or "").key_access().disclose_one(CertFilter(storages=(request.storage,)))
-            return ncalayer.common_ok(cert_info(identity).ncalayer_key_info(identity.id), uuid)
-        if isinstance(request, ncalayer.ChangeLocale):
-            session.locale = ncalayer.normalize_locale(request.locale, session.locale)
-            return ncalayer.common_done(uuid)
-        return ncalayer.common_ok(await _sign(session, envelope.method or "", request), uuid)
-    except TanbaError as exc:
-        if exc.reason == "internal":
-            log.error("internal error: %s", exc.detail, exc_info=exc.__cause__ is not None)
-        return ncalayer.common_error(exc, session.locale, uuid)
+    request = ncalayer.parse_common(envelope.method, envelope.args)
+    if isinstance(request, ncalayer.ActiveTokens):
+        return ncalayer.common_ok(await active_tokens(session.services.stores), uuid)
+    if isinstance(request, ncalayer.KeyInfo):
+        identity = await session.context(envelope.method or "").key_access().disclose_one(CertFilter(storages=(request.storage,)))
+        return ncalayer.common_ok(cert_info(identity).ncalayer_key_info(identity.id), uuid)
+    if isinstance(request, ncalayer.ChangeLocale):
+        session.locale = ncalayer.normalize_locale(request.locale, session.locale)
+        return ncalayer.common_done(uuid)
+    return ncalayer.common_ok(await _sign(session, envelope.method or "", request), uuid)

@@ -1,19 +1,21 @@
 """One ``/`` connection: greeting, heartbeat echo, then requests answered in order.
 
-NCALayer answers carry no request id (``uuid`` is optional and most pages omit it), so a
-page pairs each answer with its oldest open request.  The session therefore answers
-requests one at a time, in the order they came, while the reader keeps reading: it echoes
-``--heartbeat--`` even while a dialog is open, and it notices the page going away.  At most
-``limits.max_in_flight`` requests wait; one more is answered ``busy`` at once.  When the
-connection closes, the request being served is cancelled, which closes its dialog.
+The connection rules (heartbeat, one request at a time in arrival order, the bound on
+waiting requests) are :class:`~tanba.protocol.connection.NcaLayerInbox`'s; this module
+drives it — the reader keeps reading while a request is served, so the heartbeat is echoed
+even while a dialog is open and the page going away is noticed — and is the endpoint that
+turns an NCALayer envelope into a call of :mod:`~tanba.agent.ncalayer.commonutils` or
+:mod:`~tanba.agent.ncalayer.basics`.  When the connection closes, the request being served
+is cancelled, which closes its dialog.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
@@ -21,44 +23,90 @@ from websockets.frames import Opcode
 
 from tanba.agent import memory
 from tanba.agent.dispatch import RequestContext
+from tanba.agent.pipeline import Answer, Call, Endpoint, serve_one
+from tanba.agent.services import Services
 from tanba.protocol import codec, ncalayer
-from tanba.protocol.errors import Busy, InternalError, InvalidRequest, TanbaError
+from tanba.protocol.connection import Echo, NcaLayerInbox, Refuse
+from tanba.protocol.errors import InvalidRequest, TanbaError
 
 if TYPE_CHECKING:
     from tanba.agent.server import AgentServer, TanbaConnection
 
 log = logging.getLogger(__name__)
 
-_HEARTBEAT = ncalayer.HEARTBEAT.encode("ascii")
-
 
 async def _no_notifications(method: str, params: dict[str, Any]) -> None:
     """NCALayer's wire has no progress notifications."""
 
 
-class Session:
-    def __init__(self, agent: AgentServer, connection: TanbaConnection) -> None:
-        self.agent = agent
-        self.services = agent.services
-        self.connection = connection
+class Session(Endpoint):
+    """The NCALayer endpoint of one connection: what commonUtils and basics handlers see."""
+
+    def __init__(self, services: Callable[[], Services], origin: str | None, locale: str) -> None:
+        self._services = services
+        self.origin = origin
         #: language of answers and dialogs; changeLocale and basics' locale change it
-        self.locale = connection.locale
+        self.locale = locale
         self._ids = itertools.count(1)
-        limits = self.services.settings.limits
-        self._queue: asyncio.Queue[tuple[Opcode, bytes]] = asyncio.Queue(maxsize=limits.max_in_flight)
+
+    @property
+    def services(self) -> Services:
+        """The agent's services now (after a reload: the new ones)."""
+        return self._services()
 
     def context(self, method: str, locale: str | None = None) -> RequestContext:
         """A native request context for one NCALayer request (``method`` names it in the audit log)."""
         return RequestContext(
-            self.services,
-            self.connection.origin,
-            locale or self.locale,
-            f"ncalayer-{next(self._ids)}",
-            _no_notifications,
-            method,
+            self.services, self.origin, locale or self.locale, f"ncalayer-{next(self._ids)}", _no_notifications, method
         )
 
-    async def send(self, answer: dict[str, Any]) -> None:
+    def decode(self, text: bool, message: bytes) -> NcaLayerCall | Answer:
+        try:
+            if not text:
+                raise InvalidRequest("binary frames are not accepted: send JSON as text")
+            envelope = ncalayer.parse_envelope(codec.decode(message, self.services.settings.limits))
+        except TanbaError as exc:
+            log.info("NCALayer session: unreadable message: %s", exc.detail)
+            return ncalayer.common_error(exc, self.locale)
+        log.info("NCALayer request %.80s / %.80s", envelope.module, envelope.method)
+        return NcaLayerCall(self, envelope)
+
+
+@dataclass
+class NcaLayerCall(Call[Answer]):
+    session: Session
+    envelope: ncalayer.Envelope
+
+    async def run(self) -> Answer:
+        from tanba.agent.ncalayer import basics, commonutils
+
+        module = self.envelope.module
+        if module == ncalayer.COMMON_UTILS:
+            return await commonutils.handle(self.session, self.envelope)
+        if module == ncalayer.BASICS:
+            return await basics.handle(self.session, self.envelope)
+        return ncalayer.module_not_found()
+
+    def render(self, result: Answer) -> Answer:
+        return result  # the module handlers answer in their own shapes
+
+    def render_error(self, error: TanbaError) -> Answer:
+        if self.envelope.module == ncalayer.BASICS:
+            return ncalayer.basics_error(error, self.session.locale)
+        return ncalayer.common_error(error, self.session.locale, self.envelope.uuid)
+
+
+class _Driver:
+    """Reads frames into the inbox and serves its requests one after another."""
+
+    def __init__(self, agent: AgentServer, connection: TanbaConnection) -> None:
+        self.agent = agent
+        self.connection = connection
+        self.session = Session(lambda: agent.services, connection.origin, connection.locale)
+        self.inbox = NcaLayerInbox(agent.services.settings.limits.max_in_flight)
+        self._wake = asyncio.Event()
+
+    async def send(self, answer: Answer) -> None:
         await self._send_text(codec.encode(answer))
 
     async def _send_text(self, text: str) -> None:
@@ -76,14 +124,15 @@ class Session:
                     kind, message = await self.connection.recv_message()
                 except ConnectionClosed:
                     break
-                if kind is Opcode.TEXT and message == _HEARTBEAT:
-                    await self._send_text(ncalayer.HEARTBEAT)
-                    continue
-                try:
-                    self._queue.put_nowait((kind, message))
-                except asyncio.QueueFull:
-                    log.info("NCALayer session: %d requests waiting; one more refused", self._queue.qsize())
-                    await self.send(ncalayer.common_error(Busy("too many requests waiting"), self.locale))
+                event = self.inbox.receive(kind is Opcode.TEXT, message)
+                del message
+                if isinstance(event, Echo):
+                    await self._send_text(event.text)
+                elif isinstance(event, Refuse):
+                    log.info("NCALayer session: %d requests waiting; one more refused", self.inbox.waiting)
+                    await self.send(ncalayer.common_error(event.error, self.session.locale))
+                else:
+                    self._wake.set()
         finally:
             # The page is gone: cancel what it asked for, which closes any open dialog.
             worker.cancel()
@@ -91,54 +140,23 @@ class Session:
 
     async def _work(self) -> None:
         while True:
-            kind, message = await self._queue.get()
-            # Each request is a task of its own, as on /v1: the agent's tracker follows it
-            # until its answer is sent and forgets it then.  (Tracked as part of this
-            # long-lived loop, every request left a callback behind, and a stop waited
-            # for an idle page's loop.)  Cancelling this loop cancels the request too.
-            serving = asyncio.create_task(self._serve(kind, message))
-            memory.release_after(serving, len(message))
-            del message  # held by the task only, so that it is gone when the task is
-            await serving
-
-    async def _serve(self, kind: Opcode, message: bytes) -> None:
-        await self.send(await self.answer(kind, message))
-
-    async def answer(self, kind: Opcode, message: bytes) -> dict[str, Any]:
-        """The answer to one message; never raises (but for cancellation)."""
-        from tanba.agent.ncalayer import basics, commonutils
-
-        try:
-            if kind is not Opcode.TEXT:
-                raise InvalidRequest("binary frames are not accepted: send JSON as text")
-            envelope = ncalayer.parse_envelope(codec.decode(message, self.services.settings.limits))
-        except TanbaError as exc:
-            log.info("NCALayer session: unreadable message: %s", exc.detail)
-            return ncalayer.common_error(exc, self.locale)
-        module = envelope.module
-        log.info("NCALayer request %.80s / %.80s", module, envelope.method)
-        tracker = self.agent.tracker
-        try:
-            async with tracker.request() if tracker is not None else contextlib.nullcontext():
-                if module == ncalayer.COMMON_UTILS:
-                    return await commonutils.handle(self, envelope)
-                if module == ncalayer.BASICS:
-                    return await basics.handle(self, envelope)
-        except asyncio.CancelledError:
-            raise
-        except TanbaError as exc:  # busy while the agent stops
-            if module == ncalayer.BASICS:
-                return ncalayer.basics_error(exc, self.locale)
-            return ncalayer.common_error(exc, self.locale, envelope.uuid)
-        except Exception:
-            log.exception("unexpected error serving an NCALayer request")
-            error = InternalError("unexpected")
-            if module == ncalayer.BASICS:
-                return ncalayer.basics_error(error, self.locale)
-            return ncalayer.common_error(error, self.locale, envelope.uuid)
-        return ncalayer.module_not_found()
+            await self._wake.wait()
+            self._wake.clear()
+            while (message := self.inbox.next()) is not None:
+                # Each request is a task of its own, as on /v1: the agent's tracker follows
+                # it until its answer is sent and forgets it then.  Cancelling this loop
+                # cancels the request too.
+                serving = asyncio.create_task(
+                    serve_one(self.agent.tracker, self.session, message.text, message.data, self.send)
+                )
+                memory.release_after(serving, len(message.data))
+                del message  # held by the task only, so that it is gone when the task is
+                try:
+                    await serving
+                finally:
+                    self.inbox.done()
 
 
 async def serve(agent: AgentServer, connection: TanbaConnection) -> None:
     """Run one ``/`` connection until it closes."""
-    await Session(agent, connection).run()
+    await _Driver(agent, connection).run()

@@ -353,3 +353,45 @@ async def test_an_idle_ncalayer_page_that_was_served_does_not_hold_up_the_stop(
         assert time.monotonic() - started < 5  # not the 30 s kept for requests in flight
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(page.recv(), 5)
+
+
+async def test_a_page_connected_before_a_reload_signs_with_the_reloaded_keys_on_both_endpoints(
+    tmp_path: Path, pki: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13's bug: the config's p12 changes from rsa-sign.p12 to ec-sign.p12 and the
+    agent reloads; a ``/`` page that connected before went on asking for rsa-sign.p12's
+    password (with a PKCS#11 module it answered store_error — the old stores were closed).
+    Requests look the services up when they start: the old connection gets the new key."""
+    from support.consent import ScriptedConsent
+    from cryptography import x509
+
+    monkeypatch.setenv("TANBA_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("TANBA_STATE_DIR", str(tmp_path / "state"))
+    config = tmp_path / "tanba.toml"
+    config.write_text(f'allow-origin = ["{PORTAL}"]\np12 = ["{pki.identities["rsa-sign"].p12}"]\n')
+    flags = {"port": 0, "autodetect": False}
+    user = ScriptedConsent(pin="123456")
+    agent = Agent(load_settings(config, flags), version="test", config_path=config, flags=flags,
+                  make_consent=lambda s: user)
+    server = await agent.start()
+    doc = base64.b64encode(b"doc").decode()
+    sign = {"module": "kz.gov.pki.knca.commonUtils", "method": "createCAdESFromBase64",
+            "args": ["PKCS12", "SIGNATURE", doc, False]}
+    try:
+        async with connect(f"ws://127.0.0.1:{server.port}/", origin=PORTAL) as nca, \
+                connect(f"ws://127.0.0.1:{server.port}/v1", origin=PORTAL) as v1:  # type: ignore[arg-type]
+            await nca.recv()  # the greeting
+            config.write_text(f'allow-origin = ["{PORTAL}"]\np12 = ["{pki.identities["ec-sign"].p12}"]\n')
+            assert await agent.reload()
+            await nca.send(json.dumps(sign))
+            reply = json.loads(await asyncio.wait_for(nca.recv(), 30))
+            assert reply["code"] == "200", reply
+            await v1.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sign",
+                                      "params": {"format": "cms", "data": [doc]}}))
+            native = await reply_to(v1, 1)
+        asked_files = [q.location for kind, q in user.asked if kind == "pin"]
+        assert asked_files and all(loc == str(pki.identities["ec-sign"].p12) for loc in asked_files), asked_files
+        signer = x509.load_pem_x509_certificate(native["result"]["certificate"].encode())
+        assert signer == pki.identities["ec-sign"].certificate()
+    finally:
+        await agent.shutdown()

@@ -31,6 +31,7 @@ from tanba.agent import tls
 from tanba.agent.config import Settings
 from tanba.agent.origins import OriginStore
 from tanba.agent.server import AgentServer
+from tanba.agent.tracker import Tracker
 from tanba.agent.services import Services
 from websockets.asyncio.client import connect
 
@@ -282,7 +283,7 @@ async def tls_agent(tmp_path: Path, files: tls.TlsFiles, allow: str) -> AsyncIte
     settings = Settings(port=0, allow_origin=(allow,))
     services = Services(settings=settings, consent=ScriptedConsent(), origins=OriginStore(tmp_path / "origins.json"),
                         client_token="t" * 43, version="9.9.9-test")
-    server = AgentServer(services, ssl_context=tls.server_ssl_context(files))
+    server = AgentServer(services, Tracker(), ssl_context=tls.server_ssl_context(files))
     await server.start()
     try:
         yield server

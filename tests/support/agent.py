@@ -19,6 +19,7 @@ from tanba.agent.config import Settings
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
 from tanba.agent.server import AgentServer
+from tanba.agent.tracker import Tracker
 from tanba.agent.services import Services
 
 PORTAL = "https://portal.test"
@@ -39,7 +40,7 @@ async def running_agent(
         version="9.9.9-test",
         **services_kw,
     )
-    server = AgentServer(services)
+    server = AgentServer(services, Tracker())
     await server.start()
     try:
         yield server

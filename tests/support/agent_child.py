@@ -26,7 +26,8 @@ from support.consent import ScriptedConsent  # noqa: E402
 from tanba.agent.config import Settings  # noqa: E402
 from tanba.agent.consent.base import OriginDecision  # noqa: E402
 from tanba.agent.origins import OriginStore  # noqa: E402
-from tanba.agent.server import AgentServer  # noqa: E402
+from tanba.agent.server import AgentServer
+from tanba.agent.tracker import Tracker  # noqa: E402
 from tanba.agent.services import Services  # noqa: E402
 from tanba.providers.pkcs12 import Pkcs12Store  # noqa: E402
 from tanba.providers.registry import Stores  # noqa: E402
@@ -42,7 +43,7 @@ async def main(args: argparse.Namespace) -> None:
         settings=settings, consent=consent, origins=OriginStore(Path(args.origins)),
         client_token=TOKEN, version="9.9.9-child", stores=stores,
     )
-    server = AgentServer(services)
+    server = AgentServer(services, Tracker())
     await server.start()
     print(f"PORT {server.port}", flush=True)
     stop = asyncio.Event()
