@@ -34,7 +34,8 @@ Semantics of NCALayer's ``signXml(xml, tbsElementXPath, signatureParentElementXP
   (``URI=""``): the signature then covers more than asked, never less.
 * ``parent`` (XPath, empty = the root element): the Signature is appended as its last child.
 * Each XPath must select exactly one element; nothing, several, or a non-element is
-  ``invalid_params``.  Prefixes usable in the XPath are those declared in the document.
+  ``invalid_params``.  Prefixes usable in the XPath are those declared in the document
+  (the first declaration of a prefix wins), as the parser reported them.
 
 Note on comments: with ``URI=""`` and ``URI="#id"`` the XML-DSig spec removes comment
 nodes before the transforms run, so the ``#WithComments`` transform in this profile never
@@ -62,7 +63,9 @@ returned, so a key/certificate mismatch fails with ``internal`` instead of shipp
 signature nobody can verify.
 
 Input is parsed by :mod:`tanba.agent.formats.xmlparse` (no DOCTYPE, no entities, no
-network, bounded).  Output is UTF-8, with an XML declaration if the input had one.
+network, bounded nodes and namespace declarations, so the inclusive C14N below stays
+linear).  Parsing, C14N and serialisation run in a worker thread, never on the event
+loop.  Output is UTF-8, with an XML declaration if the input had one.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from lxml import etree
 
-from tanba.agent.formats.xmlparse import DEFAULT_MAX_BYTES, has_xml_declaration, parse_xml
+from tanba.agent.formats.xmlparse import DEFAULT_MAX_BYTES, has_xml_declaration, parse_xml_document
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
 
@@ -200,9 +203,9 @@ def _signature_method(cert: x509.Certificate, hash_alg: HashAlgorithm) -> tuple[
 def _prepare(
     doc: bytes, index: int, cert_b64: str, method: str, options: XmlSignOptions
 ) -> _Pending:
-    tree = parse_xml(doc, max_bytes=options.max_bytes)
+    parsed = parse_xml_document(doc, max_bytes=options.max_bytes)
+    tree, namespaces = parsed.tree, parsed.prefixes
     root = tree.getroot()
-    namespaces = _document_prefixes(root)
     target = _select(root, options.sign_element, namespaces, "sign_element", index)
     parent = _select(root, options.parent, namespaces, "parent", index)
     uri = _reference_uri(root, target, index)
@@ -250,14 +253,6 @@ def _c14n(node: Any, exclusive: bool, index: int) -> bytes:
     except (etree.LxmlError, ValueError) as exc:
         raise InvalidParams(f"document {index}: XML cannot be canonicalised") from exc
     return data
-
-
-def _document_prefixes(root: Any) -> dict[str, str]:
-    prefixes: dict[str, str] = {}
-    for prefix, uri in root.xpath("//namespace::*"):
-        if prefix and prefix != "xml":
-            prefixes.setdefault(prefix, uri)
-    return prefixes
 
 
 def _select(root: Any, xpath: str, namespaces: dict[str, str], what: str, index: int) -> Any:

@@ -359,3 +359,25 @@ async def test_ec_key_on_a_pkcs11_token(pki: Manifest, softhsm: SoftHSM, tmp_pat
         assert algorithms(out)["method"] == "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
         assert xmlsec1(pki, out, tmp_path, "urn:tanba:person:applicant")
         assert signxml_ok(out, identity.certificate)
+
+
+async def test_prefixes_declared_below_the_root_work_in_xpaths_and_the_first_declaration_wins(
+    pki: Manifest, tmp_path: Path
+) -> None:
+    signer = KeyFileSigner(pki, "rsa-sign")
+    doc = (b'<r xmlns:a="urn:first"><x xmlns:b="urn:inner"><b:item Id="it">1</b:item></x>'
+           b'<y xmlns:a="urn:second"><a:slot/></y><a:slot/></r>')
+    options = XmlSignOptions(sign_element="//b:item", parent="//a:slot")
+    signed = await sign_xml(signer, signer.certificate, doc, options)
+    assert algorithms(signed)["uri"] == "#it"
+    assert signature_of(signed).getparent().getparent().tag == "r"  # a:slot of urn:first, not urn:second
+    assert xmlsec1(pki, signed, tmp_path, "urn:inner:item")
+
+
+async def test_too_many_namespace_declarations_refuse_the_batch_before_signing(pki: Manifest) -> None:
+    signer = KeyFileSigner(pki, "rsa-sign")
+    ns = "".join(f' xmlns:p{i}="urn:{i}"' for i in range(129))
+    heavy = f"<r{ns}><a/></r>".encode()
+    with pytest.raises(InvalidParams, match="more than 128 namespace declarations in scope"):
+        await sign_xml_batch(signer, signer.certificate, [DOC, heavy])
+    assert signer.batch_calls == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tanba.agent.formats.xmlparse import has_xml_declaration, parse_xml
+from tanba.agent.formats.xmlparse import has_xml_declaration, parse_xml, parse_xml_document
 from tanba.protocol.errors import InvalidParams
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -164,3 +164,40 @@ def test_xml_declaration_is_detected_in_utf8_and_utf16() -> None:
     assert has_xml_declaration('<?xml version="1.0" encoding="UTF-16"?><r/>'.encode("utf-16"))
     assert not has_xml_declaration(b"<r/>")
     assert not has_xml_declaration(b'<?xml-stylesheet href="a.xsl"?><r/>')
+
+
+def test_text_comments_and_pis_count_as_nodes() -> None:
+    data = b"<?p top?><r>t<!--c--><?q x?><b/>u</r>"  # p, r, "t", comment, q, b, "u"
+    assert parse_xml(data, max_nodes=7).getroot().tag == "r"
+    assert refused(data, max_nodes=6) == "XML with more than 6 nodes is refused"
+
+
+def test_namespace_declarations_are_bounded_in_scope_and_in_total() -> None:
+    def declared(n: int) -> str:
+        return "".join(f' xmlns:p{i}="urn:{i}"' for i in range(n))
+
+    assert parse_xml(f"<r{declared(128)}><a/></r>".encode()).getroot().tag == "r"
+    assert refused(f"<r{declared(129)}/>".encode()) == (
+        "XML with more than 128 namespace declarations in scope is refused")
+    # Declarations on ancestors count, shadowed ones too (libxml2's C14N walks them all).
+    nested = "".join(f'<e xmlns:p="urn:{i}">' for i in range(10)) + "</e>" * 10
+    assert refused(nested.encode(), max_namespaces=9) == (
+        "XML with more than 9 namespace declarations in scope is refused")
+    # In total: 10 declarations in scope at each of 1 + 100 elements.
+    wide = f"<r{declared(10)}>" + "<a/>" * 100 + "</r>"
+    assert parse_xml(wide.encode(), max_namespace_bindings=1010).getroot().tag == "r"
+    assert refused(wide.encode(), max_namespace_bindings=1009) == (
+        "XML with more than 1009 namespace bindings is refused")
+
+
+def test_declared_prefixes_are_reported_first_declaration_first() -> None:
+    parsed = parse_xml_document(
+        b'<r xmlns="urn:d" xmlns:a="urn:1"><x xmlns:a="urn:2" xmlns:b="urn:3"/>'
+        b'<y xmlns:xml="http://www.w3.org/XML/1998/namespace"/></r>')
+    assert parsed.prefixes == {"a": "urn:1", "b": "urn:3"}
+    assert parsed.tree.getroot().tag == "{urn:d}r"
+
+
+def test_a_doctype_before_a_huge_body_is_refused_for_the_doctype() -> None:
+    data = b"<!DOCTYPE r><r>" + b"<a/>" * 2_000_000 + b"</r>"  # more nodes than allowed, too
+    assert refused(data, max_bytes=len(data)) == "XML with a DOCTYPE is refused"
