@@ -16,8 +16,15 @@ Built on pyhanko-certvalidator, in two separate passes so the two answers stay a
    ``chain_valid`` true: the path is fine, its status is not; the overall verdict combines
    both (see :meth:`ChainValidator.acceptable`).
 
-Every network request is bounded by ``timeout / 2`` (so OCSP then CRL fit), and the whole
-revocation pass by ``timeout``: a dead or hanging responder yields ``unknown``, never a hang.
+Revocation data is fetched by this module's own fetchers, through
+:class:`~tanba.agent.verify.http.RequestFetches`: ``timeout`` seconds for *one verify
+request* (all its signers together, from :meth:`ChainValidator.fetches`; a single
+:meth:`ChainValidator.validate` without one gets its own), each network request bounded by
+``timeout / 2`` (so OCSP then CRL fit), at most :data:`MAX_FETCHES` requests, each URL (each
+question to it) asked once, no redirects, no compressed bodies, bounded body sizes, and no
+certificate ever fetched (issuers come from the signature and the configuration).  A dead,
+hanging or spent responder yields ``unknown``, never ``good`` and never a hang.  The
+fetchers make no task: nothing of a check runs on once it has answered.
 """
 
 from __future__ import annotations
@@ -25,24 +32,28 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+import traceback
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
-from asn1crypto import pem
+from asn1crypto import cms, crl, ocsp, pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext, errors
-from pyhanko_certvalidator.fetchers import Fetchers
-from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-from pyhanko_certvalidator.fetchers.aiohttp_fetchers.crl_client import AIOHttpCRLFetcher
-from pyhanko_certvalidator.fetchers.aiohttp_fetchers.ocsp_client import AIOHttpOCSPFetcher
-from pyhanko_certvalidator.fetchers.api import FetchLimits
-from pyhanko_certvalidator.fetchers.common_utils import FetchBudget
+from pyhanko_certvalidator.authority import Authority
+from pyhanko_certvalidator.fetchers.api import CertificateFetcher, CRLFetcher, Fetchers, OCSPFetcher
+from pyhanko_certvalidator.fetchers.common_utils import (
+    enumerate_delivery_point_urls,
+    format_ocsp_request,
+    process_ocsp_response_data,
+)
+from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
 
-from tanba.agent.verify.http import RevocationHttp
+from tanba.agent.verify.http import MAX_CRL_BYTES, MAX_OCSP_BYTES, FetchError, RequestFetches, RevocationHttp
 from tanba.agent.verify.result import Revocation
 from tanba.protocol.errors import InvalidParams
 
@@ -52,8 +63,25 @@ RevocationPolicy = Literal["require", "soft", "off"]
 AnchorSource: TypeAlias = "x509.Certificate | str | Path"
 CertLike: TypeAlias = "x509.Certificate | asn1_x509.Certificate"
 
-#: A signature's certificates never need many fetches; a hostile one gets no more.
-_LIMITS = FetchLimits(max_requests=8, max_cert_requests=0, max_aia_urls_per_object=2)
+#: network requests of one verify request, all signers together: an OCSP request for each
+#: of 32 signers and a few CRLs; a hostile signature gets no more
+MAX_FETCHES = 40
+#: OCSP URLs, and CRL URLs, tried per certificate
+MAX_URLS_PER_CERT = 2
+#: what asn1crypto raises for a certificate, CRL or OCSP response it cannot read
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+#: the errors with which pyhanko-certvalidator (and asn1crypto under it) says "no usable
+#: answer" during a revocation pass
+_REVOCATION_ERRORS = (
+    errors.PathError,
+    errors.ValidationError,
+    errors.OCSPValidationError,
+    errors.CRLValidationError,
+    errors.OCSPFetchError,
+    errors.CRLFetchError,
+    UnsupportedAlgorithm,
+    *_PARSE_ERRORS,
+)
 
 
 @dataclass(frozen=True)
@@ -86,41 +114,174 @@ def load_anchors(sources: Iterable[AnchorSource]) -> list[asn1_x509.Certificate]
     return anchors
 
 
+def _declares_revocation(cert: asn1_x509.Certificate) -> bool:
+    """Whether the certificate names an OCSP responder or a CRL (an unreadable pointer is
+    no pointer)."""
+    try:
+        return bool(cert.ocsp_urls or cert.crl_distribution_points)
+    except _PARSE_ERRORS as exc:
+        logger.info("unreadable revocation pointers: %s", exc)
+        return False
+
+
 def _to_asn1(cert: CertLike) -> asn1_x509.Certificate:
     if isinstance(cert, asn1_x509.Certificate):
         return cert
     return asn1_x509.Certificate.load(cert.public_bytes(Encoding.DER))
 
 
-class _OCSPFetcher(AIOHttpOCSPFetcher):
-    """aiohttp's total timeout raises a bare TimeoutError, which certvalidator does not
-    treat as a fetch failure; make it one so the CRL still gets its chance."""
+class _OCSPFetcher(OCSPFetcher):
+    """OCSP requests through the verify request's bounds; the answers kept per certificate
+    (pyhanko asks for them again while it validates)."""
 
-    async def fetch(self, cert: Any, authority: Any) -> Any:
-        try:
-            return await super().fetch(cert, authority)
-        except TimeoutError as exc:
-            raise errors.OCSPFetchError("OCSP responder timed out") from exc
+    def __init__(self, fetches: RequestFetches) -> None:
+        self._fetches: RequestFetches | None = fetches
+        self._responses: dict[bytes, list[ocsp.OCSPResponse]] = {}
+
+    def release(self) -> None:
+        """The pass is over: pyhanko's own reference cycles may keep this object for a
+        while, so it lets go of the request's bounds and answers now."""
+        self._fetches = None
+        self._responses.clear()
+
+    async def fetch(self, cert: asn1_x509.Certificate | cms.AttributeCertificateV2, authority: Authority) -> ocsp.OCSPResponse:
+        fetches = self._fetches
+        if fetches is None or not isinstance(cert, asn1_x509.Certificate):
+            raise errors.OCSPFetchError("no OCSP request outside a revocation pass, or for a non-certificate")
+        subject = (issuer_serial(cert), authority.hashable)
+        problems: list[str] = []
+        for url in get_ocsp_urls(cert)[:MAX_URLS_PER_CERT]:
+            try:
+                response = await fetches.once(("ocsp", url, subject), url, _OCSPQuestion(fetches.http, url, cert, authority))
+            except FetchError as exc:
+                problems.append(str(exc))
+                continue
+            self._responses.setdefault(issuer_serial(cert), []).append(response)
+            return response
+        raise errors.OCSPFetchError("; ".join(problems) or "no OCSP URL")
+
+    def fetched_responses(self) -> Iterable[ocsp.OCSPResponse]:
+        return [r for responses in self._responses.values() for r in responses]
+
+    def fetched_responses_for_cert(self, cert: asn1_x509.Certificate | cms.AttributeCertificateV2) -> Iterable[ocsp.OCSPResponse]:
+        return list(self._responses.get(issuer_serial(cert), ()))
 
 
-class _CRLFetcher(AIOHttpCRLFetcher):
-    async def fetch(self, cert: Any, *, use_deltas: bool = True) -> Any:
-        try:
-            return await super().fetch(cert, use_deltas=use_deltas)
-        except TimeoutError as exc:
-            raise errors.CRLFetchError("CRL server timed out") from exc
+@dataclass(frozen=True)
+class _OCSPQuestion:
+    """One OCSP request (with its nonce) and the check of its answer."""
 
+    http: RevocationHttp
+    url: str
+    cert: asn1_x509.Certificate
+    authority: Authority
 
-class _Backend(AIOHttpFetcherBackend):
-    def get_fetchers(self) -> Fetchers:
-        base = super().get_fetchers()
-        budget = FetchBudget(self.limits)
-        to = self.per_request_timeout
-        return Fetchers(
-            ocsp_fetcher=_OCSPFetcher(self.session, per_request_timeout=to, budget=budget),
-            crl_fetcher=_CRLFetcher(self.session, per_request_timeout=to, budget=budget),
-            cert_fetcher=base.cert_fetcher,
+    async def __call__(self, timeout: float) -> ocsp.OCSPResponse:
+        request = format_ocsp_request(self.cert, self.authority, certid_hash_algo="sha1", request_nonces=True)
+        der = await self.http.fetch(
+            self.url, body=request.dump(), content_type="application/ocsp-request",
+            accept="application/ocsp-response", max_bytes=MAX_OCSP_BYTES, timeout=timeout,
         )
+        try:
+            return process_ocsp_response_data(der, ocsp_request=request, ocsp_url=self.url)
+        except (errors.OCSPFetchError, errors.OCSPValidationError, ValueError) as exc:
+            raise FetchError(f"{self.url}: unusable OCSP response: {exc}") from exc
+
+
+class _CRLFetcher(CRLFetcher):
+    """CRLs through the verify request's bounds: one download per URL for all its signers."""
+
+    def __init__(self, fetches: RequestFetches) -> None:
+        self._fetches: RequestFetches | None = fetches
+        self._by_cert: dict[bytes, list[crl.CertificateList]] = {}
+
+    def release(self) -> None:
+        """As :meth:`_OCSPFetcher.release`: a CRL may be megabytes."""
+        self._fetches = None
+        self._by_cert.clear()
+
+    async def fetch(
+        self, cert: asn1_x509.Certificate | cms.AttributeCertificateV2, *, use_deltas: bool | None = True
+    ) -> Iterable[crl.CertificateList]:
+        key = issuer_serial(cert)
+        if key in self._by_cert:
+            return self._by_cert[key]
+        fetches = self._fetches
+        if fetches is None:
+            raise errors.CRLFetchError("no CRL download outside a revocation pass")
+        urls = [url for point in get_relevant_crl_dps(cert, use_deltas=bool(use_deltas))
+                for url in enumerate_delivery_point_urls(point)]
+        found: list[crl.CertificateList] = []
+        problems: list[str] = []
+        for url in urls[:MAX_URLS_PER_CERT]:
+            try:
+                found.append(await fetches.once(("crl", url), url, _CRLDownload(fetches.http, url)))
+            except FetchError as exc:
+                problems.append(str(exc))
+        if urls and not found:
+            raise errors.CRLFetchError("; ".join(problems))
+        self._by_cert[key] = found
+        return found
+
+    def fetched_crls(self) -> Iterable[crl.CertificateList]:
+        return [c for crls in self._by_cert.values() for c in crls]
+
+    def fetched_crls_for_cert(self, cert: asn1_x509.Certificate | cms.AttributeCertificateV2) -> Iterable[crl.CertificateList]:
+        return self._by_cert[issuer_serial(cert)]  # KeyError: not fetched yet (the API's word)
+
+
+@dataclass(frozen=True)
+class _CRLDownload:
+    http: RevocationHttp
+    url: str
+
+    async def __call__(self, timeout: float) -> crl.CertificateList:
+        data = await self.http.fetch(self.url, accept="application/pkix-crl", max_bytes=MAX_CRL_BYTES, timeout=timeout)
+        try:
+            if pem.detect(data):
+                _, _, data = pem.unarmor(data)
+            return crl.CertificateList.load(data, strict=True)
+        except (ValueError, TypeError) as exc:
+            raise FetchError(f"{self.url}: not a CRL: {exc}") from exc
+
+
+class _NoCertificates(CertificateFetcher):
+    """Issuers come from the signature and the configuration, never from the network: a
+    caIssuers URL would let whoever made a certificate steer the agent."""
+
+    def fetch_cert_issuers(self, cert: asn1_x509.Certificate | cms.AttributeCertificateV2) -> AsyncGenerator[asn1_x509.Certificate, None]:
+        return _none()
+
+    def fetch_crl_issuers(self, certificate_list: crl.CertificateList) -> AsyncGenerator[asn1_x509.Certificate, None]:
+        return _none()
+
+    def fetched_certs(self) -> Iterable[asn1_x509.Certificate]:
+        return ()
+
+
+async def _none() -> AsyncGenerator[asn1_x509.Certificate, None]:
+    """An async generator that yields nothing."""
+    empty: tuple[asn1_x509.Certificate, ...] = ()
+    for cert in empty:
+        yield cert
+
+
+def _forget_frames(exc: BaseException) -> None:
+    """Clear the locals of the finished frames an exception (and what caused it) carries.
+
+    pyhanko-certvalidator keeps the errors it meets in lists in its own frames, and those
+    errors hold the frames in their tracebacks: reference cycles, which would keep the
+    validation context, the fetchers and whatever they reach until the next garbage
+    collection.  Every frame below ours has returned or raised by now (the pass is over,
+    and these fetchers run no task of their own), so none is a live coroutine; the frame
+    still running (ours) is left alone by ``clear_frames``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 class ChainValidator:
@@ -135,7 +296,9 @@ class ChainValidator:
         intermediates: Sequence[AnchorSource] = (),
         http: RevocationHttp | None = None,
     ) -> None:
-        """``intermediates``: CA certificates offered for path building but not trusted
+        """``timeout``: seconds of revocation checking per verify request, all its signers
+        together (see :meth:`fetches`).
+        ``intermediates``: CA certificates offered for path building but not trusted
         (e.g. a national CA's issuing certificates, which XML signatures rarely carry).
         ``http``: the session revocation checks share (the agent's, which outlives a
         reload); without it the validator keeps its own, closed by :meth:`aclose`."""
@@ -161,6 +324,12 @@ class ChainValidator:
             return False
         return self.revocation != "require" or status.revocation == "good"
 
+    def fetches(self) -> RequestFetches:
+        """The revocation bounds of one verify request: ``timeout`` seconds from now for all
+        its signers, :data:`MAX_FETCHES` requests, one fetch per URL.  Call it in the
+        request's event loop and pass it to every :meth:`validate` of that request."""
+        return RequestFetches(self._http, budget=self.timeout, per_fetch=self.timeout / 2, max_fetches=MAX_FETCHES)
+
     async def validate(
         self,
         cert: CertLike,
@@ -168,7 +337,12 @@ class ChainValidator:
         moment: dt.datetime | None = None,
         *,
         check_revocation: bool = True,
+        fetches: RequestFetches | None = None,
     ) -> ChainStatus:
+        """Path, then (when asked, the policy is not ``off`` and the path is valid)
+        revocation under ``fetches`` (a fresh :meth:`fetches` when None).  Call it with
+        ``check_revocation=False`` for a signature that did not verify: nothing is fetched
+        for it."""
         leaf = _to_asn1(cert)
         others = [_to_asn1(c) for c in intermediates] + self._known
         problem = await self._path(leaf, others, moment)
@@ -176,10 +350,17 @@ class ChainValidator:
             return ChainStatus(False, "unknown", (problem,))
         if not check_revocation or self.revocation == "off":
             return ChainStatus(True, "unknown")
-        if not leaf.ocsp_urls and not leaf.crl_distribution_points:
+        if not _declares_revocation(leaf):
             # Nothing to ask: "good" would claim a check that never happened.
             return ChainStatus(True, "unknown", ("revocation_unknown",))
-        status = await self._revocation(leaf, others)
+        if fetches is not None:
+            status = await self._revocation(leaf, others, fetches)
+        else:
+            own = self.fetches()
+            try:
+                status = await self._revocation(leaf, others, own)
+            finally:
+                own.release()
         problems: tuple[str, ...] = ()
         if status == "revoked":
             problems = ("revoked",)
@@ -208,40 +389,51 @@ class ChainValidator:
         except (errors.ExpiredError, errors.NotYetValidError) as exc:
             logger.info("certificate outside its validity period: %s", exc)
             return "certificate_expired"
-        except (errors.PathError, errors.ValidationError, ValueError, TypeError, KeyError) as exc:
+        except UnsupportedAlgorithm as exc:  # e.g. a GOST-signed certificate on the path
+            logger.info("a path certificate uses an algorithm not checked here: %s", exc)
+            return "unsupported_algorithm"
+        except (errors.PathError, errors.ValidationError, *_PARSE_ERRORS) as exc:
             logger.info("path validation failed: %s", exc)
             return "chain_invalid"
         return None
 
     async def _revocation(
-        self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate]
+        self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate], fetches: RequestFetches
     ) -> Revocation:
-        backend = _Backend(self._http.session(), per_request_timeout=self.timeout / 2, limits=_LIMITS)
+        """OCSP, then CRL, for every certificate of the path, until the request's deadline."""
+        if fetches.remaining() <= 0:
+            logger.info("revocation not checked: this request's %.1fs are spent", self.timeout)
+            return "unknown"
+        try:
+            async with asyncio.timeout_at(fetches.deadline):
+                return await self._revocation_pass(leaf, others, fetches)
+        except TimeoutError as exc:
+            logger.info("revocation check gave no answer within this request's %.1fs", self.timeout)
+            _forget_frames(exc)
+            return "unknown"
+
+    async def _revocation_pass(
+        self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate], fetches: RequestFetches
+    ) -> Revocation:
+        ocsp_fetcher, crl_fetcher = _OCSPFetcher(fetches), _CRLFetcher(fetches)
         try:
             context = ValidationContext(
                 trust_roots=self._anchors,
                 other_certs=others,
                 allow_fetching=True,
                 revocation_mode="hard-fail",
-                fetcher_backend=backend,
+                fetchers=Fetchers(ocsp_fetcher=ocsp_fetcher, crl_fetcher=crl_fetcher, cert_fetcher=_NoCertificates()),
             )
-            validator = CertificateValidator(leaf, validation_context=context)
-            await asyncio.wait_for(validator.async_validate_path(), self.timeout)
+            await CertificateValidator(leaf, validation_context=context).async_validate_path()
         except errors.RevokedError as exc:
             logger.info("certificate revoked: %s", exc)
+            _forget_frames(exc)
             return "revoked"
-        except TimeoutError:
-            logger.info("revocation check gave no answer within %.1fs", self.timeout)
-            return "unknown"
-        except (
-            errors.PathError,
-            errors.ValidationError,
-            errors.OCSPValidationError,
-            errors.CRLValidationError,
-            ValueError,
-            TypeError,
-            KeyError,
-        ) as exc:
+        except _REVOCATION_ERRORS as exc:
             logger.info("revocation status unknown: %s", exc)
+            _forget_frames(exc)
             return "unknown"
+        finally:
+            ocsp_fetcher.release()
+            crl_fetcher.release()
         return "good"

@@ -11,7 +11,9 @@ RSA-PSS or ECDSA and SHA-256/384/512, check signingCertificate(V2) names that ce
 check a signatureTimeStampToken (imprint = hash of this signature value, the TSA's own
 CMS signature, the TSA certificate's chain and timeStamping EKU), then the signer's chain
 and revocation through :class:`~tanba.agent.verify.chain.ChainValidator` — at the
-timestamp's genTime when a trusted timestamp exists, else now.
+timestamp's genTime when a trusted timestamp exists, else now.  Revocation data is fetched
+only for a signer whose signature verified and whose chain reaches a trust anchor, and all
+signers of one message share one time budget, fetch count and per-URL cache.
 
 Malformed input raises :class:`~tanba.protocol.errors.InvalidParams`; it never yields
 ``valid``.  A signature that parses but fails a check yields ``valid: false`` with problem
@@ -20,6 +22,7 @@ codes (see :mod:`tanba.agent.verify.result`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -38,6 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from tanba.agent.verify.chain import ChainValidator
+from tanba.agent.verify.http import RequestFetches
 from tanba.agent.verify.result import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
 
@@ -101,17 +105,24 @@ async def verify_cms(
     ``data`` is the signed content of a detached signature (for an attached one it must equal
     the encapsulated content, when given); ``digest`` is the content's hash instead of the
     content.  Raises InvalidParams for malformed input.
+
+    Two phases: every signer's offline checks (content, signature, timestamp) one after the
+    other, then their chains and revocation together, under one set of fetch bounds
+    (:meth:`ChainValidator.fetches`), holding nothing of the parsed message.
     """
     if data is not None and digest is not None:
         raise InvalidParams("give data or a digest, not both")
     signed = decode_cms(signature)["content"]
     try:
-        results = [
-            await _verify_signer(signed, info, validator, data, digest)
+        attached = _attached_content(signed)
+        offline = [
+            await _check_offline(signed, info, validator, attached, data, digest)
             for info in signed["signer_infos"]
         ]
     except _PARSE_ERRORS as exc:
         raise InvalidParams(f"malformed CMS signature: {exc}") from exc
+    del signed, attached  # not kept while responders are asked
+    results = await _check_chains(offline, validator)
     valid = all(r.valid for r in results)
     return VerifyResult(valid=valid, signers=tuple(r.signer for r in results))
 
@@ -131,47 +142,83 @@ class _Checked:
     signing_time: dt.datetime | None
 
 
-async def _verify_signer(
+@dataclass(frozen=True)
+class _Offline:
+    """All one signer showed without the network: certificates and findings, no content."""
+
+    cert: asn1_x509.Certificate | None
+    others: tuple[asn1_x509.Certificate, ...]  # the signature's other certificates
+    signing_time: dt.datetime | None
+    timestamp: dt.datetime | None
+    problems: tuple[str, ...]
+
+    @property
+    def signature_valid(self) -> bool:
+        return self.cert is not None and all(p == "timestamp_untrusted" for p in self.problems)
+
+
+def _attached_content(signed: cms.SignedData) -> bytes | None:
+    content = signed["encap_content_info"]["content"]
+    return bytes(content) if content.native is not None else None
+
+
+async def _check_offline(
     signed: cms.SignedData,
     info: cms.SignerInfo,
     validator: ChainValidator,
+    attached: bytes | None,
     data: bytes | None,
     digest: bytes | None,
-) -> _Outcome:
-    content = signed["encap_content_info"]["content"]
-    attached = bytes(content) if content.native is not None else None
+) -> _Offline:
     if attached is not None and data is not None and attached != data:
         checked = _Checked(_find_signer_cert(signed, info), ("message_digest_mismatch",), None)
     else:
         checked = check_signer_info(signed, info, attached if attached is not None else data, digest)
+    if checked.cert is None:
+        return _Offline(None, (), checked.signing_time, None, checked.problems)
     problems = list(checked.problems)
     certs = _certificates(signed)
-    if checked.cert is None:
-        signer = SignerResult("", checked.signing_time, None, False, "unknown", False, tuple(problems))
-        return _Outcome(signer, False)
-
     timestamp = None
     token = _unsigned_attr(info, "signature_time_stamp_token")
     if token is not None:
         timestamp, ts_problem = await _check_timestamp(token, info["signature"].native, validator, certs)
         if ts_problem is not None:
             problems.append(ts_problem)
-    signature_valid = not any(p for p in problems if p != "timestamp_untrusted")
+    others = tuple(c for c in certs if c is not checked.cert)
+    return _Offline(checked.cert, others, checked.signing_time, timestamp, tuple(problems))
 
+
+async def _check_chains(offline: list[_Offline], validator: ChainValidator) -> list[_Outcome]:
+    """Every signer's chain and revocation, at the same time, within one request's bounds."""
+    fetches = validator.fetches()
+    try:
+        if len(offline) == 1:
+            return [await _check_chain(offline[0], validator, fetches)]
+        async with asyncio.TaskGroup() as group:  # every task awaited, whatever happens
+            tasks = [group.create_task(_check_chain(one, validator, fetches)) for one in offline]
+        return [task.result() for task in tasks]
+    finally:
+        fetches.release()
+
+
+async def _check_chain(one: _Offline, validator: ChainValidator, fetches: RequestFetches) -> _Outcome:
+    if one.cert is None:
+        signer = SignerResult("", one.signing_time, None, False, "unknown", False, one.problems)
+        return _Outcome(signer, False)
+    # Revocation data is fetched only for a signature that verified (DESIGN.md, rule 7).
     status = await validator.validate(
-        checked.cert, [c for c in certs if c is not checked.cert], moment=timestamp
+        one.cert, one.others, moment=one.timestamp, check_revocation=one.signature_valid, fetches=fetches
     )
-    problems.extend(status.problems)
     signer = SignerResult(
-        certificate=_pem(checked.cert),
-        signing_time=checked.signing_time,
-        timestamp=timestamp,
+        certificate=_pem(one.cert),
+        signing_time=one.signing_time,
+        timestamp=one.timestamp,
         chain_valid=status.chain_valid,
         revocation=status.revocation,
-        signature_valid=signature_valid,
-        problems=tuple(problems),
+        signature_valid=one.signature_valid,
+        problems=one.problems + tuple(p for p in status.problems if p not in one.problems),
     )
-    return _Outcome(signer, signature_valid and validator.acceptable(status))
+    return _Outcome(signer, one.signature_valid and validator.acceptable(status))
 
 
 def check_signer_info(

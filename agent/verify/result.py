@@ -13,7 +13,10 @@ Field meanings:
     when there is one, else now).  It says nothing about revocation.
 ``revocation``
     ``good`` / ``revoked`` / ``unknown`` from OCSP, then CRL; ``unknown`` when no responder
-    answered in time, when checking is switched off, or when no path could be built.
+    answered within the request's time budget (shared by all its signers), when checking is
+    switched off, when no path could be built, or when the signature itself does not verify
+    (nothing is fetched for it: a page cannot make the agent query responders with a
+    signature it could not make).
 ``valid`` (overall)
     every signer has a valid signature and chain and is not revoked (and, under
     ``revocation = "require"``, is known to be good).
@@ -35,7 +38,7 @@ Revocation = Literal["good", "revoked", "unknown"]
 PROBLEMS: Final[frozenset[str]] = frozenset(
     {
         "signer_certificate_missing",  # no certificate in the signature matches the signer
-        "unsupported_algorithm",  # digest or signature algorithm we do not verify
+        "unsupported_algorithm",  # digest or signature algorithm we do not verify (also on the path)
         "weak_algorithm",  # e.g. SHA-1
         "content_type_mismatch",  # contentType attribute differs from eContentType
         "message_digest_mismatch",  # the content is not what was signed

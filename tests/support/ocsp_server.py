@@ -14,20 +14,32 @@ with ``ocsp.key.pem`` and carry ``ocsp.pem`` (delegated responder, id-pkix-ocsp-
 Each endpoint can be switched to misbehave (``ocsp_mode`` / ``crl_mode``):
 ``ok``; ``down`` (HTTP 503); ``drop`` (connection closed without an answer);
 ``hang`` (never answers until the mode changes or the server stops); ``garbage``
-(HTTP 200 with bytes that are not DER).
+(HTTP 200 with bytes that are not DER); ``redirect`` (HTTP 302 to :attr:`redirect_to`,
+by default this server's ``/admin/delete?all=1``); ``gzip_bomb`` (HTTP 200,
+``Content-Encoding: gzip``, :data:`BOMB_SIZE` zero bytes squeezed into about a
+thousandth of that); ``huge`` (HTTP 200 with :data:`HUGE_SIZE` plain bytes and no
+``Content-Length``: only a reader's own bound stops it).
+
+Both endpoints also answer under any sub-path (``/ocsp/7``, ``/crl/7``): certificates made
+by a test may name a URL of their own each.  Every request is recorded in
+:attr:`RevocationServer.requests` (method, path, User-Agent); ``hits`` counts them per
+endpoint (``ocsp``, ``crl``, and ``other`` for any other path, such as a redirect target).
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import hashlib
 import http.server
 import logging
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -39,8 +51,29 @@ from tanba.agent.testpki import Manifest
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["ok", "down", "drop", "hang", "garbage"]
+Mode = Literal["ok", "down", "drop", "hang", "garbage", "redirect", "gzip_bomb", "huge"]
 GARBAGE = b"\x00this is not an OCSP response or a CRL\xff" * 4
+#: what the ``gzip_bomb`` body inflates to, and the size of a ``huge`` body
+BOMB_SIZE = 256 * 1024 * 1024
+HUGE_SIZE = 128 * 1024 * 1024
+_MIB = 1024 * 1024
+
+
+@functools.cache
+def gzip_bomb() -> bytes:
+    """BOMB_SIZE zero bytes, gzip-compressed (made once, about 250 KiB)."""
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    zeros = bytes(_MIB)
+    return b"".join(squeeze.compress(zeros) for _ in range(BOMB_SIZE // _MIB)) + squeeze.flush()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the server received."""
+
+    method: str
+    path: str
+    user_agent: str | None
 
 
 def _load_cert(path: object) -> asn1_x509.Certificate:
@@ -60,7 +93,10 @@ class RevocationServer:
         self.host, self.port = url.hostname, url.port
         self.ocsp_mode: Mode = "ok"
         self.crl_mode: Mode = "ok"
-        self.hits: Counter[str] = Counter()  # "ocsp" / "crl" -> requests received
+        self.hits: Counter[str] = Counter()  # "ocsp" / "crl" / "other" -> requests received
+        self.requests: list[Seen] = []
+        self.lock = threading.Lock()  # handler threads count at the same time
+        self.redirect_to = f"http://{self.host}:{self.port}/admin/delete?all=1"
         self._release = threading.Event()  # set to free "hang" handlers
         self._issuer = _load_cert(manifest.intermediate_pem)
         self._responder = _load_cert(manifest.ocsp_pem)
@@ -103,6 +139,7 @@ class RevocationServer:
         httpd = http.server.ThreadingHTTPServer((self.host, self.port), Handler, bind_and_activate=False)
         httpd.allow_reuse_address = True
         httpd.daemon_threads = True
+        httpd.request_queue_size = 128  # many signers ask at once; the default backlog is 5
         httpd.server_bind()
         httpd.server_activate()
         self._httpd = httpd
@@ -122,6 +159,8 @@ class RevocationServer:
         self._release = threading.Event()
         self.ocsp_mode = self.crl_mode = "ok"
         self.hits.clear()
+        self.requests.clear()
+        self.redirect_to = f"http://{self.host}:{self.port}/admin/delete?all=1"
 
     @contextmanager
     def modes(self, *, ocsp: Mode = "ok", crl: Mode = "ok") -> Iterator[RevocationServer]:
@@ -236,20 +275,53 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif mode == "garbage":
             self._send(200, "application/octet-stream", GARBAGE)
+        elif mode == "redirect":
+            self.send_response(302)
+            self.send_header("Location", self.owner.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif mode == "gzip_bomb":
+            self._send(200, "application/octet-stream", gzip_bomb(), encoding="gzip")
+        elif mode == "huge":
+            self._send_huge()
         return True
 
-    def _send(self, status: int, ctype: str, body: bytes) -> None:
+    def _send_huge(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()  # no Content-Length: the body ends when the connection does
+        zeros = bytes(_MIB)
+        try:
+            for _ in range(HUGE_SIZE // _MIB):
+                self.wfile.write(zeros)
+        except OSError:  # the client stopped reading and hung up: what it should do
+            self.close_connection = True
+
+    def _send(self, status: int, ctype: str, body: bytes, encoding: str | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if encoding is not None:
+            self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
+
+    def _endpoint(self) -> str:
+        """``ocsp`` / ``crl`` (also under a sub-path) or ``other``; the request is recorded."""
+        first = urlsplit(self.path).path.strip("/").split("/")[0]
+        name = first if first in ("ocsp", "crl") else "other"
+        with self.owner.lock:
+            self.owner.requests.append(Seen(self.command, self.path, self.headers.get("User-Agent")))
+            self.owner.hits[name] += 1
+        return name
 
     def do_POST(self) -> None:  # noqa: N802 - http.server API
-        if self.path.rstrip("/") != "/ocsp":
+        if self._endpoint() != "ocsp":
             self.send_error(404)
             return
-        self.owner.hits["ocsp"] += 1
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(min(length, 65536))
         if self._misbehave(self.owner.ocsp_mode):
@@ -257,10 +329,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, "application/ocsp-response", self.owner.ocsp_response(body))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
-        if self.path.rstrip("/") != "/crl":
+        if self._endpoint() != "crl":
             self.send_error(404)
             return
-        self.owner.hits["crl"] += 1
         if self._misbehave(self.owner.crl_mode):
             return
         self._send(200, "application/pkix-crl", self.owner.crl_der)
