@@ -78,7 +78,7 @@ def _print(result: VerifyResult) -> None:
     help="require: unknown status makes a signature invalid; off: no OCSP/CRL requests.",
 )
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds allowed for the OCSP/CRL checks of one certificate.")
+              help="Seconds allowed for all OCSP/CRL checks of the signature together.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(
     signature: Path,
