@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from tanba.cli.consent import CliConsent
     from tanba.providers.registry import Stores
 
-TSA_TIMEOUT = 30.0
-
 
 def output_path(source: Path, fmt: str, out_dir: Path | None) -> Path:
     directory = out_dir if out_dir is not None else source.parent
@@ -70,42 +68,39 @@ async def sign_files(
     stores: Stores, consent: CliConsent, sign_element: str, parent: str,
     hashing: Callable[[], list[bytes]] | None = None,
 ) -> list[bytes]:
-    """Sign ``files``; ``hashing`` waits for their digests being computed (detached CMS, raw)."""
+    """Sign ``files`` through the agent's signing service; ``hashing`` waits for their
+    digests being computed (detached CMS, raw)."""
     import asyncio
 
     from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
     from tanba.agent.keys import KeyAccess
     from tanba.agent.prompts import PromptGate
-    from tanba.protocol.methods.filter import CertFilter
+    from tanba.agent.signing import SignRequest, sign_batch
+
+    items: Sequence[CmsInput] = [f.read_bytes() for f in files] if fmt == "xml" else list(files)
+    xml = None
+    if fmt == "xml":
+        from tanba.agent.formats.xmldsig import XmlSignOptions
+
+        xml = XmlSignOptions(sign_element=sign_element, parent=parent, hash_alg=hash_alg)
+    request = SignRequest(
+        format=fmt,  # type: ignore[arg-type]  # click.Choice
+        items=items,
+        hash_alg=hash_alg,
+        # The command line names the files it signs; the key is unlocked while they are hashed.
+        documents=tuple(file_summary(f) for f in files),
+        detached=detached,
+        xml=xml,
+        timestamp_url=tsa_url,
+    )
+
+    async def digests() -> Sequence[CmsInput]:
+        assert hashing is not None
+        return [PrecomputedDigest(d) for d in await asyncio.to_thread(hashing)]
 
     access = KeyAccess(stores, consent, PromptGate(), None, "en")
-    # The command line names the files it signs; the key is unlocked while they are hashed.
-    documents = tuple(file_summary(f) for f in files)
-    async with access.signer(CertFilter(), "sign", documents, raw=fmt == "raw") as signer:
-        identity = signer.identity
-        items: list[CmsInput] = list(files)
-        if hashing is not None:
-            items = [PrecomputedDigest(d) for d in await asyncio.to_thread(hashing)]
-        if fmt == "cms":
-            from tanba.agent.formats.cms import CmsBuilder
-
-            builder = CmsBuilder(identity.certificate, identity.chain, hash_alg)
-            outputs = await builder.sign_batch(signer, items, detached=detached)
-        elif fmt == "xml":
-            from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
-
-            docs = [f.read_bytes() for f in files]
-            options = XmlSignOptions(sign_element=sign_element, parent=parent, hash_alg=hash_alg)
-            outputs = await sign_xml_batch(signer, identity.certificate, docs, options)
-        else:
-            from tanba.agent.formats.raw import sign_raw_batch
-
-            outputs = await sign_raw_batch(signer, items, hash_alg)
-    if tsa_url is not None:
-        from tanba.agent.formats.tsa import add_signature_timestamp
-
-        outputs = [await add_signature_timestamp(o, tsa_url, TSA_TIMEOUT) for o in outputs]
-    return outputs
+    signed = await sign_batch(access, request, prepare=digests if hashing is not None else None)
+    return signed.signatures
 
 
 @click.command()

@@ -1,9 +1,13 @@
-"""``sign``: CMS/CAdES, XML-DSig or raw signatures over a batch, one confirmation, one PIN."""
+"""``sign``: CMS/CAdES, XML-DSig or raw signatures over a batch, one confirmation, one PIN.
+
+The wire's params become a :class:`~tanba.agent.signing.SignRequest` here; the signing
+itself is :func:`~tanba.agent.signing.sign_batch`, shared with NCALayer's methods and the
+CLI.  ``/v1`` answers base64; NCALayer's adapters take the bytes (:func:`sign_for`).
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -12,92 +16,78 @@ from tanba.agent import summary
 from tanba.agent.dispatch import Method, RequestContext
 from tanba.agent.handlers.progress import Progress
 from tanba.agent.keys import Purpose
+from tanba.agent.signing import SignRequest, Signed, sign_batch
 from tanba.protocol.errors import TimestampFailed, TooLarge
 from tanba.protocol.methods.sign import METHOD, SignParams, SignResult
-from tanba.providers.base import HashAlgorithm, Signer
-
-#: seconds the TSA gets per request
-TSA_TIMEOUT = 15.0
+from tanba.providers.base import HashAlgorithm
 
 
 def _pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(Encoding.PEM).decode("ascii")
 
 
-async def _sign_cms(ctx: RequestContext, params: SignParams, signer: Signer, hash_alg: HashAlgorithm) -> list[bytes]:
+def sign_request(ctx: RequestContext, params: SignParams, purpose: Purpose) -> SignRequest:
+    """The signing service's request for wire ``params``: limits checked, what the
+    confirmation shows summarised, the TSA and XML options filled in from the settings."""
     from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
 
-    identity = signer.identity
-    builder = ctx.services.cms_builder(identity.certificate, identity.chain, hash_alg, params.include_chain)
-    items: Sequence[CmsInput]
-    items = params.data if params.data is not None else [PrecomputedDigest(d) for d in params.digests or ()]
-    progress = Progress(ctx, len(items))
-    out = await builder.sign_batch(signer, items, detached=params.detached, progress=progress)
-    await progress.flush()
-    return out
-
-
-async def _sign_xml(ctx: RequestContext, params: SignParams, signer: Signer, hash_alg: HashAlgorithm) -> list[bytes]:
-    from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
-
-    options = XmlSignOptions(
-        sign_element=params.xml.sign_element,
-        parent=params.xml.parent,
-        exclusive=params.xml.exclusive,
-        hash_alg=hash_alg,
-        max_bytes=ctx.services.settings.limits.max_message,
-    )
-    return await sign_xml_batch(signer, signer.identity.certificate, params.data or (), options)
-
-
-async def _sign_raw(params: SignParams, signer: Signer, hash_alg: HashAlgorithm) -> list[bytes]:
-    from tanba.agent.formats.cms import PrecomputedDigest
-    from tanba.agent.formats.raw import RawInput, sign_raw_batch
-
-    items: Sequence[RawInput]
-    items = params.data if params.data is not None else [PrecomputedDigest(d) for d in params.digests or ()]
-    return await sign_raw_batch(signer, items, hash_alg)
-
-
-async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
-    """``/v1`` ``sign``: always a document signature, so signing keys only (rule 5)."""
-    return await sign_for(ctx, params, "sign")
-
-
-async def sign_for(ctx: RequestContext, params: SignParams, purpose: Purpose) -> SignResult:
-    """Sign ``params`` with a key of ``purpose``, through :class:`KeyAccess` (choose →
-    confirm → PIN).  ``"auth"`` is for callers whose wire names an authentication
-    operation that yields a signature format (NCALayer's ``keyType: AUTHENTICATION``: a
-    CMS over a login challenge); the confirmation then says "log in" and only
-    authentication keys are offered."""
     settings = ctx.services.settings
     if params.count > settings.limits.max_batch:
         raise TooLarge(f"{params.count} documents in one request", limit=settings.limits.max_batch)
     if params.timestamp and not settings.tsa_url:
         raise TimestampFailed("a timestamp was asked for but no TSA is configured (tsa-url)")
     hash_alg = HashAlgorithm(params.digest_algorithm)
+    items: tuple[CmsInput, ...]
     if params.data is not None:
+        items = params.data
         documents = tuple(summary.of_data(d) for d in params.data)
     else:
+        items = tuple(PrecomputedDigest(d) for d in params.digests or ())
         documents = tuple(summary.of_digest(d, params.digest_algorithm) for d in params.digests or ())
+    xml = None
+    if params.format == "xml":
+        from tanba.agent.formats.xmldsig import XmlSignOptions
 
-    access = ctx.key_access()
-    async with access.signer(params.filter, purpose, documents, raw=params.format == "raw") as signer:
-        identity = signer.identity
-        if params.format == "cms":
-            signatures = await _sign_cms(ctx, params, signer, hash_alg)
-        elif params.format == "xml":
-            signatures = await _sign_xml(ctx, params, signer, hash_alg)
-        else:
-            signatures = await _sign_raw(params, signer, hash_alg)
+        xml = XmlSignOptions(
+            sign_element=params.xml.sign_element,
+            parent=params.xml.parent,
+            exclusive=params.xml.exclusive,
+            hash_alg=hash_alg,
+            max_bytes=settings.limits.max_message,
+        )
+    return SignRequest(
+        format=params.format,
+        items=items,
+        hash_alg=hash_alg,
+        documents=documents,
+        filter=params.filter,
+        purpose=purpose,
+        detached=params.detached,
+        include_chain=params.include_chain,
+        xml=xml,
+        timestamp_url=settings.tsa_url if params.timestamp else None,
+    )
 
-    if params.timestamp:
-        from tanba.agent.formats.tsa import add_signature_timestamp
 
-        assert settings.tsa_url is not None
-        signatures = [await add_signature_timestamp(s, settings.tsa_url, TSA_TIMEOUT) for s in signatures]
+async def sign_for(ctx: RequestContext, params: SignParams, purpose: Purpose) -> Signed:
+    """Sign ``params`` with a key of ``purpose`` (choose → confirm → PIN).  ``"auth"`` is
+    for callers whose wire names an authentication operation that yields a signature format
+    (NCALayer's ``keyType: AUTHENTICATION``: a CMS over a login challenge); the
+    confirmation then says "log in" and only authentication keys are offered."""
+    request = sign_request(ctx, params, purpose)
+    progress = Progress(ctx, len(request.items)) if params.format == "cms" else None
+    signed = await sign_batch(ctx.key_access(), request, builder=ctx.services.cms_builder, progress=progress)
+    if progress is not None:
+        await progress.flush()
+    return signed
+
+
+async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
+    """``/v1`` ``sign``: always a document signature, so signing keys only (rule 5)."""
+    signed = await sign_for(ctx, params, "sign")
+    identity = signed.identity
     return SignResult(
-        signatures=tuple(base64.b64encode(s).decode("ascii") for s in signatures),
+        signatures=tuple(base64.b64encode(s).decode("ascii") for s in signed.signatures),
         certificate=_pem(identity.certificate),
         chain=tuple(_pem(c) for c in identity.chain),
     )

@@ -14,17 +14,18 @@ from tanba.agent.handlers.sign import sign_for
 from tanba.agent.pipeline import log_error
 from tanba.protocol import ncalayer
 from tanba.protocol.errors import MethodNotFound, TanbaError
+from tanba.providers.certificate import cert_info
 
 if TYPE_CHECKING:
     from tanba.agent.ncalayer.session import Session
 
 
-def _encode(fmt: str, signature_b64: str) -> str:
+def _encode(fmt: str, signature: bytes) -> str:
     if fmt == "cms":
-        return ncalayer.cms_pem(base64.b64decode(signature_b64))
+        return ncalayer.cms_pem(signature)
     if fmt == "xml":
-        return base64.b64decode(signature_b64).decode("utf-8")
-    return signature_b64
+        return signature.decode("utf-8")
+    return base64.b64encode(signature).decode("ascii")
 
 
 async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any]:
@@ -35,13 +36,13 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         request = ncalayer.parse_basics_sign(envelope.args)
         if request.locale is not None:
             locale = ncalayer.normalize_locale(request.locale, locale)
-        result = await sign_for(session.context("basics.sign", locale), request.params, request.purpose)
+        signed = await sign_for(session.context("basics.sign", locale), request.params, request.purpose)
     except TanbaError as exc:  # answered here: in the request's own locale
         log_error(exc)
         return ncalayer.basics_error(exc, locale)
-    outputs = [_encode(request.format, s) for s in result.signatures]
+    outputs = [_encode(request.format, s) for s in signed.signatures]
     if request.output_cert:
-        return ncalayer.basics_ok({"signatures": outputs, "certificate": result.certificate})
+        return ncalayer.basics_ok({"signatures": outputs, "certificate": cert_info(signed.identity).pem})
     if request.format == "xml" or not request.single:
         return ncalayer.basics_ok(outputs)
     return ncalayer.basics_ok(outputs[0])

@@ -34,10 +34,10 @@ async def active_tokens(stores: Stores) -> list[str]:
 
 
 async def _sign(session: Session, method: str, request: ncalayer.CommonSign) -> Any:
-    result = await sign_for(session.context(method), request.params, request.purpose)
+    signed = await sign_for(session.context(method), request.params, request.purpose)
     if request.params.format == "cms":
-        return result.signatures[0]  # base64 DER, as NCALayer answers
-    documents = [base64.b64decode(s).decode("utf-8") for s in result.signatures]
+        return base64.b64encode(signed.signatures[0]).decode("ascii")  # base64 DER, as NCALayer answers
+    documents = [s.decode("utf-8") for s in signed.signatures]
     return documents if request.many else documents[0]
 
 

@@ -25,7 +25,7 @@ from websockets.typing import Origin
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-import tanba.agent.handlers.sign as sign_handler
+import tanba.agent.signing as signing
 from support.agent import PORTAL, browser
 from support.attack import request, rpc, still_serves
 from support.consent import ScriptedConsent
@@ -100,7 +100,7 @@ async def test_token_removed_mid_batch_returns_no_signatures(tmp_path: Path, pki
 async def test_tsa_failure_is_timestamp_failed_and_returns_no_signature(
     tmp_path: Path, pki: Manifest, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sign_handler, "TSA_TIMEOUT", 1.0)  # the agent's own bound, shortened for the test
+    monkeypatch.setattr(signing, "TSA_TIMEOUT", 1.0)  # the agent's own bound, shortened for the test
     with TsaServer(pki.tsa_pem, pki.tsa_key_pem, mode="ok" if mode == "down" else mode) as tsa:
         url = tsa.url
         if mode == "down":
