@@ -34,13 +34,20 @@ class DocumentSummary:
 
     ``size`` is None when only the document's digest was sent (the page hashed it);
     ``digest_hex`` is then that digest, of ``digest_alg``.  ``preview`` is the start of the
-    text when the document is small and readable.
+    text, as it is (the dialogs draw it: :func:`tanba.agent.consent.dialogs.preview_lines`),
+    when the document is small and readable; ``text_chars`` and ``text_lines`` count the
+    whole text, so the dialog can say how much its preview leaves out (None: ``preview`` is
+    all of it).  ``no_preview`` says why a document sent whole has no preview:
+    ``"too_large"`` or ``"not_text"``.
     """
 
     size: int | None
     digest_alg: str
     digest_hex: str
     preview: str | None = None
+    text_chars: int | None = None
+    text_lines: int | None = None
+    no_preview: str | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from tanba.agent.consent.base import (
     wipe,
 )
 from tanba.agent.consent.recent import RecentFiles
+from tanba.agent.summary import layout
 from tanba.protocol.i18n import normalize, text
 from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info
@@ -673,13 +674,38 @@ def human_size(size: int, locale: str) -> str:
     raise AssertionError("unreachable")
 
 
+def group(number: int, locale: str) -> str:
+    """``1,234`` in English, ``1 234`` in Russian and Kazakh."""
+    grouped = f"{number:,}"
+    return grouped if normalize(locale) == "en" else grouped.replace(",", "\u00a0")
+
+
+def preview_lines(doc: DocumentSummary, locale: str) -> tuple[list[str], str | None]:
+    """A document's preview as every view draws it (see :func:`tanba.agent.summary.layout`),
+    and the line that says what it leaves out or why there is none (None: nothing to say)."""
+    if doc.preview is None:
+        if doc.no_preview is None:
+            return [], None
+        return [], text(f"dialog.confirm.preview.{doc.no_preview}", locale)
+    shown = layout(doc.preview, doc.text_chars, doc.text_lines)
+    if not shown.cut:
+        return list(shown.lines), None
+    cut = text("dialog.confirm.preview.cut", locale, lines=group(shown.hidden_lines, locale),
+               chars=group(shown.hidden_chars, locale))
+    return list(shown.lines), cut
+
+
 @dataclass(frozen=True)
 class DocumentRow:
+    """One document as the confirmation lists it.  ``preview`` holds the drawn lines (see
+    :func:`preview_lines`), ``note`` what the preview leaves out or why there is none."""
+
     number: int
     size: str
     digest_alg: str
     digest_hex: str
     preview: str | None
+    note: str | None = None
 
 
 class ConfirmDialog(Dialog[bool]):
@@ -728,8 +754,25 @@ class ConfirmDialog(Dialog[bool]):
     def documents(self) -> list[DocumentRow]:
         rows = []
         for number, doc in enumerate(self.confirmation.documents[:MAX_LISTED_DOCUMENTS], 1):
-            rows.append(DocumentRow(number, self._size(doc), doc.digest_alg.upper(), doc.digest_hex, doc.preview))
+            lines, note = preview_lines(doc, self.locale)
+            preview = "\n".join(lines) if lines else None
+            rows.append(DocumentRow(number, self._size(doc), doc.digest_alg.upper(), doc.digest_hex, preview, note))
         return rows
+
+    def document_lines(self) -> list[str]:
+        """The documents box, line by line, as the desktop dialog and the terminal show it."""
+        lines: list[str] = []
+        for doc in self.documents():
+            lines.append(f"#{doc.number}  {doc.size}")
+            lines.append(f"    {doc.digest_alg} {doc.digest_hex}")
+            if doc.preview is not None:
+                lines.append(f"    {self.preview_label}")
+                lines.extend("      " + line for line in doc.preview.split("\n"))
+            if doc.note is not None:
+                lines.append(("      " if doc.preview is not None else "    ") + doc.note)
+        if self.more_text:
+            lines.append(self.more_text)
+        return lines
 
     def _size(self, doc: DocumentSummary) -> str:
         return human_size(doc.size, self.locale) if doc.size is not None else self.t("dialog.confirm.digest_only")

@@ -24,6 +24,8 @@ from tanba.agent.consent.base import (
     OriginDecision,
     PinRequest,
 )
+from tanba.agent.consent.dialogs import ConfirmDialog
+from tanba.agent.summary import visible
 from tanba.protocol.i18n import text
 from tanba.providers.base import Identity
 
@@ -32,7 +34,10 @@ T = TypeVar("T")
 
 
 def _text(value: str | bytes) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    """A certificate field as it may reach the terminal: invisible and control characters
+    shown by name (an escape sequence in a name must not rewrite the screen)."""
+    decoded = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return "".join(visible(char) or char for char in decoded)
 
 
 def describe(identity: Identity) -> str:
@@ -40,9 +45,9 @@ def describe(identity: Identity) -> str:
     subject = identity.certificate.subject
     names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     serials = subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    name = _text(names[0].value) if names else subject.rfc4514_string()
+    name = _text(names[0].value if names else subject.rfc4514_string())
     extra = f" ({_text(serials[0].value)})" if serials else ""
-    return f"{name}{extra} — {identity.location}"
+    return f"{name}{extra} — {_text(identity.location)}"
 
 
 class TerminalApprover(ConsentUI):
@@ -129,14 +134,13 @@ class TerminalApprover(ConsentUI):
             action = text(f"consent.action.{confirmation.action.value}", locale)
             who = ", ".join(describe(i) for i in confirmation.identities) or "-"
             out.write("\n" + text("consent.confirm", locale, origin=confirmation.origin, action=action, certificate=who) + "\n")
-            if confirmation.documents:
-                total = sum(d.size or 0 for d in confirmation.documents)
-                out.write(text("consent.confirm.documents", locale, count=len(confirmation.documents), size=total) + "\n")
-                for doc in confirmation.documents[:20]:
-                    size = f"{doc.size} B" if doc.size is not None else "digest only"
-                    out.write(f"  {doc.digest_alg.upper()} {doc.digest_hex}  {size}\n")
-                    if doc.preview:
-                        out.write("    " + doc.preview[:200].replace("\n", "\n    ") + "\n")
+            # the desktop dialog's texts: previews drawn safely (no raw CR, ESC, bidi
+            # controls reach the terminal) and every cut said
+            shown = ConfirmDialog(confirmation)
+            if shown.summary:
+                out.write(shown.summary + "\n")
+                for line in shown.document_lines():
+                    out.write(f"  {line}\n")
             out.write(text("consent.confirm.question", locale) + " ")
             out.flush()
             return stdin.readline().strip().lower() == text("consent.yes", locale)

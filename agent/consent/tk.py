@@ -54,6 +54,10 @@ POLL_MS = 25
 RED = "#b00020"
 GREY = "#777777"
 WRAP = 520
+#: the confirmation's documents box: columns, and rows before it scrolls (one document's
+#: whole preview, with its header and its "not shown" line, fits without scrolling)
+BOX_COLUMNS = 84
+BOX_ROWS = 18
 
 
 def display_available(environ: dict[str, str] | None = None) -> bool:
@@ -487,19 +491,19 @@ def draw_confirm(w: Window) -> None:
         w.label(w.body, "  " + line)
     if d.summary:
         w.label(w.body, d.summary, font=w.strong, pady=(8, 0))
-        lines: list[str] = []
-        for doc in d.documents():
-            lines.append(f"#{doc.number}  {doc.size}")
-            lines.append(f"    {doc.digest_alg} {doc.digest_hex}")
-            if doc.preview:
-                lines.append(f"    {d.preview_label}")
-                lines.extend("      " + p for p in doc.preview.splitlines()[:12])
-        if d.more_text:
-            lines.append(d.more_text)
-        box = tk.Text(w.body, height=min(14, len(lines) + 1), width=84, font=w.mono, relief="groove", wrap="char")
+        # the lines the terminal shows too: previews drawn safely, cuts said (dialogs.py)
+        lines = d.document_lines()
+        rows = sum(1 + max(0, len(line) - 1) // BOX_COLUMNS for line in lines)
+        frame = tk.Frame(w.body)
+        frame.pack(fill="x", pady=4)
+        box = tk.Text(frame, height=min(BOX_ROWS, rows + 1), width=BOX_COLUMNS, font=w.mono, relief="groove",
+                      wrap="char")
+        bar = ttk.Scrollbar(frame, orient="vertical", command=box.yview)
+        box.configure(yscrollcommand=bar.set)
         box.insert("end", "\n".join(lines))
         box.configure(state="disabled")
-        box.pack(fill="x", pady=4)
+        bar.pack(side="right", fill="y")
+        box.pack(side="left", fill="x", expand=True)
 
 
 DRAW: dict[type, Callable[[Window], None]] = {

@@ -289,6 +289,25 @@ def test_confirmation_counts_what_it_does_not_list_and_deny_is_no(pki: Manifest)
     assert disclose.summary is None and disclose.buttons()[0].label == "Show"
 
 
+def test_confirmation_says_what_each_preview_leaves_out_in_the_users_language(pki: Manifest) -> None:
+    long = "".join(f"Пункт {n}.\n" for n in range(1, 1001)).encode()
+    docs = (of_data(long), of_data(b"x" * 70_000), of_data(b"\x00\x01binary"), of_digest(bytes(32), "sha256"))
+    dialog = ConfirmDialog(Confirmation(ORIGIN, "ru", Action.SIGN, (ident(pki, "rsa-sign"),), docs))
+    rows = dialog.documents()
+    hidden = len(long.decode()) - sum(len(f"Пункт {n}.\n") for n in range(1, 13))
+    assert rows[0].preview is not None and rows[0].preview.split("\n")[-1] == "Пункт 12."
+    grouped = f"{hidden:,}".replace(",", "\u00a0")  # 10 782
+    assert rows[0].note == f"… не показано ещё: строк — 988, символов — {grouped}"
+    assert rows[1].preview is None and rows[1].note is not None and rows[1].note.startswith("Нет предпросмотра: документ слишком велик")
+    assert rows[2].preview is None and rows[2].note == "Нет предпросмотра: документ не является текстом."
+    assert rows[3].preview is None and rows[3].note is None  # the size already says "digest only"
+    lines = dialog.document_lines()
+    assert lines[:4] == [f"#1  {rows[0].size}", f"    SHA256 {rows[0].digest_hex}", "    Предпросмотр:", "      Пункт 1."]
+    assert "      " + rows[0].note in lines and "    " + rows[2].note in lines
+    kk = ConfirmDialog(Confirmation(ORIGIN, "kk", Action.SIGN, (ident(pki, "rsa-sign"),), docs[:1])).documents()
+    assert kk[0].note == f"… тағы 988 жол, {grouped} таңба көрсетілмеді"
+
+
 # -- storage choice ------------------------------------------------------------------------
 
 
