@@ -171,6 +171,15 @@ class PromptGate:
         while len(self._approved) > self.max_approved:
             self._approved.popitem(last=False)
 
+    def admitted(self, origin: str) -> None:
+        """``origin`` was let in without a question (allow-listed, or approved in an earlier
+        run): exempt it from the overall limit, as one approved in this run is, without
+        touching its site's row of denials."""
+        if origin not in self._approved:
+            self._approved[origin] = None
+            while len(self._approved) > self.max_approved:
+                self._approved.popitem(last=False)
+
     def _prune(self, now: float) -> None:
         """Forget what has expired: denials older than the burst window, site records
         whose row of denials and cooldown are over (oldest first, so this stays cheap)."""

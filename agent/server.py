@@ -219,6 +219,7 @@ class AgentServer:
         if origin is None:
             return self._forbid(connection, f"Origin {origins[0]!r} is not a web origin")
         if self.services.origin_allowed(origin):
+            self.services.prompts.admitted(origin)  # others' denials do not lock it out
             connection.origin = origin
             return None
         if await self._ask_origin(connection, origin):
@@ -235,9 +236,9 @@ class AgentServer:
         except TanbaError as exc:  # busy, cooldown
             log.info("origin %s not asked: %s", origin, exc.detail)
             return False
-        if decision is None:
-            return False
-        if decision is OriginDecision.DENY:
+        if decision is None or decision is OriginDecision.DENY:
+            # A question the page walked away from (or nobody answered) counts as a denial:
+            # else a page could flash questions forever without cooling down.
             services.prompts.denied(origin)
             return False
         services.prompts.approved(origin)

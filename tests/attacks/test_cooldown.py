@@ -133,3 +133,45 @@ def test_expired_cooldowns_are_forgotten() -> None:
         after = kept()
     # ... and their records gone (what stays is the table, sized for at most MAX_SITES)
     assert cooling > 50_000 and after < cooling / 2, (cooling, after)
+
+
+async def test_a_page_that_walks_away_from_its_question_cools_down_like_a_denied_one(tmp_path: Path) -> None:
+    """A page that opens a socket (the user is asked) and closes it before the answer,
+    over and over, must not flash questions forever: walking away counts as a denial."""
+    import asyncio
+
+    hold = asyncio.Event()  # the user never answers
+    consent = ScriptedConsent(origin_answer=OriginDecision.ALLOW_ONCE, hold=hold)
+    async with running_agent(tmp_path, consent, ALLOWED) as server:
+        for _ in range(5):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(
+                f"GET /v1 HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: https://flash.evil.test\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            await writer.drain()
+            for _ in range(50):  # until the question is up (or the agent answered at once)
+                if server.services.prompts.active or reader.at_eof():
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+            for _ in range(200):
+                if not server.services.prompts.active:
+                    break
+                await asyncio.sleep(0.01)
+        assert origins_asked(consent) == ["https://flash.evil.test"] * 3
+        hold.set()
+        await still_serves(server)
+
+
+async def test_an_allow_listed_portal_is_served_while_others_exhaust_the_overall_limit(tmp_path: Path) -> None:
+    """Ten denials of fresh sites a minute close the door to fresh origins — not to the
+    portal the administrator listed, which is never asked at all."""
+    consent = ScriptedConsent(origin_answer=OriginDecision.DENY)
+    gate = PromptGate(clock=Clock())
+    async with running_agent(tmp_path, consent, ALLOWED, prompts=gate) as server:
+        for n in range(12):
+            assert await refused(server, origin=f"https://site{n}.test") == 403
+        await still_serves(server)  # PORTAL is allow-listed
+        gate.check_cooldown(PORTAL)  # and its requests are not refused by the limit
