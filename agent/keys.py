@@ -11,7 +11,9 @@ DESIGN.md hold in one place:
 - the user sees the origin, the certificate and what is signed before the PIN is asked;
 - the PIN comes from the consent UI only, is handed to the store once and wiped; a wrong
   PIN is reported, never retried; the final try is spent only after the UI warned;
-- PKCS#12 files unlocked for a request are locked again when it ends.
+- locked parts (PKCS#12 files) unlocked for a request are locked again when it ends, unless
+  the unlock window keeps the key;
+- every operation that got the prompt slot leaves one audit line, whatever its end.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from tanba.agent.audit import AuditEvent, AuditLog
@@ -51,10 +52,9 @@ from tanba.protocol.errors import (
 )
 from tanba.protocol.methods.filter import CertFilter
 from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY
-from tanba.providers.base import Identity, PinStatus, Signer
+from tanba.providers.base import Identity, KeyStore, Lease, Locked, PinStatus, Signer
 from tanba.providers.certificate import cert_info
 from tanba.providers.filter import select
-from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,36 @@ def purpose_filter(f: CertFilter, purpose: Purpose) -> CertFilter:
     return replace(f, key_usage=purpose)
 
 
+@dataclass
+class _Operation:
+    """What one request did with the user, for its audit line and its end."""
+
+    #: the request got the prompt slot: whatever happens next is audited (busy and a
+    #: cooldown refusal come before it and are not)
+    asked: bool = False
+    identities: tuple[Identity, ...] = ()
+    #: the identity whose key the unlock window keeps (its part's lease goes with it)
+    kept: Identity | None = None
+
+
+@dataclass
+class _Key:
+    """The key a request signs with.  Where it goes at the end:
+
+    ============== ============== =========================================
+    from window    signing failed  end
+    ============== ============== =========================================
+    yes            no             stays in the window
+    yes            yes            the window forgets it (closed)
+    no             no             kept by the window if it is on, else closed
+    no             yes            closed
+    ============== ============== =========================================
+    """
+
+    signer: Signer
+    from_window: bool
+
+
 class KeyAccess:
     """One request's dealings with the user and the stores."""
 
@@ -109,15 +139,30 @@ class KeyAccess:
         # Local programs (no Origin) are named as such in every prompt.
         self.origin = origin or "local program"
         self.locale = locale
-        #: PKCS#12 files this request holds open (Pkcs12Store.hold); released at its end
-        self._held: list[tuple[Pkcs12Store, Path]] = []
+        #: locked parts (PKCS#12 files) this request unlocked or proved, with their leases
+        self._leases: dict[Locked, Lease] = {}
+
+    # -- finding and unlocking ----------------------------------------------------------
+
+    async def _unlock(self, store: KeyStore, part: Locked, identity: Identity | None = None) -> None:
+        """Ask the user the part's secret and hold the part for this request."""
+        request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), location=part.location)
+        secret = await self.consent.get_pin(request)
+        if secret is None:
+            raise UserCancelled("no password for the key file")
+        try:
+            lease = await store.unlock(part, secret)
+        finally:
+            wipe(secret)
+        self._leases[part] = lease
 
     async def _candidates(
         self, f: CertFilter, every_file: bool = False, usable: Callable[[Identity], bool] | None = None
     ) -> list[Identity]:
-        """Identities matching ``f`` (and ``usable``, when given); locked PKCS#12 files are
-        opened with a password asked from the user, one file at a time, until something
-        matches (or, with ``every_file``, all of them: a listing shows every certificate)."""
+        """Identities matching ``f`` (and ``usable``, when given); locked parts (PKCS#12
+        files) are unlocked with a secret asked from the user, one at a time, until
+        something matches (or, with ``every_file``, all of them: a listing shows every
+        certificate)."""
         stores = self.stores
         now = dt.datetime.now(dt.UTC)
 
@@ -129,21 +174,21 @@ class KeyAccess:
         if found and not every_file:
             return found
         for store in stores.stores:
-            if not isinstance(store, Pkcs12Store) or (f.storages is not None and store.storage not in f.storages):
+            if f.storages is not None and store.storage not in f.storages:
                 continue
-            for path in store.locked_files():
-                request = PinRequest(self.origin, self.locale, None, PinStatus(needs_pin=True), location=str(path))
-                password = await self.consent.get_pin(request)
-                if password is None:
-                    raise UserCancelled("no password for the key file")
-                try:
-                    await store.unlock_file(path, password)
-                finally:
-                    wipe(password)
-                self._hold(store, path)
+            for part in store.locked():
+                await self._unlock(store, part)
                 found = await matching()
                 if found and not every_file:
                     return found
+        return found
+
+    async def _raw_candidates(self, f: CertFilter) -> list[Identity]:
+        """Candidates for a raw signature: never a key that can log in (rule 5).  When the
+        request matched only such keys, it is refused saying why, not "no certificate"."""
+        found = await self._candidates(f, usable=lambda i: not cert_info(i).can_authenticate)
+        if not found and select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC)):
+            raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
         return found
 
     async def _choose(self, candidates: Sequence[Identity], action: Action) -> Identity:
@@ -174,22 +219,13 @@ class KeyAccess:
 
     async def _open(self, identity: Identity) -> Signer:
         store = self.stores.store_for(identity)
-        if isinstance(store, Pkcs12Store) and self._file_of(identity) is None:
-            # The file is open, but not by this request: another request or an unlock window
-            # holds it.  This request's user proves the password too, and holds the file
-            # while it signs, so the other holder's end does not lock it under this one.
-            request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), identity.location)
-            password = await self.consent.get_pin(request)
-            if password is None:
-                raise UserCancelled("no password for the key file")
-            path = Path(identity.location)
-            try:
-                await store.check_password(path, password)
-                if path in store.locked_files():  # its holder closed it meanwhile: reopen it
-                    await store.unlock_file(path, password)
-            finally:
-                wipe(password)
-            self._hold(store, path)
+        part = store.part_of(identity)
+        if part is not None:
+            if part not in self._leases:
+                # The part is open, but not by this request: another request or an unlock
+                # window holds it.  This request's user proves the secret too, and holds the
+                # part while it signs, so the other holder's end does not lock it under this one.
+                await self._unlock(store, part, identity)
             return await store.open(identity, None)
         status = await store.pin_status(identity)
         if status.locked:
@@ -205,75 +241,105 @@ class KeyAccess:
         finally:
             wipe(pin)
 
-    def _hold(self, store: Pkcs12Store, path: Path) -> None:
-        store.hold(path)
-        self._held.append((store, path))
+    def _release(self, keep: Identity | None = None) -> None:
+        """Give back the leases this request holds; the one whose key stays open in the
+        unlock window passes to the window (released when it closes)."""
+        kept = self._part_of(keep) if keep is not None else None
+        for part, lease in self._leases.items():
+            if part != kept:
+                lease.release()
+        self._leases.clear()
 
-    def _relock(self, keep: Identity | None = None) -> None:
-        """Release the files this request holds; the one whose key stays open in the unlock
-        window passes to the window (released when it closes)."""
-        kept = self._file_of(keep) if keep is not None else None
-        for held in self._held:
-            if held is not kept:
-                held[0].release(held[1])
-        self._held.clear()
+    def _part_of(self, identity: Identity) -> Locked | None:
+        return next((p for p in self._leases if p.location == identity.location), None)
 
-    def _file_of(self, identity: Identity) -> tuple[Pkcs12Store, Path] | None:
-        return next((h for h in self._held if str(h[1]) == identity.location), None)
+    def _closer(self, identity: Identity) -> Callable[[], None]:
+        """What the unlock window runs when it closes ``identity``'s key: release its part."""
+        part = self._part_of(identity)
+        lease = self._leases.get(part) if part is not None else None
+        return lease.release if lease is not None else (lambda: None)
 
-    async def _raw_candidates(self, f: CertFilter) -> list[Identity]:
-        """Candidates for a raw signature: never a key that can log in (rule 5).  When the
-        request matched only such keys, it is refused saying why, not "no certificate"."""
-        found = await self._candidates(f, usable=lambda i: not cert_info(i).can_authenticate)
-        if not found and select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC)):
-            raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
-        return found
+    # -- the operations -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _operation(self, action: Action, documents: tuple[DocumentSummary, ...]) -> AsyncIterator[_Operation]:
+        """One audit line for every operation that got the prompt slot, whatever its end
+        (``busy`` from inside, e.g. a file's backoff, is not one); the leases go back."""
+        op = _Operation()
+        try:
+            yield op
+        except (TanbaError, asyncio.CancelledError) as exc:
+            if op.asked and not isinstance(exc, Busy):
+                self._record(action, op.identities, documents, exc)
+            raise
+        else:
+            self._record(action, op.identities, documents)
+        finally:
+            self._release(keep=op.kept)
 
     @asynccontextmanager
     async def signer(
-        self, f: CertFilter, purpose: Purpose, documents: tuple[DocumentSummary, ...], *, raw: bool = False
+        self,
+        f: CertFilter,
+        purpose: Purpose | None,
+        documents: tuple[DocumentSummary, ...],
+        *,
+        raw: bool = False,
+        identity_id: str | None = None,
     ) -> AsyncIterator[Signer]:
         """Ask the user (choose, confirm, PIN) and yield an open signer for the batch.
 
-        ``raw``: the signer will sign caller-chosen bytes bare, so keys that can log in are
-        not offered (and an ``auth`` operation cannot be raw at all)."""
+        ``purpose`` None: any key — only for a message Tanba itself chose (`tanba
+        test-sign`).  ``raw``: the signer will sign caller-chosen bytes bare, so keys that
+        can log in are not offered (and an ``auth`` operation cannot be raw at all).
+        ``identity_id``: only that certificate (the command line's ``--id``)."""
         if raw and purpose == "auth":
             raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
-        f = purpose_filter(f, purpose)
-        action = Action.SIGN if purpose == "sign" else Action.AUTH
-        kept: Identity | None = None
-        identity: Identity | None = None
-        try:
+        if purpose is not None:
+            f = purpose_filter(f, purpose)
+        action = Action.AUTH if purpose == "auth" else Action.SIGN
+        async with self._operation(action, documents) as op:
             async with self.prompts.turn(self.origin):
+                op.asked = True
                 candidates = await (self._raw_candidates(f) if raw else self._candidates(f))
+                if identity_id is not None:
+                    candidates = [i for i in candidates if i.id == identity_id]
+                    if not candidates:
+                        raise NoCertificate(f"no certificate with id {identity_id}")
                 identity = await self._choose(candidates, action)
-                window = self.window
-                reused = await window.current(self.origin, identity.id) if window else None
-                until = window.until(self.origin, identity.id) if window else None
-                await self._confirm(action, (identity,), documents, until)
-                signer = reused or await self._open(identity)
-            broken = False
+                op.identities = (identity,)
+                key = await self._key_for(identity, action, documents)
+            failed = False
             try:
-                yield signer
+                yield key.signer
             except BaseException as exc:
-                broken = key_failed(exc)
+                failed = key_failed(exc)
                 raise
             finally:
-                if reused is not None:
-                    if broken and window is not None:
-                        await window.forget(self.origin, identity.id)  # e.g. the token went away
-                elif window is not None and not broken and window.keep(self.origin, signer, self._closer(identity)):
-                    kept = identity
-                else:
-                    await signer.close()
-        except (TanbaError, asyncio.CancelledError) as exc:
-            if not isinstance(exc, Busy) and not (isinstance(exc, OriginDenied) and identity is None):
-                self._record(action, (identity,) if identity else (), documents, exc)
-            raise
-        else:
-            self._record(action, (identity,) if identity else (), documents)
-        finally:
-            self._relock(keep=kept)
+                if await self._end(key, identity, failed):
+                    op.kept = identity
+
+    async def _key_for(self, identity: Identity, action: Action, documents: tuple[DocumentSummary, ...]) -> _Key:
+        """Confirm, then the key: the window's if it holds one for this site, else opened."""
+        window = self.window
+        reused = await window.current(self.origin, identity.id) if window else None
+        until = window.until(self.origin, identity.id) if window else None
+        await self._confirm(action, (identity,), documents, until)
+        if reused is not None:
+            return _Key(reused, from_window=True)
+        return _Key(await self._open(identity), from_window=False)
+
+    async def _end(self, key: _Key, identity: Identity, failed: bool) -> bool:
+        """Where the key goes (see :class:`_Key`); True when the window keeps it."""
+        window = self.window
+        if key.from_window:
+            if failed and window is not None:
+                await window.forget(self.origin, identity.id)  # e.g. the token went away
+            return False
+        if window is not None and not failed and window.keep(self.origin, key.signer, self._closer(identity)):
+            return True
+        await key.signer.close()
+        return False
 
     def _record(
         self,
@@ -282,7 +348,6 @@ class KeyAccess:
         documents: Sequence[DocumentSummary],
         error: BaseException | None = None,
     ) -> None:
-        """One audit line for an operation that reached the user (not for ``busy``)."""
         if self.audit is None:
             return
         if isinstance(error, asyncio.CancelledError):
@@ -293,43 +358,24 @@ class KeyAccess:
         )
         self.audit.record(event)
 
-    def _closer(self, identity: Identity) -> Callable[[], None]:
-        """What the unlock window runs when it closes ``identity``'s key: release its file."""
-        file = self._file_of(identity)
-
-        def close() -> None:
-            if file is not None:
-                file[0].release(file[1])
-
-        return close
-
     async def disclose_one(self, f: CertFilter) -> Identity:
         """The one certificate the user picks among those matching ``f`` and agrees to show
         (NCALayer's ``getKeyInfo`` answers one)."""
-        try:
+        async with self._operation(Action.DISCLOSE, ()) as op:
             async with self.prompts.turn(self.origin):
+                op.asked = True
                 identity = await self._choose(await self._candidates(f), Action.DISCLOSE)
                 await self._confirm(Action.DISCLOSE, (identity,), ())
-        except (UserCancelled, NoCertificate, WrongPin, asyncio.CancelledError) as exc:
-            self._record(Action.DISCLOSE, (), (), exc)
-            raise
-        finally:
-            self._relock()
-        self._record(Action.DISCLOSE, (identity,), ())
+                op.identities = (identity,)
         return identity
 
     async def disclose(self, f: CertFilter) -> list[Identity]:
         """Certificates matching ``f``, once the user agreed to show them to the origin."""
-        try:
+        async with self._operation(Action.DISCLOSE, ()) as op:
             async with self.prompts.turn(self.origin):
+                op.asked = True
                 candidates = await self._candidates(f, every_file=True)
                 if candidates:
                     await self._confirm(Action.DISCLOSE, tuple(candidates), ())
-        except (UserCancelled, WrongPin, asyncio.CancelledError) as exc:
-            self._record(Action.DISCLOSE, (), (), exc)
-            raise
-        finally:
-            self._relock()
-        if candidates:
-            self._record(Action.DISCLOSE, candidates, ())
+                    op.identities = tuple(candidates)
         return candidates

@@ -121,11 +121,63 @@ class Signer(abc.ABC):
         await self.close()
 
 
+@dataclass(frozen=True)
+class Locked:
+    """A part of a store that shows its certificates only once unlocked with a secret: a
+    PKCS#12 file (its certificates are encrypted too).  Tokens list without a PIN and have
+    no such parts.  ``location`` is what the user recognises (the file's path)."""
+
+    location: str
+    ref: Hashable = field(repr=False)
+
+
+class Lease(abc.ABC):
+    """One holder's claim on an unlocked part (a request signing, an unlock window): the
+    part stays unlocked while any lease on it is held, and locks when the last is released."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Give the claim back (at most once)."""
+
+
 class KeyStore(abc.ABC):
-    """A place keys live: one PKCS#12 file set, or one PKCS#11 module."""
+    """A place keys live: one PKCS#12 file set, or one PKCS#11 module.
+
+    Every store lists identities and opens their keys.  A store with :class:`Locked`
+    parts also says which are locked, unlocks one with the user's secret for a holder
+    (:meth:`unlock`, which proves the secret even when the part is already open for
+    another holder), and how long a part makes the user wait after wrong secrets.  Callers
+    never need to know which kind of store they talk to.
+    """
 
     #: NCALayer-style storage name this store answers to.
     storage: str
+
+    @property
+    def description(self) -> str:
+        """What a user recognises the store by (logs, `tanba doctor`)."""
+        return self.storage
+
+    def owns(self, identity: Identity) -> bool:
+        """Whether ``identity`` is one of this store's."""
+        return identity.storage == self.storage
+
+    def locked(self) -> list[Locked]:
+        """Parts whose certificates stay hidden until unlocked (none by default)."""
+        return []
+
+    def part_of(self, identity: Identity) -> Locked | None:
+        """The lockable part ``identity`` lives in (None: the store has no such parts)."""
+        return None
+
+    async def unlock(self, part: Locked, secret: bytearray) -> Lease:
+        """Prove ``secret`` for ``part`` and hold it unlocked for the caller.  The caller
+        owns ``secret`` and zeroes it afterwards."""
+        raise NotImplementedError(f"{self.description} has nothing to unlock")
+
+    def retry_after(self, part: Locked) -> float:
+        """Seconds before ``part`` accepts another secret (0: now)."""
+        return 0.0
 
     @abc.abstractmethod
     async def identities(self) -> list[Identity]:

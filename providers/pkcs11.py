@@ -274,6 +274,13 @@ class Pkcs11Store(KeyStore):
 
     # -- PIN and signing -------------------------------------------------------------
 
+    @property
+    def description(self) -> str:
+        return f"{self.storage} ({self.module})"
+
+    def owns(self, identity: Identity) -> bool:
+        return identity.storage == self.storage and isinstance(identity.key_ref, _KeyRef)
+
     def _ref(self, identity: Identity) -> _KeyRef:
         if not isinstance(identity.key_ref, _KeyRef) or identity.storage != self.storage:
             raise NoCertificate(f"{identity.id} does not belong to {self.module}")

@@ -56,6 +56,8 @@ from tanba.providers.base import (
     HashAlgorithm,
     Identity,
     KeyStore,
+    Lease,
+    Locked,
     PinStatus,
     SignatureScheme,
     Signer,
@@ -288,6 +290,42 @@ class Pkcs12Store(KeyStore):
             raise StoreError(f"{path} is not one of this store's PKCS#12 files")
         return norm
 
+    # -- the KeyStore interface of locked parts (files) --------------------------------
+
+    @property
+    def description(self) -> str:
+        return f"{self.storage} ({', '.join(str(p) for p in self._paths)})"
+
+    def owns(self, identity: Identity) -> bool:
+        try:
+            self._path_of(identity)
+        except (NoCertificate, StoreError):
+            return False
+        return True
+
+    def locked(self) -> list[Locked]:
+        return [Locked(str(p), p) for p in self.locked_files()]
+
+    def part_of(self, identity: Identity) -> Locked:
+        path = self._path_of(identity)
+        return Locked(str(path), path)
+
+    async def unlock(self, part: Locked, secret: bytearray) -> Lease:
+        """Unlock the file (or, when another holder has it open, prove the password: this
+        holder's user types it too) and hold it for the caller."""
+        path = self._known(Path(str(part.ref)))
+        if path in self._unlocked:
+            await self.check_password(path, secret)
+        if path not in self._unlocked:  # locked, or its holder closed it meanwhile
+            await self.unlock_file(path, secret)
+        self.hold(path)
+        return _FileLease(self, path)
+
+    def retry_after(self, part: Locked) -> float:
+        return self.backoff_remaining(Path(str(part.ref)))
+
+    # -- files ----------------------------------------------------------------------
+
     def locked_files(self) -> list[Path]:
         """Configured files whose password has not been given (their certificates are unknown)."""
         return [p for p in self._paths if p not in self._unlocked]
@@ -421,6 +459,17 @@ class Pkcs12Store(KeyStore):
     async def close(self) -> None:
         for path in list(self._unlocked):
             self._drop(path)
+
+
+class _FileLease(Lease):
+    def __init__(self, store: Pkcs12Store, path: Path) -> None:
+        self._store: Pkcs12Store | None = store
+        self._path = path
+
+    def release(self) -> None:
+        if self._store is not None:
+            self._store.release(self._path)
+            self._store = None
 
 
 def _read(path: Path) -> bytes:

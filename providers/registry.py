@@ -88,20 +88,9 @@ async def build_stores(
     return stores
 
 
-def describe_store(store: KeyStore) -> str:
-    """What a user recognises a store by: the module path or the files."""
-    module = getattr(store, "module", None)
-    if module is not None:
-        return f"{store.storage} ({module})"
-    paths = getattr(store, "paths", None)
-    if paths:
-        return f"{store.storage} ({', '.join(str(p) for p in paths)})"
-    return store.storage
-
-
 @dataclass(frozen=True)
 class StoreFailure:
-    store: str  # describe_store()
+    store: str  # KeyStore.description
     error: TanbaError
 
 
@@ -127,9 +116,9 @@ class Stores:
                 if not isinstance(result, Exception):
                     raise result  # CancelledError, KeyboardInterrupt
                 error = result if isinstance(result, TanbaError) else StoreError(repr(result))
-                log.warning("key store %s failed: %s", describe_store(store), error.reason,
+                log.warning("key store %s failed: %s", store.description, error.reason,
                             exc_info=result)
-                failures.append(StoreFailure(describe_store(store), error))
+                failures.append(StoreFailure(store.description, error))
                 continue
             for identity in result:
                 if identity.id in owner:
@@ -140,8 +129,9 @@ class Stores:
         return identities
 
     def store_for(self, identity: Identity) -> KeyStore:
-        """The store that listed ``identity`` (from the last :meth:`all_identities`)."""
-        store = self._owner.get(identity.id)
+        """The store ``identity`` belongs to (the one that listed it last, else the first
+        that owns it)."""
+        store = self._owner.get(identity.id) or next((s for s in self.stores if s.owns(identity)), None)
         if store is None:
             raise NoCertificate(f"unknown identity {identity.id}")
         return store
@@ -151,4 +141,4 @@ class Stores:
             try:
                 await store.close()
             except Exception:
-                log.warning("closing %s failed", describe_store(store), exc_info=True)
+                log.warning("closing %s failed", store.description, exc_info=True)
