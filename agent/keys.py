@@ -183,11 +183,25 @@ class KeyAccess:
                     return found
         return found
 
-    async def _raw_candidates(self, f: CertFilter) -> list[Identity]:
-        """Candidates for a raw signature: never a key that can log in (rule 5).  When the
-        request matched only such keys, it is refused saying why, not "no certificate"."""
-        found = await self._candidates(f, usable=lambda i: not cert_info(i).can_authenticate)
-        if not found and select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC)):
+    async def _signing_candidates(self, f: CertFilter, raw: bool, identity_id: str | None) -> list[Identity]:
+        """Candidates for a signature.  A raw one is never made with a key that can log in
+        (rule 5): when the request matched only such keys, it is refused saying why, not
+        "no certificate".  ``identity_id`` narrows to one certificate."""
+
+        def usable(identity: Identity) -> bool:
+            if identity_id is not None and identity.id != identity_id:
+                return False
+            return not (raw and cert_info(identity).can_authenticate)
+
+        found = await self._candidates(f, usable=usable if raw or identity_id is not None else None)
+        if found:
+            return found
+        everything = select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC))
+        if identity_id is not None:
+            everything = [i for i in everything if i.id == identity_id]
+            if not everything:
+                raise NoCertificate(f"no certificate with id {identity_id}")
+        if raw and everything:
             raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
         return found
 
@@ -301,12 +315,7 @@ class KeyAccess:
         async with self._operation(action, documents) as op:
             async with self.prompts.turn(self.origin):
                 op.asked = True
-                candidates = await (self._raw_candidates(f) if raw else self._candidates(f))
-                if identity_id is not None:
-                    candidates = [i for i in candidates if i.id == identity_id]
-                    if not candidates:
-                        raise NoCertificate(f"no certificate with id {identity_id}")
-                identity = await self._choose(candidates, action)
+                identity = await self._choose(await self._signing_candidates(f, raw, identity_id), action)
                 op.identities = (identity,)
                 key = await self._key_for(identity, action, documents)
             failed = False

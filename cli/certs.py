@@ -20,7 +20,7 @@ import click
 from tanba.protocol.errors import Busy, TanbaError, WrongPin
 from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info
-from tanba.providers.pkcs12 import Pkcs12Store
+from tanba.providers.base import KeyStore, Locked
 from tanba.providers.registry import Stores, build_stores
 
 _PASSWORD_TRIES = 3
@@ -48,23 +48,24 @@ def _read_password_file(path: Path) -> str:
     return lines[0] if lines else ""
 
 
-async def _unlock(store: Pkcs12Store, path: Path, password_file: Path | None) -> bool:
-    """Unlock one file, asking again after a wrong password (a few times, interactively)."""
+async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> bool:
+    """Unlock one locked part (a PKCS#12 file), asking again after a wrong password (a few
+    times, interactively).  The lease is not kept: the store closes with the listing."""
     tries = 1 if password_file is not None else _PASSWORD_TRIES
     for _ in range(tries):
-        wait = store.backoff_remaining(path)
+        wait = store.retry_after(part)
         if wait > 0:
             await asyncio.sleep(wait)  # a person at a terminal: waiting out the backoff is the friendly thing
         if password_file is not None:
             text = _read_password_file(password_file)
         else:
-            text = click.prompt(f"Password for {path}", hide_input=True, err=True)
+            text = click.prompt(f"Password for {part.location}", hide_input=True, err=True)
         secret = bytearray(text.encode("utf-8"))
         try:
-            await store.unlock_file(path, secret)
+            await store.unlock(part, secret)
             return True
         except (WrongPin, Busy):
-            click.echo(f"{path}: wrong password", err=True)
+            click.echo(f"{part.location}: wrong password", err=True)
         finally:
             secret[:] = bytes(len(secret))
     return False
@@ -78,13 +79,11 @@ async def _collect(p12_files: Sequence[Path], modules: Sequence[str], password_f
         raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
     try:
         for store in stores.stores:
-            if not isinstance(store, Pkcs12Store):
-                continue
-            for path in store.locked_files():
+            for part in store.locked():
                 try:
-                    out.failed |= not await _unlock(store, path, password_file)
+                    out.failed |= not await _unlock(store, part, password_file)
                 except TanbaError as exc:
-                    click.echo(f"{path}: {exc}", err=True)
+                    click.echo(f"{part.location}: {exc}", err=True)
                     out.failed = True
         for identity in await stores.all_identities():
             out.infos.append((cert_info(identity), identity))

@@ -33,9 +33,11 @@ def read_pin_file(path: Path) -> bytearray:
 class CliConsent(ConsentUI):
     name = "command line"
 
-    def __init__(self, wanted_id: str | None = None, pin_file: Path | None = None) -> None:
+    def __init__(self, wanted_id: str | None = None, pin_file: Path | None = None, *, announce: bool = True) -> None:
         self.wanted_id = wanted_id
         self.pin_file = pin_file
+        #: say on stderr what is being signed (`tanba sign`); `tanba test-sign` prints its own line
+        self.announce = announce
 
     async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
         return OriginDecision.DENY
@@ -62,12 +64,14 @@ class CliConsent(ConsentUI):
             click.echo(f"Enter the PIN for {what} on the reader's keypad.", err=True)
         if self.pin_file is not None:
             return read_pin_file(self.pin_file)
-        if not sys.stdin.isatty():
+        try:  # a terminal, or a PIN piped in; nothing to read (EOF) cancels
+            typed: str = click.prompt(f"PIN for {what}", hide_input=True, err=True)
+        except click.Abort:
             return None
-        typed: str = click.prompt(f"PIN for {what}", hide_input=True, err=True)
         return bytearray(typed.encode("utf-8"))
 
     async def confirm(self, confirmation: Confirmation) -> bool:
-        who = ", ".join(describe(i) for i in confirmation.identities)
-        click.echo(f"Signing {len(confirmation.documents)} file(s) with {who}", err=True)
+        if self.announce:
+            who = ", ".join(describe(i) for i in confirmation.identities)
+            click.echo(f"Signing {len(confirmation.documents)} file(s) with {who}", err=True)
         return True

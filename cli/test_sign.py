@@ -9,9 +9,7 @@ and exits non-zero then.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
-import sys
 from pathlib import Path
 
 import click
@@ -20,9 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from tanba.agent.consent.terminal import describe
-from tanba.protocol.errors import NoCertificate, PinLocked, TanbaError, WrongPin
+from tanba.protocol.errors import NoCertificate, TanbaError, WrongPin
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme
-from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores, build_stores
 
 MESSAGE = b"Tanba test-sign: this message proves the key can sign.\n"
@@ -36,37 +33,6 @@ REASON_TEXT = {
     "busy": "the key store is busy (wrong password given recently)",
     "user_cancelled": "cancelled",
 }
-
-
-def read_pin(pin_file: Path | None) -> bytearray:
-    if pin_file is not None:
-        data = bytearray(pin_file.read_bytes())
-        while data and data[-1] in (0x0A, 0x0D):
-            del data[-1]
-        return data
-    return bytearray(click.prompt("PIN", hide_input=True).encode("utf-8"))
-
-
-def choose(identities: list[Identity], wanted: str | None) -> Identity:
-    if wanted is not None:
-        for identity in identities:
-            if identity.id == wanted:
-                return identity
-        raise NoCertificate(f"no certificate with id {wanted}")
-    now = dt.datetime.now(dt.timezone.utc)
-    usable = [
-        i for i in identities
-        if i.certificate.not_valid_before_utc <= now <= i.certificate.not_valid_after_utc
-        and isinstance(i.certificate.public_key(), (rsa.RSAPublicKey, ec.EllipticCurvePublicKey))
-    ]
-    if not usable:
-        raise NoCertificate("no valid RSA or EC certificate found")
-    if len(usable) == 1 or not sys.stdin.isatty():
-        return usable[0]
-    for n, identity in enumerate(usable, 1):
-        click.echo(f"{n}. {describe(identity)}  [{identity.id}]")
-    pick: int = click.prompt("Certificate", type=click.IntRange(1, len(usable)), default=1)
-    return usable[pick - 1]
 
 
 def verify(identity: Identity, signature: bytes) -> str:
@@ -84,49 +50,37 @@ async def run_test_sign(
     p12: list[Path], specs: list[str], autodetect: bool, wanted: str | None,
     pin_file: Path | None,
 ) -> str:
+    """The agent's own key path (KeyAccess: PIN status, final-try rule, pinpad, wiping)
+    with the command line as the consent UI, over a message Tanba chose."""
+    from tanba.agent.consent.base import DocumentSummary
+    from tanba.agent.keys import KeyAccess
+    from tanba.agent.prompts import PromptGate
+    from tanba.cli.consent import CliConsent
+    from tanba.protocol.methods.filter import CertFilter
+
     stores = Stores(await build_stores(p12, specs, autodetect))
-    pin: bytearray | None = None
+    digest = hashlib.sha256(MESSAGE).digest()
+    document = DocumentSummary(len(MESSAGE), "sha256", digest.hex(), MESSAGE.decode())
+    access = KeyAccess(stores, CliConsent(wanted, pin_file, announce=False), PromptGate(), None, "en")
     try:
-        for store in stores.stores:
-            if not isinstance(store, Pkcs12Store):
-                continue
-            for path in store.locked_files():  # the password comes before the certificates
-                pin = pin if pin is not None else read_pin(pin_file)
-                await store.unlock_file(path, pin)
-        identities = await stores.all_identities()
-        for failure in stores.failures:
-            click.echo(f"warning: {failure.store}: {failure.error.reason}: {failure.error}",
-                       err=True)
-        identity = choose(identities, wanted)
-        store = stores.store_for(identity)
-        status = await store.pin_status(identity)
-        if status.locked:
-            raise PinLocked("the PIN is locked")
-        allow_final_try = False
-        if status.final_try:
-            if pin_file is not None:
-                raise WrongPin("final PIN try: not spent from a PIN file", 1)
-            allow_final_try = click.confirm(
-                "One more wrong PIN locks this key. Continue?", default=False)
-            if not allow_final_try:
-                raise WrongPin("final PIN try not spent", 1)
-        if status.pinpad:
-            click.echo("Enter the PIN on the reader's keypad.")
-            pin = None
-        elif pin is None and status.needs_pin:
-            pin = read_pin(pin_file)
-        scheme = (SignatureScheme.ECDSA
-                  if isinstance(identity.certificate.public_key(), ec.EllipticCurvePublicKey)
-                  else SignatureScheme.RSA_PKCS1V15)
-        async with await store.open(identity, pin, allow_final_try=allow_final_try) as signer:
-            signature = await signer.sign_digest(
-                hashlib.sha256(MESSAGE).digest(), HashAlgorithm.SHA256, scheme)
+        async with access.signer(CertFilter(), None, (document,), identity_id=wanted) as signer:
+            identity = signer.identity
+            for failure in stores.failures:
+                click.echo(f"warning: {failure.store}: {failure.error.reason}: {failure.error}", err=True)
+            signature = await signer.sign_digest(digest, HashAlgorithm.SHA256, _scheme(identity))
         algorithm = verify(identity, signature)
         return f"OK: {describe(identity)}\n    {algorithm}; {identity.storage}"
     finally:
-        if pin is not None:
-            pin[:] = bytes(len(pin))
         await stores.close()
+
+
+def _scheme(identity: Identity) -> SignatureScheme:
+    key = identity.certificate.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return SignatureScheme.ECDSA
+    if isinstance(key, rsa.RSAPublicKey):
+        return SignatureScheme.RSA_PKCS1V15
+    raise NoCertificate(f"{describe(identity)}: test-sign knows RSA and EC keys")
 
 
 def failure_text(exc: TanbaError) -> str:
