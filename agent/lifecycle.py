@@ -353,7 +353,7 @@ class Agent:
         self.server.services = Services(
             settings=new, consent=consent, origins=old.origins, client_token=old.client_token,
             version=old.version, prompts=old.prompts, stores=stores, unlock_window=window, audit=old.audit,
-            revocation_http=old.revocation_http,
+            http=old.http,
         )
         if window is None:
             # Requests started before the reload keep what they found.
@@ -410,7 +410,7 @@ class Agent:
         if services.unlock_window is not None:
             await services.unlock_window.close_all()
         await services.stores.close()
-        await services.revocation_http.aclose()
+        await services.http.aclose()
         await self._close_retired()
         if services.audit is not None:
             await asyncio.to_thread(services.audit.close)  # the last lines reach the disk

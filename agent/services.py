@@ -14,7 +14,7 @@ from tanba.agent.consent.base import ConsentUI
 from tanba.agent.origins import OriginStore
 from tanba.agent.prompts import PromptGate
 from tanba.agent.unlock import UnlockWindow
-from tanba.agent.verify.http import RevocationHttp
+from tanba.agent.http import HttpClient
 from tanba.providers.base import HashAlgorithm
 from tanba.providers.registry import Stores
 
@@ -40,7 +40,7 @@ class Services:
     #: one line per disclosure, signature and login; None: nothing recorded (tests, tools)
     audit: AuditLog | None = None
     #: the HTTP session of every revocation check (kept across reloads, closed at shutdown)
-    revocation_http: RevocationHttp = field(default_factory=RevocationHttp)
+    http: HttpClient = field(default_factory=HttpClient)
     _builders: dict[tuple[Any, ...], CmsBuilder] = field(default_factory=dict, repr=False)
     _validator: ChainValidator | None = field(default=None, repr=False)
 
@@ -74,6 +74,6 @@ class Services:
 
             self._validator = ChainValidator(
                 self.settings.trust_anchor, revocation="soft", timeout=10.0, intermediates=self.settings.intermediate,
-                http=self.revocation_http,
+                http=self.http,
             )
         return self._validator

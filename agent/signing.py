@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from tanba.agent.formats.cms import CmsBuilder, CmsInput, Progress
+    from tanba.agent.http import HttpClient
     from tanba.agent.formats.xmldsig import XmlSignOptions
 
 #: seconds the TSA gets per signature, on every path
@@ -71,12 +72,14 @@ async def sign_batch(
     builder: BuilderFactory = _plain_builder,
     progress: Progress | None = None,
     prepare: Callable[[], Awaitable[Sequence[CmsInput]]] | None = None,
+    http: HttpClient | None = None,
 ) -> Signed:
     """Sign ``request`` with a key the user picks and confirms.
 
     ``builder`` makes the CMS builder (the agent keeps them cached per certificate);
     ``prepare``, when given, supplies the items once the key is open (the CLI hashes big
-    files while the PIN is asked)."""
+    files while the PIN is asked); ``http`` is the agent's HTTP client for the TSA (the
+    command line makes its own)."""
     raw = request.format == "raw"
     async with access.signer(request.filter, request.purpose, request.documents, raw=raw) as signer:
         items = await prepare() if prepare is not None else request.items
@@ -85,7 +88,7 @@ async def sign_batch(
     if request.timestamp_url is not None:
         from tanba.agent.formats.tsa import add_signature_timestamp
 
-        signatures = [await add_signature_timestamp(s, request.timestamp_url, TSA_TIMEOUT) for s in signatures]
+        signatures = [await add_signature_timestamp(s, request.timestamp_url, TSA_TIMEOUT, http) for s in signatures]
     return Signed(signatures, identity)
 
 

@@ -1,7 +1,8 @@
 """RFC 3161 timestamps, and CAdES-T on top of a CAdES-BES CMS.
 
 :func:`request_timestamp` sends a TimeStampReq (SHA-256 imprint, a random nonce,
-certReq true) as an HTTP POST ``application/timestamp-query`` and checks the answer:
+certReq true) as an HTTP POST ``application/timestamp-query`` — through the agent's one HTTP
+client (:mod:`tanba.agent.http`: no redirects, bounded body) — and checks the answer:
 status granted, a SignedData token over a TSTInfo whose nonce and messageImprint are the
 ones asked for.  :func:`add_signature_timestamp` stamps the signature value of each
 SignerInfo and adds the token as the unsigned attribute signatureTimeStampToken
@@ -18,9 +19,9 @@ import asyncio
 import hashlib
 import logging
 import secrets
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from asn1crypto import cms as acms
@@ -36,6 +37,7 @@ from tanba.agent.formats.cms import (
     der_tlv,
     parse_signed_data,
 )
+from tanba.agent.http import FetchError, HttpClient
 from tanba.protocol.errors import InvalidParams, TimestampFailed
 
 log = logging.getLogger(__name__)
@@ -44,40 +46,21 @@ MAX_RESPONSE = 1 << 20  # a timestamp response is a few KiB; refuse to buffer mo
 _CONTENT_TYPE = "application/timestamp-query"
 
 
-def _post(url: str, body: bytes, timeout: float) -> bytes:
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": _CONTENT_TYPE, "Accept": "application/timestamp-reply"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
-        data: bytes = response.read(MAX_RESPONSE + 1)
-    if len(data) > MAX_RESPONSE:
-        raise TimestampFailed(f"TSA answer larger than {MAX_RESPONSE} bytes")
-    return data
-
-
-async def _exchange(url: str, body: bytes, timeout: float) -> bytes:
+async def _exchange(url: str, body: bytes, timeout: float, http: HttpClient) -> bytes:
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ("http", "https"):
         raise TimestampFailed(f"TSA URL must be http(s), not {scheme or 'empty'!r}")
     try:
-        # The socket timeout bounds each read; wait_for bounds the whole exchange.
-        return await asyncio.wait_for(asyncio.to_thread(_post, url, body, timeout), timeout + 0.5)
-    except TimestampFailed:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise TimestampFailed(f"TSA {url} answered HTTP {exc.code}") from exc
-    except (TimeoutError, asyncio.TimeoutError) as exc:
-        raise TimestampFailed(f"TSA {url} did not answer within {timeout:g} s") from exc
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
+        return await http.fetch(
+            url, accept="application/timestamp-reply", max_bytes=MAX_RESPONSE, timeout=timeout,
+            body=body, content_type=_CONTENT_TYPE,
+        )
+    except FetchError as exc:
+        if exc.kind == "timeout":
             raise TimestampFailed(f"TSA {url} did not answer within {timeout:g} s") from exc
-        raise TimestampFailed(f"TSA {url} unreachable: {reason}") from exc
-    except OSError as exc:
-        raise TimestampFailed(f"TSA {url} connection failed: {exc}") from exc
+        if exc.kind == "unreachable":
+            raise TimestampFailed(f"TSA {url} unreachable: {exc}") from exc
+        raise TimestampFailed(f"TSA {exc}") from exc
 
 
 class _TimeStampResp(acore.Sequence):  # type: ignore[misc]
@@ -120,7 +103,22 @@ def _check_response(answer: bytes, imprint: bytes, nonce: int) -> bytes:
         raise TimestampFailed(f"TSA answer is not a valid RFC 3161 response: {exc}") from exc
 
 
-async def request_timestamp(imprint: bytes, tsa_url: str, timeout: float = 10.0) -> bytes:
+@asynccontextmanager
+async def _client(http: HttpClient | None) -> AsyncIterator[HttpClient]:
+    """The agent's client when given; else one for this call alone (the command line)."""
+    if http is not None:
+        yield http
+        return
+    own = HttpClient()
+    try:
+        yield own
+    finally:
+        await own.aclose()
+
+
+async def request_timestamp(
+    imprint: bytes, tsa_url: str, timeout: float = 10.0, http: HttpClient | None = None
+) -> bytes:
     """An RFC 3161 token (ContentInfo DER) for the SHA-256 ``imprint``."""
     if len(imprint) != 32:
         raise InvalidParams("a timestamp imprint is a SHA-256 digest (32 bytes)")
@@ -133,7 +131,8 @@ async def request_timestamp(imprint: bytes, tsa_url: str, timeout: float = 10.0)
             "cert_req": True,
         }
     ).dump()
-    answer = await _exchange(tsa_url, request, timeout)
+    async with _client(http) as client:
+        answer = await _exchange(tsa_url, request, timeout, client)
     return _check_response(answer, imprint, nonce)
 
 
@@ -153,7 +152,9 @@ def _with_unsigned_attr(si: Any, attribute: bytes) -> bytes:
     return der_tlv(SEQ, b"".join(bytes(p) for p in parts))
 
 
-async def add_signature_timestamp(cms_der: bytes, tsa_url: str, timeout: float = 10.0) -> bytes:
+async def add_signature_timestamp(
+    cms_der: bytes, tsa_url: str, timeout: float = 10.0, http: HttpClient | None = None
+) -> bytes:
     """CAdES-T: ``cms_der`` with a signatureTimeStampToken on each SignerInfo lacking one."""
     sd = parse_signed_data(cms_der)
     try:
@@ -164,7 +165,8 @@ async def add_signature_timestamp(cms_der: bytes, tsa_url: str, timeout: float =
         raise InvalidParams(f"malformed CMS: {exc}") from exc
     if not todo:
         return cms_der
-    tokens = await asyncio.gather(*(request_timestamp(im, tsa_url, timeout) for im in imprints))
+    async with _client(http) as client:
+        tokens = await asyncio.gather(*(request_timestamp(im, tsa_url, timeout, client) for im in imprints))
     encoded = [bytes(si.dump()) for si in infos]
     for i, token in zip(todo, tokens):
         attribute = der_tlv(SEQ, OID_SIGNATURE_TIMESTAMP + der_tlv(SET, token))

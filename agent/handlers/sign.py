@@ -76,7 +76,9 @@ async def sign_for(ctx: RequestContext, params: SignParams, purpose: Purpose) ->
     confirmation then says "log in" and only authentication keys are offered."""
     request = sign_request(ctx, params, purpose)
     progress = Progress(ctx, len(request.items)) if params.format == "cms" else None
-    signed = await sign_batch(ctx.key_access(), request, builder=ctx.services.cms_builder, progress=progress)
+    signed = await sign_batch(
+        ctx.key_access(), request, builder=ctx.services.cms_builder, progress=progress, http=ctx.services.http
+    )
     if progress is not None:
         await progress.flush()
     return signed

@@ -17,7 +17,7 @@ Built on pyhanko-certvalidator, in two separate passes so the two answers stay a
    both (see :meth:`ChainValidator.acceptable`).
 
 Revocation data is fetched by this module's own fetchers, through
-:class:`~tanba.agent.verify.http.RequestFetches`: ``timeout`` seconds for *one verify
+:class:`~tanba.agent.http.RequestFetches`: ``timeout`` seconds for *one verify
 request* (all its signers together, from :meth:`ChainValidator.fetches`; a single
 :meth:`ChainValidator.validate` without one gets its own), each network request bounded by
 ``timeout / 2`` (so OCSP then CRL fit), at most :data:`MAX_FETCHES` requests, each URL (each
@@ -53,7 +53,7 @@ from pyhanko_certvalidator.fetchers.common_utils import (
 )
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
 
-from tanba.agent.verify.http import MAX_CRL_BYTES, MAX_OCSP_BYTES, FetchError, RequestFetches, RevocationHttp
+from tanba.agent.http import MAX_CRL_BYTES, MAX_OCSP_BYTES, FetchError, RequestFetches, HttpClient
 from tanba.agent.verify.result import Revocation
 from tanba.protocol.errors import InvalidParams
 
@@ -171,7 +171,7 @@ class _OCSPFetcher(OCSPFetcher):
 class _OCSPQuestion:
     """One OCSP request (with its nonce) and the check of its answer."""
 
-    http: RevocationHttp
+    http: HttpClient
     url: str
     cert: asn1_x509.Certificate
     authority: Authority
@@ -232,7 +232,7 @@ class _CRLFetcher(CRLFetcher):
 
 @dataclass(frozen=True)
 class _CRLDownload:
-    http: RevocationHttp
+    http: HttpClient
     url: str
 
     async def __call__(self, timeout: float) -> crl.CertificateList:
@@ -294,7 +294,7 @@ class ChainValidator:
         revocation: RevocationPolicy = "soft",
         timeout: float = 10.0,
         intermediates: Sequence[AnchorSource] = (),
-        http: RevocationHttp | None = None,
+        http: HttpClient | None = None,
     ) -> None:
         """``timeout``: seconds of revocation checking per verify request, all its signers
         together (see :meth:`fetches`).
@@ -311,7 +311,7 @@ class ChainValidator:
         self.revocation = revocation
         self.timeout = timeout
         self._own_http = http is None
-        self._http = http if http is not None else RevocationHttp()
+        self._http = http if http is not None else HttpClient()
 
     async def aclose(self) -> None:
         """Close the HTTP session of revocation checks if this validator made it."""

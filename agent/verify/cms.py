@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from tanba.agent.verify.chain import ChainValidator
-from tanba.agent.verify.http import RequestFetches
+from tanba.agent.http import RequestFetches
 from tanba.agent.verify.result import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
 

@@ -321,11 +321,11 @@ async def test_revocation_checks_keep_one_session_across_a_reload_and_stop_close
             return await reply_to(ws, 1)
 
     assert (await verify_once())["result"]["signers"][0]["revocation"] == "good"
-    session = agent.services.revocation_http.session()
+    session = agent.services.http.session()
     config.write_text(config.read_text() + "unlock-window = 1\n")
     assert await agent.reload()
     assert (await verify_once())["result"]["signers"][0]["revocation"] == "good"
-    assert agent.services.revocation_http.session() is session  # a reload keeps it
+    assert agent.services.http.session() is session  # a reload keeps it
     await agent.shutdown()
     assert session.closed
 

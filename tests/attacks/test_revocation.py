@@ -305,7 +305,7 @@ async def test_a_page_leaving_mid_verify_leaves_no_big_buffers(
     del signature
     settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), autodetect=False)
     async with running_agent(tmp_path, ScriptedConsent(), settings) as server:
-        server.services._validator = ChainValidator((pki.root_pem,), timeout=30.0, http=server.services.revocation_http)
+        server.services._validator = ChainValidator((pki.root_pem,), timeout=30.0, http=server.services.http)
         gc.collect()
         gc.disable()
         try:
@@ -320,7 +320,7 @@ async def test_a_page_leaving_mid_verify_leaves_no_big_buffers(
                 held = tracemalloc.get_traced_memory()[0] - baseline
         finally:
             gc.enable()
-            await server.services.revocation_http.aclose()
+            await server.services.http.aclose()
     assert held < 8 * 1024 * 1024, f"{held / 2**20:.0f} MiB still held after the page left"
 
 
@@ -333,7 +333,7 @@ async def test_failing_responders_leave_no_task_error_in_the_log(
     signature = b64(_cms(pki, [_identity(pki, "rsa-sign")]))
     settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), autodetect=False)
     async with running_agent(tmp_path, ScriptedConsent(), settings) as server:
-        server.services._validator = ChainValidator((pki.root_pem,), timeout=0.6, http=server.services.revocation_http)
+        server.services._validator = ChainValidator((pki.root_pem,), timeout=0.6, http=server.services.http)
         with ocsp.modes(ocsp="hang", crl="hang"):
             async with browser(server) as ws:
                 replies = []
@@ -343,7 +343,7 @@ async def test_failing_responders_leave_no_task_error_in_the_log(
                 for _ in range(3):
                     replies.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
             await asyncio.sleep(1.0)  # what was left running would end (and fail) by now
-        await server.services.revocation_http.aclose()
+        await server.services.http.aclose()
     gc.collect()
     assert all(reply["result"]["signers"][0]["revocation"] == "unknown" for reply in replies), replies
     stray = [r for r in caplog.records if "never retrieved" in r.getMessage()]

@@ -1,5 +1,5 @@
-"""The HTTP side of revocation checks: one session for all of them, and the bounds of one
-``verify`` request's fetching.
+"""The agent's one HTTP client (OCSP, CRLs, timestamps): one session for all of them, and
+the bounds of one ``verify`` request's revocation fetching.
 
 An aiohttp session costs a TLS context loaded with the system's CA bundle (about 19 ms of
 CPU and a few MiB here).  Made per check, as pyhanko-certvalidator's lazy default does, it
@@ -48,7 +48,13 @@ T = TypeVar("T")
 
 
 class FetchError(Exception):
-    """A revocation fetch gave nothing usable; the message says why (for the log)."""
+    """A fetch gave nothing usable; the message says why (for the log), ``kind`` in a word
+    for callers that phrase it for the user: ``timeout``, ``status``, ``unreachable``,
+    ``refused`` (a redirect, an encoding, a size, a scheme)."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @functools.cache
@@ -58,7 +64,7 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class RevocationHttp:
+class HttpClient:
     """A lazily made aiohttp session bound to the running event loop."""
 
     def __init__(self) -> None:
@@ -108,9 +114,9 @@ class RevocationHttp:
                 _check_response(url, response, max_bytes)
                 return await _read_bounded(url, response.content, max_bytes)
         except TimeoutError as exc:
-            raise FetchError(f"{url}: no answer within {timeout:.1f}s") from exc
+            raise FetchError(f"{url}: no answer within {timeout:.1f}s", "timeout") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
+            raise FetchError(f"{url}: {type(exc).__name__}: {exc}", "unreachable") from exc
 
     async def aclose(self) -> None:
         """Close the session (when it belongs to the running loop); a later check makes a
@@ -132,7 +138,7 @@ def _check_response(url: str, response: aiohttp.ClientResponse, max_bytes: int) 
         location = response.headers.get("Location", "")
         raise FetchError(f"{url} redirects (HTTP {status}) to {location[:200]!r}: not followed")
     if status != 200:
-        raise FetchError(f"{url} answered HTTP {status}")
+        raise FetchError(f"{url} answered HTTP {status}", "status")
     encoding = response.headers.get("Content-Encoding")
     if encoding is not None and encoding.strip().lower() not in ("", "identity"):
         raise FetchError(f"{url} sent a {encoding[:40]!r}-encoded body; only identity is accepted")
@@ -170,7 +176,7 @@ class RequestFetches:
     that failed fails at once for the rest of the request.  Nothing here makes a task.
     """
 
-    def __init__(self, http: RevocationHttp, *, budget: float, per_fetch: float, max_fetches: int) -> None:
+    def __init__(self, http: HttpClient, *, budget: float, per_fetch: float, max_fetches: int) -> None:
         self.http = http
         self.per_fetch = per_fetch
         self.max_fetches = max_fetches

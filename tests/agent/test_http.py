@@ -1,4 +1,4 @@
-"""The revocation checks' shared HTTP session (agent/verify/http.py) against the real local
+"""The revocation checks' shared HTTP session (agent/http.py) against the real local
 OCSP responder."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from support.ocsp_server import RevocationServer
 
 from tanba.agent.testpki import Manifest
 from tanba.agent.verify.chain import ChainStatus, ChainValidator
-from tanba.agent.verify.http import RevocationHttp
+from tanba.agent.http import HttpClient
 
 
 def _leaf_and_intermediate(pki: Manifest, name: str) -> tuple[x509.Certificate, x509.Certificate]:
@@ -38,7 +38,7 @@ def sessions_made(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession
 async def test_checks_share_one_session_until_closed(
     pki: Manifest, ocsp: RevocationServer, sessions_made: list[aiohttp.ClientSession]
 ) -> None:
-    validator = ChainValidator([pki.root_pem], timeout=2.0)
+    validator = ChainValidator([pki.root_pem], timeout=10.0)
     for name in ("rsa-sign", "ec-sign", "rsa-sign"):
         leaf, inter = _leaf_and_intermediate(pki, name)
         assert await validator.validate(leaf, [inter]) == ChainStatus(True, "good", ())
@@ -54,8 +54,8 @@ async def test_checks_share_one_session_until_closed(
 
 
 async def test_a_given_session_is_the_owners_to_close(pki: Manifest, ocsp: RevocationServer) -> None:
-    http = RevocationHttp()
-    validator = ChainValidator([pki.root_pem], timeout=2.0, http=http)
+    http = HttpClient()
+    validator = ChainValidator([pki.root_pem], timeout=10.0, http=http)
     leaf, inter = _leaf_and_intermediate(pki, "rsa-sign")
     assert (await validator.validate(leaf, [inter])).revocation == "good"
     session = http.session()
@@ -66,7 +66,7 @@ async def test_a_given_session_is_the_owners_to_close(pki: Manifest, ocsp: Revoc
 
 
 def test_a_validator_used_from_a_second_event_loop_still_checks(pki: Manifest, ocsp: RevocationServer) -> None:
-    validator = ChainValidator([pki.root_pem], timeout=2.0)
+    validator = ChainValidator([pki.root_pem], timeout=10.0)
     leaf, inter = _leaf_and_intermediate(pki, "rsa-sign")
     # Two asyncio.run calls: the first loop's session cannot serve the second loop.
     assert asyncio.run(validator.validate(leaf, [inter])).revocation == "good"
