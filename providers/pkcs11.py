@@ -39,7 +39,6 @@ from typing import Any
 
 import pkcs11
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -63,6 +62,7 @@ from tanba.providers.base import (
     SignatureScheme,
     Signer,
 )
+from tanba.providers.chain import build_chain
 from tanba.providers.pkcs11_worker import ModuleWorker, acquire_worker
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ class Pkcs11Store(KeyStore):
                     id=ident,
                     storage=self.storage,
                     certificate=cert,
-                    chain=_chain(cert, [c for _, c in certs]),
+                    chain=build_chain(cert, [c for _, c in certs]),
                     location=f"{label} ({serial_text})",
                     key_ref=_KeyRef(serial, cka_id),
                 )
@@ -522,28 +522,6 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return False
-
-
-def _chain(leaf: x509.Certificate, pool: list[x509.Certificate]) -> tuple[x509.Certificate, ...]:
-    chain: list[x509.Certificate] = []
-    current = leaf
-    while len(chain) < 8 and current.issuer != current.subject:
-        issuer = next((c for c in pool if c not in chain and _issued(current, c)), None)
-        if issuer is None or issuer == leaf:
-            break
-        chain.append(issuer)
-        current = issuer
-    return tuple(chain)
-
-
-def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
 
 
 def _key_type(cert: x509.Certificate) -> pkcs11.KeyType:

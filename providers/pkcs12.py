@@ -62,6 +62,7 @@ from tanba.providers.base import (
     SignatureScheme,
     Signer,
 )
+from tanba.providers.chain import build_chain
 
 log = logging.getLogger(__name__)
 
@@ -190,18 +191,6 @@ class _Loaded:
     key: PrivateKey
 
 
-def _chain_for(leaf: x509.Certificate, certs: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
-    chain: list[x509.Certificate] = []
-    current = leaf
-    while current.issuer != current.subject and len(chain) < 8:
-        parent = next((c for c in certs if c.subject == current.issuer and c != current and c not in chain), None)
-        if parent is None:
-            break
-        chain.append(parent)
-        current = parent
-    return tuple(chain)
-
-
 def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
     """Decrypt the file; raises WrongPin or StoreError.  Runs in a worker thread."""
     parsed = _parse_pfx(data, path)
@@ -236,7 +225,7 @@ def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
         if leaf is None:
             log.warning("%s: a private key has no certificate in the file; skipped", path)
             continue
-        loaded.append(_Loaded(leaf, _chain_for(leaf, certs), key))
+        loaded.append(_Loaded(leaf, build_chain(leaf, certs), key))
     if not loaded:
         raise StoreError(f"{path} holds no certificate for its private key")
     return loaded
