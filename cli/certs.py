@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from tanba.agent.secretfile import read_secret_file
 from tanba.protocol.errors import Busy, TanbaError, WrongPin
-from tanba.providers.base import Identity
+from tanba.providers.base import Identity, KeyStore, Locked
 from tanba.providers.certificate import CertInfo, cert_info
-from tanba.providers.base import KeyStore, Locked
 from tanba.providers.registry import Stores, build_stores
 
 _PASSWORD_TRIES = 3
@@ -43,11 +44,6 @@ def _sources(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _read_password_file(path: Path) -> str:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return lines[0] if lines else ""
-
-
 async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> bool:
     """Unlock one locked part (a PKCS#12 file), asking again after a wrong password (a few
     times, interactively).  The lease is not kept: the store closes with the listing."""
@@ -57,10 +53,9 @@ async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> 
         if wait > 0:
             await asyncio.sleep(wait)  # a person at a terminal: waiting out the backoff is the friendly thing
         if password_file is not None:
-            text = _read_password_file(password_file)
+            secret = read_secret_file(password_file)
         else:
-            text = click.prompt(f"Password for {part.location}", hide_input=True, err=True)
-        secret = bytearray(text.encode("utf-8"))
+            secret = bytearray(click.prompt(f"Password for {part.location}", hide_input=True, err=True).encode("utf-8"))
         try:
             await store.unlock(part, secret)
             return True

@@ -20,14 +20,8 @@ from tanba.agent.consent.base import (
     PinRequest,
 )
 from tanba.agent.consent.terminal import describe
+from tanba.agent.secretfile import read_secret_file
 from tanba.providers.base import Identity
-
-
-def read_pin_file(path: Path) -> bytearray:
-    pin = bytearray(path.read_bytes())
-    while pin and pin[-1] in b"\r\n":
-        pin.pop()
-    return pin
 
 
 class CliConsent(ConsentUI):
@@ -63,7 +57,7 @@ class CliConsent(ConsentUI):
         if request.status.pinpad:
             click.echo(f"Enter the PIN for {what} on the reader's keypad.", err=True)
         if self.pin_file is not None:
-            return read_pin_file(self.pin_file)
+            return read_secret_file(self.pin_file)
         try:  # a terminal, or a PIN piped in; nothing to read (EOF) cancels
             typed: str = click.prompt(f"PIN for {what}", hide_input=True, err=True)
         except click.Abort:
