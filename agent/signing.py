@@ -81,6 +81,8 @@ async def sign_batch(
     files while the PIN is asked); ``http`` is the agent's HTTP client for the TSA (the
     command line makes its own)."""
     raw = request.format == "raw"
+    if request.format == "xml" and prepare is None:
+        await _check_xml(request)  # a document that cannot be signed is refused before the dialog
     async with access.signer(request.filter, request.purpose, request.documents, raw=raw) as signer:
         items = await prepare() if prepare is not None else request.items
         signatures = await _sign(signer, request, items, builder, progress)
@@ -90,6 +92,27 @@ async def sign_batch(
 
         signatures = [await add_signature_timestamp(s, request.timestamp_url, TSA_TIMEOUT, http) for s in signatures]
     return Signed(signatures, identity)
+
+
+def _xml_options(request: SignRequest) -> XmlSignOptions:
+    from tanba.agent.formats.xmldsig import XmlSignOptions
+
+    return request.xml or XmlSignOptions(hash_alg=request.hash_alg)
+
+
+def _xml_documents(items: Sequence[CmsInput]) -> list[bytes]:
+    documents = [bytes(item) for item in items if isinstance(item, (bytes, bytearray))]
+    if len(documents) != len(items):
+        raise TypeError("XML documents are signed from bytes")
+    return documents
+
+
+async def _check_xml(request: SignRequest) -> None:
+    import asyncio
+
+    from tanba.agent.formats.xmldsig import check_xml_batch
+
+    await asyncio.to_thread(check_xml_batch, _xml_documents(request.items), _xml_options(request))
 
 
 async def _sign(
@@ -104,13 +127,9 @@ async def _sign(
         cms = builder(identity.certificate, identity.chain, request.hash_alg, request.include_chain)
         return await cms.sign_batch(signer, items, detached=request.detached, progress=progress)
     if request.format == "xml":
-        from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
+        from tanba.agent.formats.xmldsig import sign_xml_batch
 
-        documents = [item for item in items if isinstance(item, (bytes, bytearray))]
-        if len(documents) != len(items):
-            raise TypeError("XML documents are signed from bytes")
-        options = request.xml or XmlSignOptions(hash_alg=request.hash_alg)
-        return await sign_xml_batch(signer, identity.certificate, [bytes(d) for d in documents], options)
+        return await sign_xml_batch(signer, identity.certificate, _xml_documents(items), _xml_options(request))
     from tanba.agent.formats.raw import sign_raw_batch
 
     return await sign_raw_batch(signer, items, request.hash_alg)

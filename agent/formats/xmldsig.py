@@ -179,6 +179,18 @@ async def sign_xml_batch(
     return out
 
 
+def check_xml_batch(docs: Sequence[bytes], options: XmlSignOptions) -> None:
+    """Refuse a batch :func:`sign_xml_batch` would refuse for its documents (not well-formed,
+    over a bound, an XPath that selects nothing) — before the user is asked to confirm and
+    to type a PIN for it.  CPU work: run it off the event loop."""
+    for index, doc in enumerate(docs):
+        parsed = parse_xml_document(doc, max_bytes=options.max_bytes)
+        root = parsed.tree.getroot()
+        target = _select(root, options.sign_element, parsed.prefixes, "sign_element", index)
+        _select(root, options.parent, parsed.prefixes, "parent", index)
+        _reference_uri(root, target, index)
+
+
 def _finish(p: _Pending, signature: bytes, cert: x509.Certificate, hash_alg: HashAlgorithm) -> bytes:
     value = _check_and_encode(cert, p.signed_info_digest, signature, hash_alg)
     p.signature_value.text = base64.b64encode(value).decode()
