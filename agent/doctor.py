@@ -202,10 +202,8 @@ def _der_of(pem: bytes) -> bytes:
 
 
 def check_tls(env: DoctorEnv) -> list[Check]:
-    try:
-        from tanba.agent import tls
-    except ImportError:
-        return [Check("tls", "info", "this build has no local TLS support: pages connect with ws://")]
+    from tanba.agent import tls
+
     files = env.tls_files or tls.TlsFiles.default()
     try:
         state = tls.status(files)

@@ -157,16 +157,12 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     required (tls = true)."""
     if settings.tls is False:
         return None
+    from tanba.agent import tls
+
     try:
-        from tanba.agent import tls
-    except ImportError:  # a build without the TLS module
-        tls = None  # type: ignore[assignment]
-    context = None
-    if tls is not None:
-        try:
-            context = tls.server_ssl_context()
-        except tls.TlsError as exc:
-            raise StartError(str(exc)) from exc
+        context = tls.server_ssl_context()
+    except tls.TlsError as exc:
+        raise StartError(str(exc)) from exc
     if context is None and settings.tls:
         raise StartError("tls is on but no local certificate is installed: run `tanba tls install` (or --no-tls)")
     return context

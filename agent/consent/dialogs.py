@@ -42,7 +42,6 @@ from tanba.agent.consent.base import (
     PinRequest,
     wipe,
 )
-from tanba.agent.consent.recent import RecentFiles
 from tanba.agent.summary import layout
 from tanba.protocol.i18n import normalize, text
 from tanba.providers.base import Identity
@@ -56,8 +55,6 @@ ARM_DELAY = 0.6
 DEFAULT_TIMEOUT = 120.0
 #: documents listed one by one in the confirmation (the rest are counted)
 MAX_LISTED_DOCUMENTS = 20
-#: the largest key file the storage dialog accepts (a PKCS#12 file is a few KiB)
-MAX_KEY_FILE = 1024 * 1024
 
 
 class State(enum.Enum):
@@ -247,142 +244,6 @@ class OriginDialog(Dialog[OriginDecision]):
         return self.answer or OriginDecision.DENY
 
 
-# -- storage choice --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StorageOption:
-    """A place keys may be: a token (by storage name) or a PKCS#12 file."""
-
-    kind: str  # "token" | "file"
-    storage: str  # NCALayer storage name: "AKKaztokenStore", "PKCS12", ...
-    name: str  # what the user recognises: token label, file name
-    path: Path | None = None  # files only
-    recent: bool = False  # a file remembered from an earlier session
-
-    @property
-    def key(self) -> str:
-        return f"file:{self.path}" if self.path is not None else f"token:{self.storage}:{self.name}"
-
-
-def check_key_file(path: Path) -> str | None:
-    """Why ``path`` cannot be a key file (a catalog key), or None when it can."""
-    try:
-        info = path.stat()
-    except OSError:
-        return "dialog.storage.error.missing"
-    if not path.is_file():
-        return "dialog.storage.error.not_file"
-    if info.st_size > MAX_KEY_FILE:
-        return "dialog.storage.error.too_large"
-    return None
-
-
-class StorageDialog(Dialog[StorageOption]):
-    """Pick the storage: a token that is present, a configured or recent PKCS#12 file, or
-    another file through the file picker (remembered in :class:`RecentFiles`)."""
-
-    kind = "storage"
-
-    def __init__(
-        self,
-        origin: str,
-        locale: str,
-        tokens: Sequence[StorageOption],
-        files: Sequence[Path],
-        recent: RecentFiles | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(locale, clock=clock)
-        self.origin = origin
-        self.recent = recent
-        self.options: list[StorageOption] = list(tokens)
-        for path in files:
-            self._add_option(StorageOption("file", "PKCS12", path.name, path))
-        for path in recent.paths() if recent is not None else ():
-            self._add_option(StorageOption("file", "PKCS12", path.name, path, recent=True))
-        self.selected: int | None = 0 if self.options else None
-        self.error: str | None = None
-
-    def _add_option(self, option: StorageOption) -> int:
-        for index, existing in enumerate(self.options):
-            if existing.key == option.key:
-                return index
-        self.options.append(option)
-        return len(self.options) - 1
-
-    @property
-    def heading(self) -> str:
-        return self.t("dialog.storage.heading", origin=self.origin)
-
-    @property
-    def empty_text(self) -> str | None:
-        return self.t("dialog.storage.none") if not self.options else None
-
-    def label(self, option: StorageOption) -> str:
-        if option.kind == "token":
-            return self.t("dialog.storage.token", name=option.name)
-        key = "dialog.storage.recent" if option.recent else "dialog.storage.file"
-        label = self.t(key, name=option.name)
-        if option.path is not None and check_key_file(option.path) is not None:
-            label += " " + self.t("dialog.storage.missing")
-        return label
-
-    def detail(self, option: StorageOption) -> str:
-        return str(option.path) if option.path is not None else option.storage
-
-    def select(self, index: int) -> bool:
-        if self.done or not 0 <= index < len(self.options):
-            return False
-        self.selected = index
-        self.error = None
-        self._changed()
-        return True
-
-    def add_file(self, path: Path) -> bool:
-        """A file from the picker: checked, selected and remembered as recent."""
-        if self.done:
-            return False
-        path = path.expanduser().absolute()
-        problem = check_key_file(path)
-        if problem is not None:
-            self.error = self.t(problem, name=path.name)
-            self._changed()
-            return False
-        self.error = None
-        self.selected = self._add_option(StorageOption("file", "PKCS12", path.name, path))
-        if self.recent is not None:
-            self.recent.add(path)
-        self._changed()
-        return True
-
-    def _usable(self) -> bool:
-        if self.selected is None:
-            return False
-        option = self.options[self.selected]
-        return option.path is None or check_key_file(option.path) is None
-
-    def buttons(self) -> list[Button]:
-        return [
-            Button("next", self.t("dialog.next"), self.armed and self._usable(), default=True),
-            Button("browse", self.t("dialog.storage.browse"), True),
-            Button("cancel", self.t("dialog.cancel"), True),
-        ]
-
-    def _act(self, button_id: str) -> bool:
-        if button_id == "cancel":
-            self.cancel()
-            return True
-        if button_id == "browse":
-            return False  # the view opens its file picker and calls add_file
-        assert self.selected is not None  # the button is enabled only then
-        option = self.options[self.selected]
-        if option.path is not None and self.recent is not None:
-            self.recent.add(option.path)
-        return self._answered(option)
-
-
 # -- certificate list ------------------------------------------------------------------
 
 
@@ -545,7 +406,6 @@ class PinDialog(Dialog[bytearray]):
         self,
         request: PinRequest,
         *,
-        unlock_minutes: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(request.locale, clock=clock)
@@ -553,7 +413,6 @@ class PinDialog(Dialog[bytearray]):
         self.origin = request.origin
         self.status = request.status
         self.is_file = request.identity is None
-        self.unlock_minutes = unlock_minutes
         self.acknowledged = False
         self.typed_length = 0
 
@@ -602,12 +461,6 @@ class PinDialog(Dialog[bytearray]):
     @property
     def pinpad_text(self) -> str | None:
         return self.t("dialog.pin.pinpad") if self.status.pinpad and not self.status.locked else None
-
-    @property
-    def unlock_text(self) -> str | None:
-        if not self.unlock_minutes:
-            return None
-        return self.t("dialog.pin.unlock_window", minutes=self.unlock_minutes, origin=self.origin)
 
     def acknowledge(self, value: bool) -> None:
         if not self.done:

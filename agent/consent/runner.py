@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from tanba.agent.consent.base import (
@@ -39,10 +38,7 @@ from tanba.agent.consent.dialogs import (
     Dialog,
     OriginDialog,
     PinDialog,
-    StorageDialog,
-    StorageOption,
 )
-from tanba.agent.consent.recent import RecentFiles
 from tanba.providers.base import Identity
 
 log = logging.getLogger(__name__)
@@ -65,12 +61,10 @@ class DialogConsent(ConsentUI):
         view: View,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        recent: RecentFiles | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.view = view
         self.timeout = timeout
-        self.recent = recent
         self.clock = clock
         self._lock = asyncio.Lock()
         #: every dialog shown, newest last (tests and the audit of what was asked)
@@ -120,8 +114,7 @@ class DialogConsent(ConsentUI):
         return dialog.answer
 
     async def get_pin(self, request: PinRequest) -> bytearray | None:
-        minutes = getattr(request, "unlock_minutes", None)
-        dialog = PinDialog(request, unlock_minutes=minutes if isinstance(minutes, int) else None, clock=self.clock)
+        dialog = PinDialog(request, clock=self.clock)
         await self.run(dialog)
         return dialog.answer
 
@@ -129,11 +122,3 @@ class DialogConsent(ConsentUI):
         dialog = ConfirmDialog(confirmation, clock=self.clock)
         await self.run(dialog)
         return dialog.approved
-
-    async def choose_storage(
-        self, origin: str, locale: str, tokens: Sequence[StorageOption], files: Sequence[Path]
-    ) -> StorageOption | None:
-        """Token or key file?  Not part of :class:`ConsentUI` yet (see the report to the lead)."""
-        dialog = StorageDialog(origin, locale, tokens, files, self.recent, clock=self.clock)
-        await self.run(dialog)
-        return dialog.answer

@@ -31,8 +31,7 @@ import sys
 import threading
 import tkinter as tk
 from collections.abc import Callable
-from pathlib import Path
-from tkinter import filedialog, font as tkfont, ttk
+from tkinter import font as tkfont, ttk
 from typing import Any
 
 from tanba.agent.consent.dialogs import (
@@ -43,9 +42,7 @@ from tanba.agent.consent.dialogs import (
     Dialog,
     OriginDialog,
     PinDialog,
-    StorageDialog,
 )
-from tanba.agent.consent.recent import RecentFiles
 from tanba.agent.consent.runner import DialogConsent
 
 log = logging.getLogger(__name__)
@@ -290,8 +287,6 @@ class Window:
     def _press(self, button_id: str) -> None:
         if isinstance(self.dialog, PinDialog) and button_id == "ok":
             self._submit_pin()
-        elif isinstance(self.dialog, StorageDialog) and button_id == "browse":
-            self._browse()
         else:
             self.dialog.press(button_id)
         self.refresh()
@@ -317,27 +312,6 @@ class Window:
         if dialog.submit(pin):
             entry.delete(0, "end")  # the PIN now lives only in the bytearray
         # refused (not armed, final try not acknowledged): keep the field for another go
-
-    # -- storage -------------------------------------------------------------------------
-    def _browse(self) -> None:
-        dialog = self.dialog
-        assert isinstance(dialog, StorageDialog)
-        recent = dialog.recent.paths() if dialog.recent is not None else []
-        initial = str(recent[0].parent) if recent else str(Path.home())
-        self.top.attributes("-topmost", False)
-        try:
-            chosen = filedialog.askopenfilename(
-                parent=self.top,
-                title=dialog.t("dialog.storage.browse"),
-                initialdir=initial,
-                filetypes=[(dialog.t("dialog.storage.filetypes"), "*.p12 *.pfx *.P12 *.PFX"),
-                           (dialog.t("dialog.storage.allfiles"), "*")],
-            )
-        finally:
-            self.top.attributes("-topmost", True)
-            self.top.focus_force()
-        if chosen:
-            dialog.add_file(Path(chosen))
 
     def close(self) -> None:
         """Destroy the window and drop every link between the model and Tk objects."""
@@ -366,39 +340,6 @@ def draw_origin(w: Window) -> None:
     assert isinstance(d, OriginDialog)
     w.label(w.body, d.heading, font=w.bold)
     w.label(w.body, d.explanation, pady=(6, 8))
-
-
-def draw_storage(w: Window) -> None:
-    d = w.dialog
-    assert isinstance(d, StorageDialog)
-    w.label(w.body, d.heading, font=w.bold)
-    listbox = tk.Listbox(w.body, height=7, width=70, activestyle="dotbox", exportselection=False)
-    listbox.pack(fill="x", pady=6)
-    error = tk.Label(w.body, text="", fg=RED, anchor="w", justify="left", wraplength=WRAP)
-    error.pack(fill="x")
-    empty = tk.Label(w.body, text="", anchor="w", justify="left", wraplength=WRAP)
-    empty.pack(fill="x")
-
-    def fill() -> None:
-        listbox.delete(0, "end")
-        for option in d.options:
-            listbox.insert("end", f"{d.label(option)}   —   {d.detail(option)}")
-        if d.selected is not None:
-            listbox.selection_clear(0, "end")
-            listbox.selection_set(d.selected)
-            listbox.see(d.selected)
-        error.configure(text=d.error or "")
-        empty.configure(text=d.empty_text or "")
-
-    def on_select(_: object) -> None:
-        picked = listbox.curselection()  # type: ignore[no-untyped-call]
-        if picked:
-            d.select(int(picked[0]))
-
-    listbox.bind("<<ListboxSelect>>", on_select)
-    listbox.bind("<Double-Button-1>", lambda e: w._press("next"))
-    w.refreshers.append(fill)
-    fill()
 
 
 def draw_certificates(w: Window) -> None:
@@ -454,8 +395,6 @@ def draw_pin(w: Window) -> None:
     assert isinstance(d, PinDialog)
     w.label(w.body, d.heading, font=w.bold)
     w.label(w.body, d.subheading, fg=GREY)
-    if d.unlock_text:
-        w.label(w.body, d.unlock_text)
     if d.retries_text:
         w.label(w.body, d.retries_text, font=w.strong)
     if d.warning:
@@ -508,7 +447,6 @@ def draw_confirm(w: Window) -> None:
 
 DRAW: dict[type, Callable[[Window], None]] = {
     OriginDialog: draw_origin,
-    StorageDialog: draw_storage,
     CertificateDialog: draw_certificates,
     PinDialog: draw_pin,
     ConfirmDialog: draw_confirm,
@@ -574,10 +512,9 @@ class TkConsent(DialogConsent):
         screen: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        recent: RecentFiles | None = None,
     ) -> None:
         self.tk_view = TkView(screen)
-        super().__init__(self.tk_view, timeout=timeout, recent=recent or RecentFiles())
+        super().__init__(self.tk_view, timeout=timeout)
 
     def close(self) -> None:
         """Stop the Tk thread (the agent calls it at shutdown)."""

@@ -6,7 +6,7 @@ SignerIdentifier (issuerAndSerialNumber), the algorithm identifiers, and the sig
 attributes contentType and signingCertificateV2.  Per batch it encodes the signingTime;
 per document only the messageDigest, the signature and the content differ, so a
 SignedData is a concatenation of pre-encoded DER pieces — asn1crypto is used to prepare
-the pieces and to parse existing CMS (co-signing, timestamps), never per document.
+the pieces and to parse existing CMS (timestamps), never per document.
 
 Profile (accepted by OpenSSL, BouncyCastle-based verifiers such as NCALayer's):
 - SignedData v1, eContentType id-data, content attached or detached;
@@ -380,62 +380,6 @@ class CmsBuilder:
     async def sign(self, signer: Signer, item: CmsInput, *, detached: bool = True) -> bytes:
         return (await self.sign_batch(signer, [item], detached=detached))[0]
 
-    # -- co-signing --------------------------------------------------------------
-
-    async def cosign(
-        self,
-        signer: Signer,
-        existing_cms: bytes,
-        data: bytes | None = None,
-        *,
-        signing_time: datetime | None = None,
-    ) -> bytes:
-        """Add a SignerInfo to ``existing_cms`` over the same content.
-
-        ``data`` is required when the existing CMS is detached; when it is attached, a given
-        ``data`` must equal the embedded content.  ``data`` must match the existing signers'
-        messageDigest (where their hash is known), so a co-signature never lands on
-        different content.  The result stays detached or attached like the input.
-        """
-        sd = parse_signed_data(existing_cms)
-        try:
-            encap = sd["encap_content_info"]
-            if encap["content_type"].dotted != "1.2.840.113549.1.7.1":
-                raise InvalidParams("can only co-sign CMS over id-data content")
-            embedded = encap["content"].native if encap["content"] else None
-            content = _pick_content(embedded, data)
-            for si in sd["signer_infos"]:
-                _check_existing_digest(si, content)
-            existing_sis = [bytes(si.dump()) for si in sd["signer_infos"]]
-            digest_algs = [bytes(a.dump()) for a in sd["digest_algorithms"]]
-            certs = [bytes(c.dump()) for c in sd["certificates"]] if sd["certificates"] else []
-            crls = bytes(sd["crls"].dump()) if sd["crls"] else b""
-            encap_der = bytes(encap.dump())
-            version = int(sd["version"].native[1:])
-        except InvalidParams:
-            raise
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-            raise InvalidParams(f"malformed CMS: {exc}") from exc
-
-        frame = self.frame(signing_time or datetime.now(timezone.utc))
-        bodies, to_sign = self.signed_attrs(frame, [self._hasher(content).digest()])
-        [signature] = await self._sign(signer, to_sign)
-        new_si_der = self.signer_info(frame, bodies[0], signature)
-
-        if self.digest_alg not in digest_algs:
-            digest_algs.append(self.digest_alg)
-        for c in self._cert_ders:
-            if c not in certs:
-                certs.append(c)
-        return build_content_info(
-            version=max(version, 1),
-            digest_algs=digest_algs,
-            encap=encap_der,
-            certificates=certs,
-            crls=crls,
-            signer_infos=[*existing_sis, new_si_der],
-        )
-
 
 # ---------------------------------------------------------------- existing CMS
 
@@ -472,26 +416,3 @@ def build_content_info(
         body += der_tlv(CTX0, b"".join(certificates))
     body += crls + der_tlv(SET, b"".join(signer_infos))  # kept in order: signers append
     return der_tlv(SEQ, OID_SIGNED_DATA + der_tlv(CTX0, der_tlv(SEQ, body)))
-
-
-def _pick_content(embedded: bytes | None, data: bytes | None) -> bytes:
-    if embedded is None:
-        if data is None:
-            raise InvalidParams("the CMS is detached: the signed data is needed to co-sign")
-        return data
-    if data is not None and data != embedded:
-        raise InvalidParams("data differs from the content embedded in the CMS")
-    return bytes(embedded)
-
-
-def _check_existing_digest(si: Any, content: bytes) -> None:
-    attrs = si["signed_attrs"]
-    if not attrs:
-        return
-    name = si["digest_algorithm"]["algorithm"].native
-    if name not in hashlib.algorithms_available:
-        return  # e.g. GOST: we cannot check it, the verifier will
-    for attr in attrs:
-        if attr["type"].native == "message_digest":
-            if attr["values"][0].native != hashlib.new(name, content).digest():
-                raise InvalidParams("the data does not match the existing signature")

@@ -39,10 +39,7 @@ from tanba.agent.consent.dialogs import (
     OriginDialog,
     PinDialog,
     State,
-    StorageDialog,
-    StorageOption,
 )
-from tanba.agent.consent.recent import RecentFiles
 from tanba.agent.consent.runner import DialogConsent
 from tanba.agent.summary import of_data, of_digest
 from tanba.agent.testpki import Manifest
@@ -248,10 +245,9 @@ def test_locked_pin_and_pinpad_and_file_password(pki: Manifest) -> None:
     assert pinpad.submit(bytearray(b"typed anyway")) and pinpad.answer == bytearray()  # nothing typed here goes out
 
     file = PinDialog(PinRequest(ORIGIN, "kk", None, PinStatus(needs_pin=True), location="/home/u/AUTH_RSA256.p12"),
-                     unlock_minutes=5, clock=clock)
+                     clock=clock)
     assert file.heading == "AUTH_RSA256.p12 кілт файлының құпиясөзін енгізіңіз"
     assert file.field_label == "Құпиясөз:" and "/home/u/AUTH_RSA256.p12" in file.subheading
-    assert file.unlock_text == "Кілт https://egov.kz үшін 5 мин. ашық қалады."
 
 
 # -- confirmation ------------------------------------------------------------------------
@@ -309,48 +305,6 @@ def test_confirmation_says_what_each_preview_leaves_out_in_the_users_language(pk
 
 
 # -- storage choice ------------------------------------------------------------------------
-
-
-def test_storage_choice_with_file_picker_and_recent_files(tmp_path: Path, pki: Manifest) -> None:
-    clock = Clock()
-    recent = RecentFiles(tmp_path / "config" / "recent-key-files.json")
-    token = StorageOption("token", "AKKaztokenStore", "tanba-test (1234)")
-    dialog = StorageDialog(ORIGIN, "en", [token], [], recent, clock=clock)
-    assert [dialog.label(o) for o in dialog.options] == ["Token: tanba-test (1234)"]
-    opened(dialog, clock)
-    assert not dialog.add_file(tmp_path / "nope.p12")
-    assert dialog.error == "nope.p12: the file does not exist."
-    assert not dialog.add_file(tmp_path)
-    assert dialog.error is not None and "is not a file" in dialog.error
-    p12 = pki.identities["rsa-sign"].p12
-    assert dialog.add_file(p12) and dialog.error is None
-    assert dialog.options[dialog.selected or 0].path == p12
-    assert dialog.key("Return") and dialog.answer is not None and dialog.answer.path == p12
-    # remembered, atomically and privately, for the next time
-    saved = tmp_path / "config" / "recent-key-files.json"
-    assert json.loads(saved.read_text()) == [str(p12)]
-    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-    again = StorageDialog(ORIGIN, "en", [], [], RecentFiles(saved), clock=clock)
-    assert [dialog.label(o) for o in again.options] == ["Recent key file: " + p12.name]
-    # a recent file that disappeared is shown as such and cannot be picked
-    gone = tmp_path / "gone.p12"
-    gone.write_bytes(b"x")
-    recent.add(gone)
-    gone.unlink()
-    third = StorageDialog(ORIGIN, "en", [], [], recent, clock=clock)
-    opened(third, clock)
-    assert third.label(third.options[0]).endswith("(file not found)")
-    assert not third.key("Return") and third.state is State.OPEN
-
-
-def test_damaged_recent_list_reads_as_empty(tmp_path: Path) -> None:
-    path = tmp_path / "recent.json"
-    path.write_text("{not json")
-    assert RecentFiles(path).paths() == []
-    path.write_text(json.dumps(["relative.p12", 42, "/abs/key.p12"]))
-    assert RecentFiles(path).paths() == [Path("/abs/key.p12")]
-    dialog = StorageDialog(ORIGIN, "en", [], [], RecentFiles(tmp_path / "none.json"))
-    assert dialog.empty_text is not None and dialog.selected is None
 
 
 # -- the runner: timeout, cancellation, the real agent ----------------------------------------

@@ -30,10 +30,7 @@ from tanba.agent.consent.dialogs import (
     OriginDialog,
     PinDialog,
     State,
-    StorageDialog,
-    StorageOption,
 )
-from tanba.agent.consent.recent import RecentFiles
 from tanba.agent.consent.tk import TkView, display_available
 from tanba.agent.summary import of_data, of_digest
 from tanba.agent.testpki import Manifest
@@ -55,9 +52,6 @@ def ident(pki: Manifest, name: str) -> Identity:
 
 
 def scenes(pki: Manifest, locale: str, tmp: Path) -> dict[str, Callable[[], Dialog[Any]]]:
-    recent = RecentFiles(tmp / "recent.json")
-    recent.add(pki.identities["ec-sign"].p12)
-
     def certificates(details: bool) -> Dialog[Any]:
         names = ("rsa-sign", "org-rsa-sign", "ec-sign", "rsa-sign-expired", "rsa-auth")
         d = CertificateDialog(CertificateChoice(ORIGIN, locale, Action.SIGN, tuple(ident(pki, n) for n in names)))
@@ -68,9 +62,6 @@ def scenes(pki: Manifest, locale: str, tmp: Path) -> dict[str, Callable[[], Dial
 
     return {
         "origin": lambda: OriginDialog(ORIGIN, locale),
-        "storage": lambda: StorageDialog(
-            ORIGIN, locale, [StorageOption("token", "AKKaztokenStore", "tanba-test (SoftHSM)")],
-            [pki.identities["rsa-sign"].p12], recent),
         "certificates": lambda: certificates(False),
         "certificate-details": lambda: certificates(True),
         "pin": lambda: PinDialog(PinRequest(ORIGIN, locale, ident(pki, "rsa-sign"),
@@ -110,7 +101,7 @@ def test_display_detection(xvfb: Display) -> None:
     assert not display_available({"DISPLAY": ":9999"})  # nothing listens there
 
 
-MIN_SIZE = {"origin": (420, 150), "storage": (500, 220), "certificates": (800, 220), "certificate-details": (800, 380),
+MIN_SIZE = {"origin": (420, 150), "certificates": (800, 220), "certificate-details": (800, 380),
             "pin": (400, 180), "pin-final-try": (400, 260), "key-file-password": (400, 160), "confirm": (600, 300)}
 
 

@@ -20,7 +20,6 @@ from support.agent import PORTAL, browser
 from support.native import agent_with_keys, b64, openssl_cms_verify
 from support.process import free_port
 from tanba.agent.consent.dialogs import ARM_DELAY, ConfirmDialog, PinDialog, State
-from tanba.agent.consent.recent import RecentFiles
 from tanba.agent.consent.tk import TkConsent
 from tanba.agent.testpki import Manifest
 from websockets.asyncio.client import connect
@@ -41,7 +40,7 @@ async def wait_window(xvfb: Display, ui: TkConsent, kind: str) -> None:
 
 
 async def test_a_person_approves_a_signature_with_the_tk_dialogs(xvfb: Display, tmp_path: Path, pki: Manifest) -> None:
-    ui = TkConsent(xvfb.name, recent=RecentFiles(tmp_path / "recent.json"))
+    ui = TkConsent(xvfb.name)
     try:
         async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server, browser(server) as ws:  # type: ignore[arg-type]
             await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sign",

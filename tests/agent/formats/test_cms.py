@@ -243,66 +243,6 @@ async def test_unreadable_path_is_invalid_params(pki: Manifest, tmp_path: Path) 
         await builder.sign_batch(signer, [tmp_path / "missing.pdf"], detached=True)
 
 
-# ---------------------------------------------------------------- co-signing
-
-
-async def test_cosign_attached_both_signers_verify(pki: Manifest, tmp_path: Path) -> None:
-    rsa_signer = await open_p12_signer(pki, "rsa-sign")
-    ec_signer = await open_p12_signer(pki, "ec-sign")
-    first = CmsBuilder(rsa_signer.identity.certificate, rsa_signer.identity.chain)
-    second = CmsBuilder(ec_signer.identity.certificate, ec_signer.identity.chain, H.SHA384)
-    data = b"contract between two parties"
-    [cms1] = await first.sign_batch(signer=rsa_signer, items=[data], detached=False)
-    cms2 = await second.cosign(ec_signer, cms1)
-
-    assert_verifies(openssl_verify(pki, tmp_path, cms2))
-    assert (tmp_path / "out.bin").read_bytes() == data
-    sd = acms.ContentInfo.load(cms2)["content"]
-    assert [si["sid"].chosen["serial_number"].native for si in sd["signer_infos"]] == [
-        rsa_signer.identity.certificate.serial_number,
-        ec_signer.identity.certificate.serial_number,
-    ]
-    # the first signer is untouched, byte for byte
-    assert signer_infos(cms2)[0].dump() == signer_infos(cms1)[0].dump()
-    # certificates: union, the shared chain only once
-    certs = [c.chosen.dump() for c in sd["certificates"]]
-    assert len(certs) == len(set(certs)) == 2 + len(rsa_signer.identity.chain)
-    assert {a["algorithm"].native for a in sd["digest_algorithms"]} == {"sha256", "sha384"}
-
-    # openssl checks every signer: break the first one's signature and it must fail
-    broken = bytearray(cms2)
-    sig1 = signer_infos(cms2)[0]["signature"].native
-    at = bytes(broken).index(sig1)
-    broken[at + 10] ^= 1
-    assert openssl_verify(pki, tmp_path, bytes(broken)).returncode != 0
-
-
-async def test_cosign_detached_needs_the_same_data(pki: Manifest, tmp_path: Path) -> None:
-    a = await open_p12_signer(pki, "rsa-sign")
-    b = await open_p12_signer(pki, "org-rsa-sign")
-    data = b"detached document"
-    [cms1] = await CmsBuilder(a.identity.certificate, a.identity.chain).sign_batch(a, [data])
-    cosigner = CmsBuilder(b.identity.certificate, b.identity.chain, H.SHA256, S.RSA_PSS)
-    with pytest.raises(InvalidParams):
-        await cosigner.cosign(b, cms1)  # detached: the data is needed
-    with pytest.raises(InvalidParams):
-        await cosigner.cosign(b, cms1, b"another document")
-    cms2 = await cosigner.cosign(b, cms1, data)
-    assert len(signer_infos(cms2)) == 2
-    assert data not in cms2
-    assert_verifies(openssl_verify(pki, tmp_path, cms2, content=data))
-
-
-@pytest.mark.parametrize(
-    "garbage",
-    [b"", b"not a cms", b"\x30\x03\x02\x01\x01", bytes.fromhex("3011060b2a864886f70d0109100104a0020500")],
-)
-async def test_cosign_rejects_garbage(pki: Manifest, garbage: bytes) -> None:
-    signer = await open_p12_signer(pki, "rsa-sign")
-    with pytest.raises(InvalidParams):
-        await CmsBuilder(signer.identity.certificate, ()).cosign(signer, garbage, b"x")
-
-
 async def test_signing_time_is_now_by_default(pki: Manifest) -> None:
     signer = await open_p12_signer(pki, "rsa-sign")
     [cms_der] = await CmsBuilder(signer.identity.certificate, ()).sign_batch(signer, [b"x"])
