@@ -10,6 +10,7 @@ from tanba.agent.keys import KeyAccess
 from tanba.agent.services import Services
 from tanba.protocol.errors import MethodNotFound
 from tanba.protocol.messages import Request, RequestId
+from tanba.protocol.validate import within
 
 
 class WireResult(Protocol):
@@ -54,8 +55,10 @@ class Method(Generic[P, R]):
     handle: Callable[[RequestContext, P], Awaitable[R]]
 
     async def __call__(self, ctx: RequestContext, raw_params: Any) -> dict[str, Any]:
-        params = self.parse(raw_params)
-        result = await self.handle(ctx, params)
+        # Values name their own fields ("filter.iin", "format"); on /v1 they sit under params.
+        with within("params"):
+            params = self.parse(raw_params)
+            result = await self.handle(ctx, params)
         return result.to_wire()
 
 

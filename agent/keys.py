@@ -80,7 +80,7 @@ def purpose_filter(f: CertFilter, purpose: Purpose) -> CertFilter:
     if f.key_usage is not None and f.key_usage != purpose:
         raise InvalidParams(
             f"a {purpose} operation uses {purpose} keys; filter.keyUsage {f.key_usage!r} cannot match",
-            field="params.filter.keyUsage",
+            field="filter.keyUsage",
         )
     return replace(f, key_usage=purpose)
 

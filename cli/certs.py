@@ -20,6 +20,7 @@ import click
 
 from tanba.agent.secretfile import read_secret_file
 from tanba.protocol.errors import Busy, TanbaError, WrongPin
+from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.base import Identity, KeyStore, Locked
 from tanba.providers.certificate import CertInfo, cert_info
 from tanba.providers.registry import Stores, build_stores
@@ -123,7 +124,7 @@ def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password
     """List the certificates that have a private key behind them."""
     listing = _run(p12_files, modules, password_file)
     if as_json:
-        doc = {"certificates": [info.to_wire() for info, _ in listing.infos]}
+        doc = {"certificates": [cert_wire(info) for info, _ in listing.infos]}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     elif listing.infos:
         now = dt.datetime.now(dt.UTC)
@@ -153,7 +154,7 @@ def show_command(cert_id: str, p12_files: tuple[Path, ...], modules: tuple[str, 
         raise click.ClickException(f"no certificate with id {cert_id}")
     info, identity = found[0]
     if as_json:
-        click.echo(json.dumps(info.to_wire(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(cert_wire(info), ensure_ascii=False, indent=2))
         return
     if as_pem:
         click.echo(info.pem, nl=False)

@@ -15,7 +15,8 @@ from cryptography import x509
 
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
-from tanba.agent.verify.result import SignerResult, VerifyResult, iso_utc
+from tanba.protocol.methods.verify import SignerResult, VerifyResult
+from tanba.protocol.times import utc_z
 from tanba.agent.verify.xml import verify_xml
 from tanba.protocol.errors import InvalidParams
 
@@ -52,8 +53,8 @@ def _subject(signer: SignerResult) -> str:
 def _print(result: VerifyResult) -> None:
     for number, signer in enumerate(result.signers, 1):
         click.echo(f"Signer {number}: {_subject(signer)}")
-        click.echo(f"  signing time: {iso_utc(signer.signing_time) if signer.signing_time else '-'}")
-        click.echo(f"  timestamp:    {iso_utc(signer.timestamp) if signer.timestamp else '-'}")
+        click.echo(f"  signing time: {utc_z(signer.signing_time) if signer.signing_time else '-'}")
+        click.echo(f"  timestamp:    {utc_z(signer.timestamp) if signer.timestamp else '-'}")
         click.echo(f"  signature:    {'valid' if signer.signature_valid else 'INVALID'}")
         click.echo(f"  chain valid:  {'yes' if signer.chain_valid else 'no'}")
         click.echo(f"  revocation:   {signer.revocation}")

@@ -76,13 +76,16 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from tanba.protocol import i18n
 from tanba.protocol.errors import InvalidParams, InvalidRequest, MethodNotFound, TanbaError
 from tanba.protocol.methods.filter import CertFilter
 from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY, Format, SignParams, XmlOptions
+from tanba.protocol.times import epoch_ms
+from tanba.protocol.validate import within
 
 VERSION: Final = "1.4"
 HEARTBEAT: Final = "--heartbeat--"
@@ -285,15 +288,20 @@ def parse_common(method: str | None, args: Any) -> CommonRequest:
         a = _Args(method, args)
         a.check_count(1)
         return ChangeLocale(a.get(0, str))
-    if method == "createCAdESFromBase64":
-        return _common_cms(_Args(method, args), timestamp=False)
-    if method == "createCMSSignatureFromBase64":
-        return _common_cms(_Args(method, args), timestamp=True)
-    if method == "createCAdESFromBase64Hash":
-        return _common_hash(_Args(method, args))
-    if method in ("signXml", "signXmls"):
-        return _common_xml(_Args(method, args), many=method == "signXmls")
+    with within("", _COMMON_NAMES):  # SignParams' names are positions here
+        if method == "createCAdESFromBase64":
+            return _common_cms(_Args(method, args), timestamp=False)
+        if method == "createCMSSignatureFromBase64":
+            return _common_cms(_Args(method, args), timestamp=True)
+        if method == "createCAdESFromBase64Hash":
+            return _common_hash(_Args(method, args))
+        if method in ("signXml", "signXmls"):
+            return _common_xml(_Args(method, args), many=method == "signXmls")
     raise MethodNotFound(f"no commonUtils method {method!r}")
+
+
+_COMMON_NAMES: Final = {"data[0]": "args[2]", "digests[0]": "args[2]", "data": "args[2]", "digests": "args[2]",
+                        "detached": "args[3]", "xml": "args", "filter": "args[0]"}
 
 
 # -- basics ------------------------------------------------------------------------------
@@ -345,7 +353,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...] | None:
 def _signer_filter(signer: Mapping[str, Any], storages: tuple[str, ...] | None, allow_expired: bool) -> CertFilter:
     oids = _strings(signer.get("extKeyUsageOids"), "signerParams.extKeyUsageOids")
     _strings(signer.get("chain"), "signerParams.chain")  # accepted, not enforced (module doc)
-    try:
+    with within("signerParams", {"extKeyUsage": "extKeyUsageOids", "storages": "allowedStorages"}):
         return CertFilter(
             ext_key_usage=oids,
             iin=_opt_text(signer, "iin", "signerParams"),
@@ -354,9 +362,6 @@ def _signer_filter(signer: Mapping[str, Any], storages: tuple[str, ...] | None, 
             valid_only=not allow_expired,
             storages=storages,
         )
-    except InvalidParams as exc:  # name the field as the page wrote it
-        field = str(exc.data.get("field", "")).replace("filter.", "signerParams.")
-        raise InvalidParams(exc.detail.replace("filter.", "signerParams."), field=field) from None
 
 
 #: key names that would carry a PIN or password: a request holding one is refused (DESIGN
@@ -410,9 +415,25 @@ def parse_basics_sign(args: Any) -> BasicsSign:
         # site (DESIGN security rule 5): refused before anyone is asked anything.
         raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
     blobs = tuple(_b64(item, f"data[{i}]") if decode else item.encode("utf-8") for i, item in enumerate(items))
+    with within("", _BASICS_NAMES):
+        params = _basics_params(fmt, blobs, digested, encapsulate, timestamp, xml, cert_filter)
+    return BasicsSign(fmt, purpose, params, single, locale, output_cert)  # type: ignore[arg-type]
+
+
+#: SignParams' names for what basics calls otherwise
+_BASICS_NAMES: Final = {
+    "digests": "data", "detached": "signingParams.encapsulate", "timestamp": "signingParams.tsaProfile",
+    "xml": "signingParams", "filter": "signerParams",
+}
+
+
+def _basics_params(
+    fmt: str, blobs: tuple[bytes, ...], digested: bool, encapsulate: bool, timestamp: bool, xml: XmlOptions,
+    cert_filter: CertFilter,
+) -> SignParams:
     if digested:
-        params = SignParams(
-            format=fmt,  # type: ignore[arg-type]  # checked above
+        return SignParams(
+            format=fmt,  # type: ignore[arg-type]  # checked by the caller
             digests=blobs,
             digest_algorithm=digest_algorithm_for(blobs[0], "data[0]"),
             detached=not encapsulate,
@@ -428,7 +449,7 @@ def parse_basics_sign(args: Any) -> BasicsSign:
             xml=xml,
             filter=cert_filter,
         )
-    return BasicsSign(fmt, purpose, params, single, locale, output_cert)  # type: ignore[arg-type]
+    return params
 
 
 # -- answers -----------------------------------------------------------------------------
@@ -501,6 +522,52 @@ def basics_error(error: TanbaError, locale: str) -> dict[str, Any]:
     if error.reason == "invalid_params" and isinstance(field, str) and field:
         details = f"{details}: {field}"
     return basics_failure(basics_code(error), i18n.error_text(error, locale), details)
+
+
+class KeyInfoFields(Protocol):
+    """What ``getKeyInfo`` shows of a certificate (``CertInfo`` has it)."""
+
+    @property
+    def subject_key_id(self) -> str | None: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def subject_cn(self) -> str | None: ...
+    @property
+    def subject_dn_forward(self) -> str: ...
+    @property
+    def issuer_cn(self) -> str | None: ...
+    @property
+    def issuer_dn_forward(self) -> str: ...
+    @property
+    def serial_number(self) -> str: ...
+    @property
+    def not_before(self) -> dt.datetime: ...
+    @property
+    def not_after(self) -> dt.datetime: ...
+    @property
+    def authority_key_id(self) -> str | None: ...
+    @property
+    def pem(self) -> str: ...
+
+
+def key_info(c: KeyInfoFields, alias: str) -> dict[str, str]:
+    """NCALayer ``getKeyInfo``'s answer (dates as epoch milliseconds in strings, DNs in
+    certificate order as BouncyCastle prints them)."""
+    return {
+        "alias": alias,
+        "keyId": c.subject_key_id or "",
+        "algorithm": c.algorithm.split("-", 1)[0],
+        "subjectCn": c.subject_cn or "",
+        "subjectDn": c.subject_dn_forward,
+        "issuerCn": c.issuer_cn or "",
+        "issuerDn": c.issuer_dn_forward,
+        "serialNumber": c.serial_number,
+        "certNotAfter": epoch_ms(c.not_after),
+        "certNotBefore": epoch_ms(c.not_before),
+        "authorityKeyIdentifier": c.authority_key_id or "",
+        "pem": c.pem,
+    }
 
 
 def cms_pem(der: bytes) -> str:

@@ -109,14 +109,6 @@ def normalize_serial(serial_hex: str) -> str:
     return serial_hex.strip().lower().lstrip("0") or "0"
 
 
-def _utc_z(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _epoch_ms(when: dt.datetime) -> str:
-    return str(int(when.timestamp() * 1000))
-
-
 def _attr_value(attr: x509.NameAttribute[Any]) -> str:
     value = attr.value
     return value if isinstance(value, str) else value.hex()
@@ -184,10 +176,12 @@ class CertInfo:
     storage: str
     subject: Mapping[str, str]
     subject_dn: str  # RFC 4514
+    subject_dn_forward: str  # certificate order, as NCALayer prints it
     subject_cn: str | None
     iin: str | None
     bin: str | None
     issuer: str  # RFC 4514
+    issuer_dn_forward: str
     issuer_cn: str | None
     serial_number: str  # lowercase hex, no leading zeros
     not_before: dt.datetime  # aware, UTC
@@ -238,10 +232,12 @@ class CertInfo:
             storage=storage,
             subject=MappingProxyType(subject),
             subject_dn=cert.subject.rfc4514_string(_DN_NAMES),
+            subject_dn_forward=_forward_dn(cert.subject),
             subject_cn=_first(cert.subject, NameOID.COMMON_NAME),
             iin=iin_match.group(1) if iin_match else None,
             bin=bin_value,
             issuer=cert.issuer.rfc4514_string(_DN_NAMES),
+            issuer_dn_forward=_forward_dn(cert.issuer),
             issuer_cn=_first(cert.issuer, NameOID.COMMON_NAME),
             serial_number=format(cert.serial_number, "x"),
             not_before=cert.not_valid_before_utc,
@@ -285,47 +281,6 @@ class CertInfo:
     def is_valid(self, now: dt.datetime) -> bool:
         """True when ``now`` (aware) lies within notBefore..notAfter, both inclusive."""
         return self.not_before <= now <= self.not_after
-
-    def to_wire(self) -> dict[str, Any]:
-        """The DESIGN.md ``CertInfo`` object (times ISO-8601 UTC with ``Z``)."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "storage": self.storage,
-            "subject": dict(self.subject),
-        }
-        if self.iin is not None:
-            out["iin"] = self.iin
-        if self.bin is not None:
-            out["bin"] = self.bin
-        out.update(
-            issuer=self.issuer,
-            serialNumber=self.serial_number,
-            notBefore=_utc_z(self.not_before),
-            notAfter=_utc_z(self.not_after),
-            keyUsage=list(self.key_usage),
-            extKeyUsage=list(self.ext_key_usage),
-            algorithm=self.algorithm,
-            fingerprintSha256=self.fingerprint_sha256,
-            pem=self.pem,
-        )
-        return out
-
-    def ncalayer_key_info(self, alias: str) -> dict[str, str]:
-        """NCALayer ``getKeyInfo``'s answer (dates as epoch milliseconds in strings)."""
-        return {
-            "alias": alias,
-            "keyId": self.subject_key_id or "",
-            "algorithm": self.algorithm.split("-", 1)[0],
-            "subjectCn": self.subject_cn or "",
-            "subjectDn": _forward_dn(self.certificate.subject),
-            "issuerCn": self.issuer_cn or "",
-            "issuerDn": _forward_dn(self.certificate.issuer),
-            "serialNumber": self.serial_number,
-            "certNotAfter": _epoch_ms(self.not_after),
-            "certNotBefore": _epoch_ms(self.not_before),
-            "authorityKeyIdentifier": self.authority_key_id or "",
-            "pem": self.pem,
-        }
 
 
 @functools.lru_cache(maxsize=1024)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tanba.agent.verify.chain import ChainValidator
-from tanba.agent.verify.result import Revocation
+from tanba.protocol.methods.verify import Revocation
 
 TOKEN_FORMAT = "web-eid:1.0"
 #: algorithm -> (hash name, hash, key kind, EC curve bits)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tanba.agent.dispatch import Method, RequestContext
-from tanba.protocol.methods.certs import METHOD, CertsListParams, CertsListResult
+from tanba.protocol.methods.certs import METHOD, CertsListParams, CertsListResult, cert_wire
 from tanba.providers.certificate import cert_info
 
 
 async def handle(ctx: RequestContext, params: CertsListParams) -> CertsListResult:
     identities = await ctx.key_access().disclose(params.filter)
-    return CertsListResult(tuple(cert_info(identity).to_wire() for identity in identities))
+    return CertsListResult(tuple(cert_wire(cert_info(identity)) for identity in identities))
 
 
 method = Method(METHOD, CertsListParams.from_wire, handle)

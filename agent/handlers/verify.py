@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from tanba.agent.dispatch import Method, RequestContext
-from tanba.protocol.methods.verify import METHOD, VerifyParams
+from tanba.protocol.methods.verify import METHOD, VerifyParams, VerifyResult
 
 
-@dataclass(frozen=True)
-class VerifyOutcome:
-    wire: dict[str, Any]
-
-    def to_wire(self) -> dict[str, Any]:
-        return self.wire
-
-
-async def handle(ctx: RequestContext, params: VerifyParams) -> VerifyOutcome:
+async def handle(ctx: RequestContext, params: VerifyParams) -> VerifyResult:
     validator = ctx.services.chain_validator()
     if params.format == "cms":
         from tanba.agent.verify.cms import verify_cms
@@ -27,7 +16,7 @@ async def handle(ctx: RequestContext, params: VerifyParams) -> VerifyOutcome:
         from tanba.agent.verify.xml import verify_xml
 
         result = await verify_xml(params.signature, validator)
-    return VerifyOutcome(result.to_wire())
+    return result
 
 
 method = Method(METHOD, VerifyParams.from_wire, handle)

@@ -50,7 +50,7 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         return ncalayer.common_ok(await active_tokens(session.services.stores), uuid)
     if isinstance(request, ncalayer.KeyInfo):
         identity = await session.context(envelope.method or "").key_access().disclose_one(CertFilter(storages=(request.storage,)))
-        return ncalayer.common_ok(cert_info(identity).ncalayer_key_info(identity.id), uuid)
+        return ncalayer.common_ok(ncalayer.key_info(cert_info(identity), identity.id), uuid)
     if isinstance(request, ncalayer.ChangeLocale):
         session.locale = ncalayer.normalize_locale(request.locale, session.locale)
         return ncalayer.common_done(uuid)

@@ -17,7 +17,7 @@ signers of one message share one time budget, fetch count and per-URL cache.
 
 Malformed input raises :class:`~tanba.protocol.errors.InvalidParams`; it never yields
 ``valid``.  A signature that parses but fails a check yields ``valid: false`` with problem
-codes (see :mod:`tanba.agent.verify.result`).
+codes (see :mod:`tanba.protocol.methods.verify`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.http import RequestFetches
-from tanba.agent.verify.result import SignerResult, VerifyResult
+from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
 
 logger = logging.getLogger(__name__)

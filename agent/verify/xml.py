@@ -44,7 +44,7 @@ from signxml.verifier import XMLVerifier
 
 from tanba.agent.formats.xmlparse import parse_xml
 from tanba.agent.verify.chain import ChainValidator
-from tanba.agent.verify.result import SignerResult, VerifyResult
+from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
 
 logger = logging.getLogger(__name__)

@@ -27,18 +27,18 @@ class AuthParams:
     def __post_init__(self) -> None:
         if not CHALLENGE_MIN <= len(self.challenge) <= CHALLENGE_MAX or not self.challenge.isascii():
             raise InvalidParams(
-                f"params.challenge must be {CHALLENGE_MIN}-{CHALLENGE_MAX} ASCII characters", field="params.challenge"
+                f"challenge must be {CHALLENGE_MIN}-{CHALLENGE_MAX} ASCII characters", field="challenge"
             )
         if self.filter.key_usage == "sign":
-            raise InvalidParams("auth answers with authentication keys only", field="params.filter.keyUsage")
+            raise InvalidParams("auth answers with authentication keys only", field="filter.keyUsage")
 
     @classmethod
     def from_wire(cls, params: Any) -> AuthParams:
-        obj = as_object(params, "params")
-        exact_keys(obj, "params", required={"challenge"}, optional={"filter"})
+        obj = as_object(params, "")
+        exact_keys(obj, "", required={"challenge"}, optional={"filter"})
         return cls(
-            challenge=get_str(obj, "challenge", "params", max_len=CHALLENGE_MAX),
-            filter=CertFilter.from_wire(obj["filter"], "params.filter") if "filter" in obj else CertFilter(),
+            challenge=get_str(obj, "challenge", "", max_len=CHALLENGE_MAX),
+            filter=CertFilter.from_wire(obj["filter"], "filter") if "filter" in obj else CertFilter(),
         )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from tanba.protocol.methods.filter import CertFilter
+from tanba.protocol.times import utc_z
 from tanba.protocol.validate import as_object, exact_keys
 
 METHOD: Final = "certs.list"
@@ -17,9 +20,9 @@ class CertsListParams:
 
     @classmethod
     def from_wire(cls, params: Any) -> CertsListParams:
-        obj = as_object(params, "params")
-        exact_keys(obj, "params", optional={"filter"})
-        return cls(CertFilter.from_wire(obj["filter"], "params.filter") if "filter" in obj else CertFilter())
+        obj = as_object(params, "")
+        exact_keys(obj, "", optional={"filter"})
+        return cls(CertFilter.from_wire(obj["filter"], "filter") if "filter" in obj else CertFilter())
 
 
 @dataclass(frozen=True)
@@ -28,3 +31,58 @@ class CertsListResult:
 
     def to_wire(self) -> dict[str, Any]:
         return {"certificates": list(self.certificates)}
+
+
+class CertFields(Protocol):
+    """What the wire shows of a certificate (``tanba.providers.certificate.CertInfo`` has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def storage(self) -> str: ...
+    @property
+    def subject(self) -> Mapping[str, str]: ...
+    @property
+    def iin(self) -> str | None: ...
+    @property
+    def bin(self) -> str | None: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def serial_number(self) -> str: ...
+    @property
+    def not_before(self) -> dt.datetime: ...
+    @property
+    def not_after(self) -> dt.datetime: ...
+    @property
+    def key_usage(self) -> tuple[str, ...]: ...
+    @property
+    def ext_key_usage(self) -> tuple[str, ...]: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def fingerprint_sha256(self) -> str: ...
+    @property
+    def pem(self) -> str: ...
+
+
+def cert_wire(c: CertFields) -> dict[str, Any]:
+    """The DESIGN.md ``CertInfo`` object (times ISO-8601 UTC with ``Z``; ``iin``/``bin`` only
+    when the certificate has them)."""
+    out: dict[str, Any] = {"id": c.id, "storage": c.storage, "subject": dict(c.subject)}
+    if c.iin is not None:
+        out["iin"] = c.iin
+    if c.bin is not None:
+        out["bin"] = c.bin
+    out.update(
+        issuer=c.issuer,
+        serialNumber=c.serial_number,
+        notBefore=utc_z(c.not_before),
+        notAfter=utc_z(c.not_after),
+        keyUsage=list(c.key_usage),
+        extKeyUsage=list(c.ext_key_usage),
+        algorithm=c.algorithm,
+        fingerprintSha256=c.fingerprint_sha256,
+        pem=c.pem,
+    )
+    return out

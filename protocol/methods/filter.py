@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tanba.protocol.errors import InvalidParams
-from tanba.protocol.validate import as_object, exact_keys, get_bool, get_str, get_str_list
+from tanba.protocol.validate import as_object, exact_keys, get_bool, get_str, get_str_list, within
 
 _OID = re.compile(r"^[0-2](\.(0|[1-9][0-9]*)){1,30}$")
 _DIGITS12 = re.compile(r"^[0-9]{12}$")
@@ -32,31 +32,33 @@ class CertFilter:
 
     def __post_init__(self) -> None:
         if self.key_usage not in (None, "sign", "auth"):
-            raise InvalidParams("filter.keyUsage must be 'sign' or 'auth'", field="filter.keyUsage")
+            raise InvalidParams("keyUsage must be 'sign' or 'auth'", field="keyUsage")
         for oid in self.ext_key_usage or ():
             if not _OID.match(oid):
-                raise InvalidParams(f"filter.extKeyUsage: {oid!r} is not an OID", field="filter.extKeyUsage")
+                raise InvalidParams(f"extKeyUsage: {oid!r} is not an OID", field="extKeyUsage")
         for name, value in (("iin", self.iin), ("bin", self.bin)):
             if value is not None and not _DIGITS12.match(value):
-                raise InvalidParams(f"filter.{name} must be 12 digits", field=f"filter.{name}")
+                raise InvalidParams(f"{name} must be 12 digits", field=name)
         if self.serial_number is not None and not re.fullmatch(r"[0-9a-fA-F]{1,64}", self.serial_number):
-            raise InvalidParams("filter.serialNumber must be hexadecimal", field="filter.serialNumber")
+            raise InvalidParams("serialNumber must be hexadecimal", field="serialNumber")
 
     @classmethod
-    def from_wire(cls, value: Any, where: str = "filter") -> CertFilter:
-        obj = as_object(value, where)
-        exact_keys(
-            obj,
-            where,
-            optional={"keyUsage", "extKeyUsage", "iin", "bin", "serialNumber", "issuer", "validOnly", "storages"},
-        )
-        return cls(
-            key_usage=get_str(obj, "keyUsage", where, None),
-            ext_key_usage=get_str_list(obj, "extKeyUsage", where, max_items=32),
-            iin=get_str(obj, "iin", where, None),
-            bin=get_str(obj, "bin", where, None),
-            serial_number=get_str(obj, "serialNumber", where, None, max_len=64),
-            issuer=get_str(obj, "issuer", where, None, max_len=1024),
-            valid_only=get_bool(obj, "validOnly", where, True),
-            storages=get_str_list(obj, "storages", where, max_items=32),
-        )
+    def from_wire(cls, value: Any, where: str = "") -> CertFilter:
+        """Read the filter; errors name its fields under ``where`` (the caller's name for it)."""
+        with within(where):
+            obj = as_object(value, "")
+            exact_keys(
+                obj,
+                "",
+                optional={"keyUsage", "extKeyUsage", "iin", "bin", "serialNumber", "issuer", "validOnly", "storages"},
+            )
+            return cls(
+                key_usage=get_str(obj, "keyUsage", "", None),
+                ext_key_usage=get_str_list(obj, "extKeyUsage", "", max_items=32),
+                iin=get_str(obj, "iin", "", None),
+                bin=get_str(obj, "bin", "", None),
+                serial_number=get_str(obj, "serialNumber", "", None, max_len=64),
+                issuer=get_str(obj, "issuer", "", None, max_len=1024),
+                valid_only=get_bool(obj, "validOnly", "", True),
+                storages=get_str_list(obj, "storages", "", max_items=32),
+            )

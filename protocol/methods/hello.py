@@ -15,7 +15,7 @@ PROTOCOL_VERSION: Final = 1
 class HelloParams:
     @classmethod
     def from_wire(cls, params: Any) -> HelloParams:
-        exact_keys(as_object(params, "params"), "params")
+        exact_keys(as_object(params, ""), "")
         return cls()
 
 

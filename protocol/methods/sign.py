@@ -7,7 +7,7 @@ from typing import Any, Final, Literal
 
 from tanba.protocol.errors import InvalidParams
 from tanba.protocol.methods.filter import CertFilter
-from tanba.protocol.validate import as_object, b64decode, exact_keys, get_bool, get_str
+from tanba.protocol.validate import as_object, b64decode, exact_keys, get_bool, get_str, within
 
 METHOD: Final = "sign"
 FORMATS: Final = ("cms", "xml", "raw")
@@ -34,17 +34,18 @@ class XmlOptions:
     exclusive: bool = False
 
     @classmethod
-    def from_wire(cls, value: Any) -> XmlOptions:
-        obj = as_object(value, "params.xml")
-        exact_keys(obj, "params.xml", optional={"signElement", "parent", "canonicalization"})
-        c14n = get_str(obj, "canonicalization", "params.xml", "c14n")
-        if c14n not in ("c14n", "exc-c14n"):
-            raise InvalidParams("params.xml.canonicalization must be 'c14n' or 'exc-c14n'", field="params.xml.canonicalization")
-        return cls(
-            sign_element=get_str(obj, "signElement", "params.xml", "", max_len=1024),
-            parent=get_str(obj, "parent", "params.xml", "", max_len=1024),
-            exclusive=c14n == "exc-c14n",
-        )
+    def from_wire(cls, value: Any, where: str = "") -> XmlOptions:
+        with within(where):
+            obj = as_object(value, "")
+            exact_keys(obj, "", optional={"signElement", "parent", "canonicalization"})
+            c14n = get_str(obj, "canonicalization", "", "c14n")
+            if c14n not in ("c14n", "exc-c14n"):
+                raise InvalidParams("canonicalization must be 'c14n' or 'exc-c14n'", field="canonicalization")
+            return cls(
+                sign_element=get_str(obj, "signElement", "", "", max_len=1024),
+                parent=get_str(obj, "parent", "", "", max_len=1024),
+                exclusive=c14n == "exc-c14n",
+            )
 
 
 def _b64_list(value: Any, where: str) -> tuple[bytes, ...]:
@@ -67,25 +68,25 @@ class SignParams:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise InvalidParams("params.format must be 'cms', 'xml' or 'raw'", field="params.format")
+            raise InvalidParams("format must be 'cms', 'xml' or 'raw'", field="format")
         if (self.data is None) == (self.digests is None):
-            raise InvalidParams("give exactly one of params.data and params.digests", field="params.data")
+            raise InvalidParams("give exactly one of data and digests", field="data")
         if self.digest_algorithm not in DIGEST_SIZES:
-            raise InvalidParams("params.digestAlgorithm must be sha256, sha384 or sha512", field="params.digestAlgorithm")
+            raise InvalidParams("digestAlgorithm must be sha256, sha384 or sha512", field="digestAlgorithm")
         if self.digests is not None:
             if self.format == "xml":
-                raise InvalidParams("an XML signature needs the document, not its digest", field="params.digests")
+                raise InvalidParams("an XML signature needs the document, not its digest", field="digests")
             if self.format == "cms" and not self.detached:
-                raise InvalidParams("a CMS over a digest can only be detached", field="params.detached")
+                raise InvalidParams("a CMS over a digest can only be detached", field="detached")
             size = DIGEST_SIZES[self.digest_algorithm]
             for i, digest in enumerate(self.digests):
                 if len(digest) != size:
                     raise InvalidParams(
-                        f"params.digests[{i}] is {len(digest)} bytes; {self.digest_algorithm} digests are {size}",
-                        field=f"params.digests[{i}]",
+                        f"digests[{i}] is {len(digest)} bytes; {self.digest_algorithm} digests are {size}",
+                        field=f"digests[{i}]",
                     )
         if self.timestamp and self.format != "cms":
-            raise InvalidParams("params.timestamp applies to CMS only", field="params.timestamp")
+            raise InvalidParams("timestamp applies to CMS only", field="timestamp")
 
     @property
     def count(self) -> int:
@@ -93,25 +94,25 @@ class SignParams:
 
     @classmethod
     def from_wire(cls, params: Any) -> SignParams:
-        obj = as_object(params, "params")
+        obj = as_object(params, "")
         exact_keys(
             obj,
-            "params",
+            "",
             required={"format"},
             optional={"data", "digests", "digestAlgorithm", "detached", "timestamp", "includeChain", "xml", "filter"},
         )
         if "digests" in obj and "digestAlgorithm" not in obj:
-            raise InvalidParams("params.digests needs params.digestAlgorithm", field="params.digestAlgorithm")
+            raise InvalidParams("digestAlgorithm is needed with digests", field="digestAlgorithm")
         return cls(
-            format=get_str(obj, "format", "params"),
-            data=_b64_list(obj["data"], "params.data") if "data" in obj else None,
-            digests=_b64_list(obj["digests"], "params.digests") if "digests" in obj else None,
-            digest_algorithm=get_str(obj, "digestAlgorithm", "params", "sha256"),
-            detached=get_bool(obj, "detached", "params", True),
-            timestamp=get_bool(obj, "timestamp", "params", False),
-            include_chain=get_bool(obj, "includeChain", "params", True),
-            xml=XmlOptions.from_wire(obj["xml"]) if "xml" in obj else XmlOptions(),
-            filter=CertFilter.from_wire(obj["filter"], "params.filter") if "filter" in obj else CertFilter(),
+            format=get_str(obj, "format", ""),
+            data=_b64_list(obj["data"], "data") if "data" in obj else None,
+            digests=_b64_list(obj["digests"], "digests") if "digests" in obj else None,
+            digest_algorithm=get_str(obj, "digestAlgorithm", "", "sha256"),
+            detached=get_bool(obj, "detached", "", True),
+            timestamp=get_bool(obj, "timestamp", "", False),
+            include_chain=get_bool(obj, "includeChain", "", True),
+            xml=XmlOptions.from_wire(obj["xml"], "xml") if "xml" in obj else XmlOptions(),
+            filter=CertFilter.from_wire(obj["filter"], "filter") if "filter" in obj else CertFilter(),
         )
 
 

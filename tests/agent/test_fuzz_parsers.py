@@ -30,6 +30,7 @@ from tanba.agent.verify.cms import verify_cms
 from tanba.agent.verify.xml import verify_xml
 from tanba.protocol.errors import TanbaError
 from tanba.providers.base import Identity
+from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.certificate import cert_info
 from tanba.providers.pkcs12 import Pkcs12Store
 
@@ -192,7 +193,7 @@ def test_mutated_certificates_give_cert_info_or_a_protocol_error(samples: dict[s
     except CERT_KNOWN_BUGS:
         return
     if info is not None:
-        wire = info.to_wire()
+        wire = cert_wire(info)
         assert wire["id"] == identity.id and wire["storage"] == "PKCS12"
 
 

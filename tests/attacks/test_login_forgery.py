@@ -170,7 +170,7 @@ async def test_a_key_that_can_log_in_makes_no_raw_signature_but_still_signs_docu
                                                       "digestAlgorithm": "sha256"}, id=1))
                 assert raw["error"]["data"]["reason"] == "invalid_params", raw
                 assert "log in" in raw["error"]["data"]["detail"]
-                assert raw["error"]["data"]["field"] == "format"
+                assert raw["error"]["data"]["field"] == "params.format"  # /v1 names it under params
                 assert not any(kind == "confirm" for kind, _ in consent.asked)
                 cms = await rpc(ws, request("sign", {"format": "cms", "data": [b64(b"doc")]}, id=2))
                 assert x509.load_pem_x509_certificate(cms["result"]["certificate"].encode()) == dual_cert

@@ -43,7 +43,7 @@ from tanba.agent.testpki import Manifest
 from tanba.agent.verify import chain
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
-from tanba.agent.verify.result import VerifyResult
+from tanba.protocol.methods.verify import VerifyResult
 from tanba.agent.verify.xml import verify_xml
 
 DOC = "Хаттама № 7: комиссия шешімі.\n".encode()

@@ -249,3 +249,16 @@ def test_cms_pem_is_64_columns_between_cms_markers() -> None:
     assert lines[0] == "-----BEGIN CMS-----" and lines[-2] == "-----END CMS-----" and lines[-1] == ""
     assert all(len(line) == 64 for line in lines[1:-3]) and 0 < len(lines[-3]) <= 64
     assert base64.b64decode("".join(lines[1:-2])) == der
+
+
+def test_basics_errors_name_basics_fields_not_v1_paths() -> None:
+    """A bad second digest is data[1] (basics' own name), not params.digests[1]; a bad IIN
+    is signerParams.iin — without string patching of /v1 paths (issue 13)."""
+    digest = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+    short = base64.b64encode(b"\x01" * 20).decode()
+    with pytest.raises(InvalidParams) as info:
+        ncalayer.parse_basics_sign(_basics(data=[digest, short], signingParams={"decode": True, "digested": True}))
+    assert info.value.data["field"] == "data[1]" and info.value.detail.startswith("data[1] ")
+    with pytest.raises(InvalidParams) as info:
+        ncalayer.parse_basics_sign(_basics(signerParams={"iin": "12"}))
+    assert info.value.data["field"] == "signerParams.iin"

@@ -9,6 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from tanba.agent.testpki import Manifest
 from tanba.providers.base import Identity
+from tanba.protocol.methods.certs import cert_wire
+from tanba.protocol.ncalayer import key_info
 from tanba.providers.certificate import CertInfo, cert_info, normalize_serial
 
 SIGN_EKU = "1.3.6.1.5.5.7.3.4"
@@ -73,7 +75,7 @@ def test_ca_certificate_has_no_purpose_and_no_iin(pki: Manifest) -> None:
     info = CertInfo.from_certificate(pki.certificate("intermediate_pem"), id="ca", storage="PKCS12")
     assert info.purpose is None
     assert info.iin is None and info.bin is None
-    wire = info.to_wire()
+    wire = cert_wire(info)
     assert "iin" not in wire and "bin" not in wire
 
 
@@ -91,9 +93,9 @@ def test_validity_and_fingerprint(pki: Manifest) -> None:
 
 
 def test_to_wire_is_exactly_the_design_object(pki: Manifest) -> None:
-    org = info_of(pki, "org-rsa-sign").to_wire()
+    org = cert_wire(info_of(pki, "org-rsa-sign"))
     assert set(org) == WIRE_KEYS | {"iin", "bin"}
-    person = info_of(pki, "rsa-sign").to_wire()
+    person = cert_wire(info_of(pki, "rsa-sign"))
     assert set(person) == WIRE_KEYS | {"iin"}
     assert person["storage"] == "PKCS12" and person["id"] == "test:rsa-sign"
     assert person["keyUsage"] == ["digitalSignature", "nonRepudiation"]
@@ -107,7 +109,7 @@ def test_to_wire_is_exactly_the_design_object(pki: Manifest) -> None:
 
 def test_ncalayer_key_info_shape(pki: Manifest) -> None:
     cert = pki.identities["ec-sign"].certificate()
-    info = info_of(pki, "ec-sign").ncalayer_key_info("my-key")
+    info = key_info(info_of(pki, "ec-sign"), "my-key")
     assert set(info) == {
         "alias", "keyId", "algorithm", "subjectCn", "subjectDn", "issuerCn", "issuerDn",
         "serialNumber", "certNotAfter", "certNotBefore", "authorityKeyIdentifier", "pem",
@@ -121,7 +123,7 @@ def test_ncalayer_key_info_shape(pki: Manifest) -> None:
     assert info["issuerCn"] == "TANBA TEST INTERMEDIATE CA"
     assert info["subjectDn"].startswith("CN=")  # certificate order, as NCALayer prints it
     assert f"SERIALNUMBER=IIN{pki.identities['ec-sign'].iin}" in info["subjectDn"]
-    assert info_of(pki, "rsa-sign").ncalayer_key_info("x")["algorithm"] == "RSA"
+    assert key_info(info_of(pki, "rsa-sign"), "x")["algorithm"] == "RSA"
 
 
 def test_cert_info_is_cached_per_identity_and_follows_a_replaced_certificate(pki: Manifest) -> None:

@@ -49,3 +49,13 @@ def test_defaults_to_valid_only() -> None:
 def test_refuses_bad_filters(bad: Any) -> None:
     with pytest.raises(InvalidParams):
         CertFilter.from_wire(bad)
+
+
+def test_a_filter_names_its_own_fields_and_the_wire_adds_its_path() -> None:
+    """The value does not know the wire: "iin", not "params.filter.iin" (issue 13)."""
+    with pytest.raises(InvalidParams) as info:
+        CertFilter(iin="12")
+    assert info.value.data["field"] == "iin" and info.value.detail.startswith("iin ")
+    with pytest.raises(InvalidParams) as info:
+        CertFilter.from_wire({"iin": "12"}, "filter")
+    assert info.value.data["field"] == "filter.iin"
