@@ -24,7 +24,6 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from tanba.agent.audit import AuditEvent, AuditLog
 from tanba.agent.consent.base import (
@@ -51,15 +50,18 @@ from tanba.protocol.errors import (
     WrongPin,
 )
 from tanba.protocol.methods.filter import CertFilter
+from tanba.protocol.methods.filter import KeyUsage
 from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY
 from tanba.providers.base import Identity, KeyStore, Lease, Locked, PinStatus, Signer
 from tanba.providers.certificate import cert_info
 from tanba.providers.filter import select
 from tanba.providers.registry import Stores
 
+#: what a request does with a key (sign documents, log in): which keys may serve it
+Purpose = KeyUsage
+
 log = logging.getLogger(__name__)
 
-Purpose = Literal["sign", "auth"]
 
 
 #: failures that say the key itself cannot be used any more (a bad document, a cancelled

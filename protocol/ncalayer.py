@@ -78,12 +78,12 @@ import re
 from collections.abc import Mapping
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 from tanba.protocol import i18n
 from tanba.protocol.errors import InvalidParams, InvalidRequest, MethodNotFound, TanbaError
-from tanba.protocol.methods.filter import CertFilter
-from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY, Format, SignParams, XmlOptions
+from tanba.protocol.methods.filter import CertFilter, KeyUsage
+from tanba.protocol.methods.sign import DIGEST_SIZES, RAW_WITH_LOGIN_KEY, Format, SignParams, XmlOptions
 from tanba.protocol.times import epoch_ms
 from tanba.protocol.validate import within
 
@@ -94,10 +94,10 @@ BASICS: Final = "kz.gov.pki.knca.basics"
 CANCELED: Final = "action.canceled"
 OID_CLIENT_AUTH: Final = "1.3.6.1.5.5.7.3.2"
 
-Purpose = Literal["sign", "auth"]
+Purpose = KeyUsage  # the operation a request asks for: which keys may serve it
 
 #: digest length -> digestAlgorithm name of SignParams
-_DIGESTS_BY_SIZE: Final = {32: "sha256", 48: "sha384", 64: "sha512"}
+_DIGESTS_BY_SIZE: Final = {size: name for name, size in DIGEST_SIZES.items()}
 _LOCALE_ALIASES: Final = {"kz": "kk"}
 _SPACE = re.compile(r"\s+")
 _MAX_STORAGE = 64

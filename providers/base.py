@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from tanba.protocol.methods.sign import DIGEST_SIZES
+
 if TYPE_CHECKING:  # only annotations: importing this module stays cheap (`tanba sign` start-up)
     from cryptography import x509
 
@@ -31,7 +33,7 @@ class HashAlgorithm(enum.StrEnum):
 
     @property
     def digest_size(self) -> int:
-        return {"sha256": 32, "sha384": 48, "sha512": 64}[self.value]
+        return DIGEST_SIZES[self.value]
 
 
 class SignatureScheme(enum.StrEnum):

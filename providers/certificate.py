@@ -38,7 +38,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -47,9 +47,9 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tanba.protocol.errors import StoreError
+from tanba.protocol.methods.filter import KeyUsage as Purpose
 from tanba.providers.base import Identity
 
-Purpose = Literal["sign", "auth"]
 
 OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string  # 1.3.6.1.5.5.7.3.2
 OID_EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string  # 1.3.6.1.5.5.7.3.4
@@ -102,6 +102,13 @@ _KEY_USAGE_NAMES = (
 _CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
 _IIN = re.compile(r"^IIN([0-9]{12})$")
 _BIN = re.compile(r"^BIN([0-9]{12})$")
+
+
+def to_pem(cert: x509.Certificate | bytes) -> str:
+    """A certificate (or its DER) as PEM text: the one spelling of every wire and file."""
+    if isinstance(cert, bytes):
+        cert = x509.load_der_x509_certificate(cert)
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def normalize_serial(serial_hex: str) -> str:
@@ -250,8 +257,8 @@ class CertInfo:
             fingerprint_sha256=hashlib.sha256(der).hexdigest(),
             subject_key_id=ski.digest.hex() if ski is not None else None,
             authority_key_id=aki.key_identifier.hex() if aki is not None and aki.key_identifier else None,
-            pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-            chain_pem=tuple(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain),
+            pem=to_pem(cert),
+            chain_pem=tuple(to_pem(c) for c in chain),
             certificate=cert,
         )
 

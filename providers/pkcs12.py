@@ -77,7 +77,6 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
     HashAlgorithm.SHA512: hashes.SHA512(),
 }
 _PREHASHED = {name: utils.Prehashed(h) for name, h in _HASHES.items()}
-_DIGEST_SIZES = {name: h.digest_size for name, h in _HASHES.items()}
 _PKCS1 = padding.PKCS1v15()
 _PSS = {name: padding.PSS(padding.MGF1(h), h.digest_size) for name, h in _HASHES.items()}
 _ECDSA = {name: ec.ECDSA(p) for name, p in _PREHASHED.items()}
@@ -492,9 +491,9 @@ class Pkcs12Signer(Signer):
         """Refuse what cannot be signed; returns the digest size expected."""
         if not self._unlocked.alive or (self._rsa_key is None and self._ec_key is None):
             raise StoreError(f"{self.identity.location} is locked; unlock it again to sign")
-        size = _DIGEST_SIZES.get(hash_alg)
-        if size is None:
+        if hash_alg not in _HASHES:
             raise InvalidParams(f"unsupported digest algorithm {hash_alg!r}")
+        size = hash_alg.digest_size
         if self._rsa_key is not None:
             if scheme != SignatureScheme.RSA_PKCS1V15 and scheme != SignatureScheme.RSA_PSS:
                 raise InvalidParams(f"an RSA key cannot sign with {scheme!r}")

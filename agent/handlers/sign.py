@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import base64
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from tanba.agent import summary
 from tanba.agent.dispatch import Method, RequestContext
 from tanba.agent.handlers.progress import Progress
@@ -20,10 +17,7 @@ from tanba.agent.signing import SignRequest, Signed, sign_batch
 from tanba.protocol.errors import TimestampFailed, TooLarge
 from tanba.protocol.methods.sign import METHOD, SignParams, SignResult
 from tanba.providers.base import HashAlgorithm
-
-
-def _pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(Encoding.PEM).decode("ascii")
+from tanba.providers.certificate import to_pem
 
 
 def sign_request(ctx: RequestContext, params: SignParams, purpose: Purpose) -> SignRequest:
@@ -90,8 +84,8 @@ async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
     identity = signed.identity
     return SignResult(
         signatures=tuple(base64.b64encode(s).decode("ascii") for s in signed.signatures),
-        certificate=_pem(identity.certificate),
-        chain=tuple(_pem(c) for c in identity.chain),
+        certificate=to_pem(identity.certificate),
+        chain=tuple(to_pem(c) for c in identity.chain),
     )
 
 

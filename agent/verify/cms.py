@@ -44,6 +44,7 @@ from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.http import RequestFetches
 from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
+from tanba.providers.certificate import to_pem
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ async def _check_chain(one: _Offline, validator: ChainValidator, fetches: Reques
         one.cert, one.others, moment=one.timestamp, check_revocation=one.signature_valid, fetches=fetches
     )
     signer = SignerResult(
-        certificate=_pem(one.cert),
+        certificate=to_pem(one.cert.dump()),
         signing_time=one.signing_time,
         timestamp=one.timestamp,
         chain_valid=status.chain_valid,
@@ -430,8 +431,3 @@ def _digest(hash_cls: type[hashes.HashAlgorithm], data: bytes) -> bytes:
     h = hashes.Hash(hash_cls())
     h.update(data)
     return h.finalize()
-
-
-def _pem(cert: asn1_x509.Certificate) -> str:
-    text: str = pem.armor("CERTIFICATE", cert.dump()).decode("ascii")
-    return text

@@ -37,7 +37,6 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature, SignXMLException
 from signxml.verifier import XMLVerifier
@@ -46,6 +45,7 @@ from tanba.agent.formats.xmlparse import parse_xml
 from tanba.agent.verify.chain import ChainValidator
 from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
+from tanba.providers.certificate import to_pem
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ async def verify_xml(document: bytes, validator: ChainValidator) -> VerifyResult
     signer = checked.signer
     if signer is None:
         result = SignerResult(
-            certificate=_pem(checked.certs[0]),
+            certificate=to_pem(checked.certs[0]),
             signing_time=None,
             timestamp=None,
             chain_valid=False,
@@ -89,7 +89,7 @@ async def verify_xml(document: bytes, validator: ChainValidator) -> VerifyResult
 
     status = await validator.validate(signer, [c for c in checked.certs if c is not signer])
     result = SignerResult(
-        certificate=_pem(signer),
+        certificate=to_pem(signer),
         signing_time=None,
         timestamp=None,
         chain_valid=status.chain_valid,
@@ -183,7 +183,3 @@ def _keyinfo_certificates(signature: Any) -> list[x509.Certificate]:
         except (binascii.Error, ValueError, x509.InvalidVersion) as exc:  # InvalidVersion: no ValueError
             raise InvalidParams("KeyInfo holds a certificate that cannot be read") from exc
     return certs
-
-
-def _pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(Encoding.PEM).decode("ascii")
