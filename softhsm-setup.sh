@@ -3,7 +3,7 @@
 #
 #   ./softhsm-setup.sh [DIR]        (DIR defaults to .softhsm next to this script)
 #
-# DIR/pki          the test PKI (agent/testpki.py): CA, TSA, OCSP, CRL, PKCS#12 files (password 123456)
+# DIR/pki          the test PKI (agent/setup/testpki.py): CA, TSA, OCSP, CRL, PKCS#12 files (password 123456)
 # DIR/softhsm2.conf, DIR/tokens/
 #                  one token "tanba-test" (SO PIN 12345678, user PIN 1234) with the keys and
 #                  certificates of rsa-auth, rsa-sign, ec-auth, ec-sign (label = name, CKA_ID from
@@ -39,7 +39,7 @@ stamp=$dir/token.stamp   # holds the sha256 of the manifest the token was built 
 # 1. The PKI (manifest.json is written last, so it marks a complete PKI).
 if [ ! -f "$pki/manifest.json" ]; then
     echo "softhsm-setup: making the test PKI in $pki" >&2
-    "$python" "$top/agent/testpki.py" "$pki" >/dev/null
+    "$python" "$top/agent/setup/testpki.py" "$pki" >/dev/null
     rm -f "$stamp"
 fi
 

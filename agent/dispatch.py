@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from tanba.agent.keys import KeyAccess
+from tanba.agent.access.keys import KeyAccess
 from tanba.agent.services import Services
 from tanba.protocol.errors import MethodNotFound
 from tanba.protocol.messages import Request, RequestId
@@ -62,7 +62,7 @@ class Method(Generic[P, R]):
         return result.to_wire()
 
 
-async def dispatch(table: dict[str, Method[Any, Any]], ctx: RequestContext, request: Request) -> dict[str, Any]:
+async def dispatch(table: Mapping[str, Method[Any, Any]], ctx: RequestContext, request: Request) -> dict[str, Any]:
     method = table.get(request.method)
     if method is None:
         raise MethodNotFound(f"no method {request.method!r}")

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tanba.agent.formats.cms import CmsBuilder
-from tanba.agent.testpki import Manifest, make_test_pki
+from tanba.agent.setup.testpki import Manifest, make_test_pki
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme, Signer
 from tanba.providers.pkcs12 import Pkcs12Store
 

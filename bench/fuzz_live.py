@@ -50,7 +50,7 @@ from websockets.typing import Origin
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from tanba.agent.testpki import Manifest, make_test_pki
+from tanba.agent.setup.testpki import Manifest, make_test_pki
 from tanba.protocol import i18n
 from tanba.protocol.errors import InternalError
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tanba.agent.audit import AuditLog, default_path, summarize
+from tanba.agent.state.audit import AuditLog, default_path, summarize
 
 
 @click.command()

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from tanba.agent.secretfile import read_secret_file
+from tanba.agent.state.secretfile import read_secret_file
 from tanba.protocol.errors import Busy, TanbaError, WrongPin
 from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.base import Identity, KeyStore, Locked

@@ -20,7 +20,7 @@ from tanba.agent.consent.base import (
     PinRequest,
 )
 from tanba.agent.consent.terminal import describe
-from tanba.agent.secretfile import read_secret_file
+from tanba.agent.state.secretfile import read_secret_file
 from tanba.providers.base import Identity
 
 

@@ -25,7 +25,7 @@ import click
 from tanba import __version__
 
 if TYPE_CHECKING:
-    from tanba.agent.testpki import Manifest
+    from tanba.agent.setup.testpki import Manifest
 
 #: the PKCS#12 files offered, in this order (the auto approver picks the first that fits)
 DEMO_IDENTITIES = ("rsa-sign", "rsa-auth", "ec-sign", "org-rsa-sign")
@@ -49,7 +49,7 @@ SOFTHSM_PIN = "1234"
 def command(agent_port: int, page_port: int, approver: str, softhsm_dir: Path | None, workdir: Path | None,
             log_level: str) -> None:
     """Run the agent with test keys and serve the demo portal page."""
-    from tanba.agent import logs
+    from tanba.agent.setup import logs
 
     logs.setup(log_level, None)
     with _workdir(workdir) as work:
@@ -77,7 +77,7 @@ def _workdir(given: Path | None) -> Iterator[Path]:
 
 def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, ...], tuple[str, ...], str, str]:
     """(the test PKI, PKCS#12 files, PKCS#11 specs, PIN, what to tell the user)."""
-    from tanba.agent.testpki import P12_PASSWORD, Manifest, make_test_pki
+    from tanba.agent.setup.testpki import P12_PASSWORD, Manifest, make_test_pki
 
     if softhsm_dir is not None:
         manifest = Manifest.load(softhsm_dir / "pki")
@@ -93,11 +93,11 @@ def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, .
 
 
 async def _run(work: Path, agent_port: int, page_port: int, approver: str, softhsm_dir: Path | None) -> None:
-    from tanba.agent.atomic import write_private
-    from tanba.agent.config import Settings
+    from tanba.agent.state.atomic import write_private
+    from tanba.agent.setup.config import Settings
     from tanba.agent.demo.server import DemoServer
-    from tanba.agent.lifecycle import Agent, StartError
-    from tanba.agent.server import AgentServer
+    from tanba.agent.setup.lifecycle import Agent, StartError
+    from tanba.agent.transport.server import AgentServer
     from tanba.agent.verify.chain import ChainValidator
 
     manifest, p12, pkcs11, pin, keys_note = _keys(work, softhsm_dir)

@@ -19,7 +19,7 @@ def command(config_path: Path | None, port: int | None, as_json: bool) -> None:
 
     Exits 1 when a problem is found.
     """
-    from tanba.agent import doctor
+    from tanba.agent.setup import doctor
 
     checks = asyncio.run(doctor.run_checks(doctor.DoctorEnv.default(config_path, port)))
     if as_json:

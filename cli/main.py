@@ -14,7 +14,7 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Run the signing agent on 127.0.0.1."),
     "origins": ("origins", "List or revoke the sites allowed to use Tanba."),
-    "token": ("token", "Print the path of the local-client token file."),
+    "token": ("client_token", "Print the path of the local-client token file."),  # not `tokens`: that is PKCS#11
     "certs": ("certs", "List and show certificates in files and tokens."),
     "tokens": ("tokens", "List PKCS#11 modules, slots and tokens."),
     "test-sign": ("test_sign", "Sign a test message with a certificate and verify it."),

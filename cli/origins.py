@@ -6,8 +6,8 @@ import datetime as dt
 
 import click
 
-from tanba.agent import paths
-from tanba.agent.origins import OriginStore
+from tanba.agent.state import paths
+from tanba.agent.state.approvals import OriginStore
 
 
 @click.group()

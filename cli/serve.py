@@ -1,4 +1,4 @@
-"""`tanba serve`: run the agent (see :mod:`tanba.agent.lifecycle` for stop and reload)."""
+"""`tanba serve`: run the agent (see :mod:`tanba.agent.setup.lifecycle` for stop and reload)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tanba import __version__
-from tanba.agent import logs
-from tanba.agent.config import APPROVERS, ConfigError, canonical_origin
+from tanba.agent.setup import logs
+from tanba.agent.setup.config import APPROVERS, ConfigError, canonical_origin
 
 if TYPE_CHECKING:
-    from tanba.agent.lifecycle import Agent
-    from tanba.agent.server import AgentServer
+    from tanba.agent.setup.lifecycle import Agent
+    from tanba.agent.transport.server import AgentServer
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def command(config_path: Path | None, log_level: str, log_file: Path | None, no_
 
     SIGTERM or SIGINT stop it gracefully; SIGHUP reloads the config file.
     """
-    from tanba.agent.lifecycle import Agent, load_settings
+    from tanba.agent.setup.lifecycle import Agent, load_settings
 
     logs.setup(log_level, None if no_log_file else (log_file or logs.log_file()))
     try:
@@ -75,7 +75,7 @@ def command(config_path: Path | None, log_level: str, log_file: Path | None, no_
 
 
 async def _run(agent: Agent) -> None:
-    from tanba.agent.lifecycle import StartError
+    from tanba.agent.setup.lifecycle import StartError
 
     try:
         await agent.run(on_ready=lambda server: _announce(agent, server))

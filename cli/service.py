@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tanba.agent.service.manager import DIR_ENV, Report, ServiceManager
+from tanba.agent.setup.autostart.manager import DIR_ENV, Report, ServiceManager
 
 _dir_option = click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None, envvar=DIR_ENV,
@@ -39,7 +39,7 @@ def install(directory: Path | None, serve_args: tuple[str, ...]) -> None:
     SERVE_ARGS after `--` are passed to `tanba serve` (better: put settings in the config file,
     which `systemctl --user reload tanba` re-reads).
     """
-    from tanba.agent.service import ServiceSpec
+    from tanba.agent.setup.autostart import ServiceSpec
 
     manager = ServiceManager(directory=directory)
     try:
@@ -77,7 +77,7 @@ def uninstall(directory: Path | None, remove_tls: bool) -> None:
 
 def _remove_tls(report: Report) -> None:
     try:
-        from tanba.agent import tls
+        from tanba.agent.setup import tls
     except ImportError:
         report.add("remove the local TLS certificate", True, "this build has no TLS support: nothing to remove")
         return

@@ -73,9 +73,9 @@ async def sign_files(
     import asyncio
 
     from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
-    from tanba.agent.keys import KeyAccess
-    from tanba.agent.prompts import PromptGate
-    from tanba.agent.signing import SignRequest, sign_batch
+    from tanba.agent.access.keys import KeyAccess
+    from tanba.agent.access.gate import PromptGate
+    from tanba.agent.access.signing import SignRequest, sign_batch
 
     items: Sequence[CmsInput] = [f.read_bytes() for f in files] if fmt == "xml" else list(files)
     xml = None
@@ -155,7 +155,7 @@ def command(
         outputs = asyncio.run(run())
     except TanbaError as exc:
         raise click.ClickException(f"{exc.reason}: {exc.detail or exc.reason}") from exc
-    from tanba.agent.atomic import write_atomic
+    from tanba.agent.state.atomic import write_atomic
 
     for source, signed in zip(files, outputs, strict=True):
         target = output_path(source, fmt, out_dir)

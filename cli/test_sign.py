@@ -53,8 +53,8 @@ async def run_test_sign(
     """The agent's own key path (KeyAccess: PIN status, final-try rule, pinpad, wiping)
     with the command line as the consent UI, over a message Tanba chose."""
     from tanba.agent.consent.base import DocumentSummary
-    from tanba.agent.keys import KeyAccess
-    from tanba.agent.prompts import PromptGate
+    from tanba.agent.access.keys import KeyAccess
+    from tanba.agent.access.gate import PromptGate
     from tanba.cli.consent import CliConsent
     from tanba.protocol.methods.filter import CertFilter
 

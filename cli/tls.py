@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from tanba.agent import tls
+from tanba.agent.setup import tls
 
 
 def _echo_steps(steps: list[str]) -> None:

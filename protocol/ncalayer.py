@@ -301,7 +301,7 @@ def parse_common(method: str | None, args: Any) -> CommonRequest:
 
 
 _COMMON_NAMES: Final = {"data[0]": "args[2]", "digests[0]": "args[2]", "data": "args[2]", "digests": "args[2]",
-                        "detached": "args[3]", "xml": "args", "filter": "args[0]"}
+                        "detached": "args[3]"}
 
 
 # -- basics ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Fixtures shared by the whole test suite, and the CI rule.
 
-``pki``      session-scoped :class:`tanba.agent.testpki.Manifest`: the test PKI, built once per
+``pki``      session-scoped :class:`tanba.agent.setup.testpki.Manifest`: the test PKI, built once per
              session in a temp dir by ``softhsm-setup.sh`` (with the SoftHSM token).
 ``softhsm``  function-scoped :class:`SoftHSM`: a private copy of the token directory, with
              ``SOFTHSM2_CONF`` pointing at it, so a test may lock PINs or delete objects freely.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 
 if TYPE_CHECKING:
     from support.ocsp_server import RevocationServer

@@ -36,13 +36,13 @@ def test_build_makes_a_wheel_and_an_sdist_with_everything(dist: Path) -> None:
     [wheel] = dist.glob("tanba-*-py3-none-any.whl")
     [sdist] = dist.glob("tanba-*.tar.gz")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for path in ("tanba/cli/service.py", "tanba/cli/doctor.py", "tanba/agent/lifecycle.py", "tanba/agent/logs.py",
-                 "tanba/agent/doctor.py", "tanba/agent/service/systemd.py", "tanba/agent/service/manager.py",
+    for path in ("tanba/cli/service.py", "tanba/cli/doctor.py", "tanba/agent/setup/lifecycle.py", "tanba/agent/setup/logs.py",
+                 "tanba/agent/setup/doctor.py", "tanba/agent/setup/autostart/systemd.py", "tanba/agent/setup/autostart/manager.py",
                  "tanba/protocol/locales/ru.json"):
         assert path in names, path
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
-    assert {"pyproject.toml", "README.md", "agent/service/launchd.py", "protocol/locales/kk.json"} <= members
+    assert {"pyproject.toml", "README.md", "agent/setup/autostart/launchd.py", "protocol/locales/kk.json"} <= members
 
 
 def test_wheel_installs_into_a_fresh_venv_and_runs(dist: Path, tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(dist: Path, tmp_path: Path) -
     version = subprocess.run([str(tanba), "--version"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.strip() == "tanba, version 0.1.0", version.stdout + version.stderr
     # The installed copy (not this checkout) answers, with its locales and the service files.
-    code = ("import tanba.agent.service.systemd as s, tanba.protocol.i18n as i; "
+    code = ("import tanba.agent.setup.autostart.systemd as s, tanba.protocol.i18n as i; "
             "print(s.__file__); print(i.text('error.busy', 'ru')[:5])")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=tmp_path)

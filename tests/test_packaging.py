@@ -30,7 +30,7 @@ def test_wheel_contains_the_packages_under_tanba(wheel: Path) -> None:
         "tanba/protocol/codec.py",
         "tanba/protocol/locales/kk.json",
         "tanba/providers/base.py",
-        "tanba/agent/server.py",
+        "tanba/agent/transport/server.py",
         "tanba/agent/formats/__init__.py",
         "tanba/agent/verify/__init__.py",
         "tanba/cli/main.py",

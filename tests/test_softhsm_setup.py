@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 
 SCRIPT = REPO / "softhsm-setup.sh"
 ON_TOKEN = ("rsa-auth", "rsa-sign", "ec-auth", "ec-sign")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tanba.agent.config import Settings
+from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import ConsentUI
 
 log = logging.getLogger(__name__)

@@ -42,7 +42,7 @@ from tanba.agent.consent.base import (
     PinRequest,
     wipe,
 )
-from tanba.agent.summary import layout
+from tanba.agent.access.summary import layout
 from tanba.protocol.i18n import normalize, text
 from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info
@@ -534,7 +534,7 @@ def group(number: int, locale: str) -> str:
 
 
 def preview_lines(doc: DocumentSummary, locale: str) -> tuple[list[str], str | None]:
-    """A document's preview as every view draws it (see :func:`tanba.agent.summary.layout`),
+    """A document's preview as every view draws it (see :func:`tanba.agent.access.summary.layout`),
     and the line that says what it leaves out or why there is none (None: nothing to say)."""
     if doc.preview is None:
         if doc.no_preview is None:

@@ -25,7 +25,7 @@ from tanba.agent.consent.base import (
     PinRequest,
 )
 from tanba.agent.consent.dialogs import ConfirmDialog
-from tanba.agent.summary import visible
+from tanba.agent.access.summary import visible
 from tanba.protocol.i18n import text
 from tanba.providers.base import Identity
 

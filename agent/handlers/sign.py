@@ -1,7 +1,7 @@
 """``sign``: CMS/CAdES, XML-DSig or raw signatures over a batch, one confirmation, one PIN.
 
-The wire's params become a :class:`~tanba.agent.signing.SignRequest` here; the signing
-itself is :func:`~tanba.agent.signing.sign_batch`, shared with NCALayer's methods and the
+The wire's params become a :class:`~tanba.agent.access.signing.SignRequest` here; the signing
+itself is :func:`~tanba.agent.access.signing.sign_batch`, shared with NCALayer's methods and the
 CLI.  ``/v1`` answers base64; NCALayer's adapters take the bytes (:func:`sign_for`).
 """
 
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 
-from tanba.agent import summary
+from tanba.agent.access import summary
+from tanba.agent.access.keys import Purpose
+from tanba.agent.access.signing import SignRequest, Signed, sign_batch
 from tanba.agent.dispatch import Method, RequestContext
+from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
+from tanba.agent.formats.xmldsig import XmlSignOptions
 from tanba.agent.handlers.progress import Progress
-from tanba.agent.keys import Purpose
-from tanba.agent.signing import SignRequest, Signed, sign_batch
 from tanba.protocol.errors import TimestampFailed, TooLarge
 from tanba.protocol.methods.sign import METHOD, SignParams, SignResult
 from tanba.providers.base import HashAlgorithm
@@ -23,8 +25,6 @@ from tanba.providers.certificate import to_pem
 def sign_request(ctx: RequestContext, params: SignParams, purpose: Purpose) -> SignRequest:
     """The signing service's request for wire ``params``: limits checked, what the
     confirmation shows summarised, the TSA and XML options filled in from the settings."""
-    from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
-
     settings = ctx.services.settings
     if params.count > settings.limits.max_batch:
         raise TooLarge(f"{params.count} documents in one request", limit=settings.limits.max_batch)
@@ -40,8 +40,6 @@ def sign_request(ctx: RequestContext, params: SignParams, purpose: Purpose) -> S
         documents = tuple(summary.of_digest(d, params.digest_algorithm) for d in params.digests or ())
     xml = None
     if params.format == "xml":
-        from tanba.agent.formats.xmldsig import XmlSignOptions
-
         xml = XmlSignOptions(
             sign_element=params.xml.sign_element,
             parent=params.xml.parent,

@@ -11,7 +11,7 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from tanba.agent.handlers.sign import sign_for
-from tanba.agent.pipeline import log_error
+from tanba.agent.transport.pipeline import log_error
 from tanba.protocol import ncalayer
 from tanba.protocol.errors import MethodNotFound, TanbaError
 from tanba.providers.certificate import cert_info

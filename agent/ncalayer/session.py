@@ -21,16 +21,17 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
-from tanba.agent import memory
+from tanba.agent.transport import memory
 from tanba.agent.dispatch import RequestContext
-from tanba.agent.pipeline import Answer, Call, Endpoint, serve_one
+from tanba.agent.handlers import ncalayer_handler
+from tanba.agent.transport.pipeline import Answer, Call, Endpoint, serve_one
 from tanba.agent.services import Services
 from tanba.protocol import codec, ncalayer
 from tanba.protocol.connection import Echo, NcaLayerInbox, Refuse
 from tanba.protocol.errors import InvalidRequest, TanbaError
 
 if TYPE_CHECKING:
-    from tanba.agent.server import AgentServer, TanbaConnection
+    from tanba.agent.transport.server import AgentServer, TanbaConnection
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +79,10 @@ class NcaLayerCall(Call[Answer]):
     envelope: ncalayer.Envelope
 
     async def run(self) -> Answer:
-        from tanba.agent.ncalayer import basics, commonutils
-
-        module = self.envelope.module
-        if module == ncalayer.COMMON_UTILS:
-            return await commonutils.handle(self.session, self.envelope)
-        if module == ncalayer.BASICS:
-            return await basics.handle(self.session, self.envelope)
-        return ncalayer.module_not_found()
+        handle = ncalayer_handler(self.envelope.module)
+        if handle is None:
+            return ncalayer.module_not_found()
+        return await handle(self.session, self.envelope)
 
     def render(self, result: Answer) -> Answer:
         return result  # the module handlers answer in their own shapes

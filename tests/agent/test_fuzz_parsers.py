@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from support.native import open_p12_signer
 from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml_batch
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
 from tanba.agent.verify.xml import verify_xml

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from support.ocsp_server import RevocationServer
 
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainStatus, ChainValidator
 from tanba.agent.http import HttpClient
 

@@ -25,16 +25,16 @@ from websockets.typing import Origin
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-import tanba.agent.signing as signing
+import tanba.agent.access.signing as signing
 from support.agent import PORTAL, browser
 from support.attack import request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64
 from support.ocsp_server import RevocationServer
 from support.tsa_server import TsaServer
-from tanba.agent.config import Settings
-from tanba.agent.origins import OriginStore
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.config import Settings
+from tanba.agent.state.approvals import OriginStore
+from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainValidator
 from tanba.cli.main import main
 from tanba.providers.pkcs11 import Pkcs11Store
@@ -300,7 +300,7 @@ AUDIT_SCRIPT = textwrap.dedent(
     """
     import json, resource, signal, sys
     from pathlib import Path
-    from tanba.agent.audit import AuditEvent, AuditLog
+    from tanba.agent.state.audit import AuditEvent, AuditLog
     path, limit = Path(sys.argv[1]), int(sys.argv[2])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))

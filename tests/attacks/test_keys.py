@@ -19,7 +19,7 @@ from support.agent import browser
 from support.attack import request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.providers.base import Identity
 
 DOC = b64("Келісім шарт №7".encode())

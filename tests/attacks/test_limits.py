@@ -15,8 +15,8 @@ from support.agent import PORTAL, browser, running_agent, url
 from support.attack import CONT, TEXT, RawSocket, frame, request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64
-from tanba.agent.config import Settings
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.config import Settings
+from tanba.agent.setup.testpki import Manifest
 from tanba.protocol import i18n
 from tanba.protocol.errors import TooLarge
 from tanba.protocol.limits import Limits

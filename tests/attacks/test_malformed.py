@@ -14,8 +14,8 @@ from support.agent import PORTAL, browser, running_agent
 from support.attack import BINARY, CONT, PING, TEXT, RawSocket, frame, request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64
-from tanba.agent.config import Settings
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.config import Settings
+from tanba.agent.setup.testpki import Manifest
 
 ALLOWED = Settings(allow_origin=(PORTAL,))
 HELLO = '{"jsonrpc":"2.0","id":1,"method":"agent.hello"'

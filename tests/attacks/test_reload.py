@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from support.agent import PORTAL
-from tanba.agent.lifecycle import Agent, load_settings
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.lifecycle import Agent, load_settings
+from tanba.agent.setup.testpki import Manifest
 from tanba.providers.registry import Stores
 
 
@@ -31,7 +31,7 @@ async def test_a_reload_after_the_stop_is_refused_not_a_traceback(
     agent, _ = _agent(tmp_path, monkeypatch, pki)
     await agent.start()
     await agent.shutdown()
-    with caplog.at_level(logging.INFO, logger="tanba.agent.lifecycle"):
+    with caplog.at_level(logging.INFO, logger="tanba.agent.setup.lifecycle"):
         assert await agent.reload() is False
         agent.request_reload()  # SIGHUP's handler
         await asyncio.sleep(0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tanba.agent.audit import AuditEvent, AuditLog, CertRef, DocRef
+from tanba.agent.state.audit import AuditEvent, AuditLog, CertRef, DocRef
 from tanba.cli.audit import command
 
 

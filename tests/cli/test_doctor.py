@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from support.process import TANBA, free_port
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 
 
 def env(tmp_path: Path) -> dict[str, str]:

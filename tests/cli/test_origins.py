@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tanba.agent.origins import OriginStore
+from tanba.agent.state.approvals import OriginStore
 from tanba.cli.main import main
 
 

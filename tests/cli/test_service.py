@@ -39,7 +39,7 @@ def test_install_without_a_user_manager_writes_the_unit_and_says_what_to_do(dirs
 
 
 def test_uninstall_remove_tls_takes_the_certificate_out_too(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tanba.agent import tls
+    from tanba.agent.setup import tls
 
     monkeypatch.setenv("HOME", str(dirs / "home"))
     (dirs / "home").mkdir()

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes
 
 from support.native import openssl_cms_verify, xmlsec_verify
 from support.tsa_server import TsaServer
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.cli.main import main
 
 

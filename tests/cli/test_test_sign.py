@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.x509.oid import NameOID
 
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.cli.main import main
 from tanba.providers.pkcs11 import Pkcs11Store
 

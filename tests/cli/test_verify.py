@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from support.native import openssl_cms_sign
 from support.ocsp_server import RevocationServer
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.cli.main import main
 
 DOC = "Договор № 7\n".encode()

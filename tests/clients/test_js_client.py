@@ -18,8 +18,8 @@ import pytest
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys
 from support.process import free_port
-from tanba.agent.config import Settings
-from tanba.agent.testpki import P12_PASSWORD, Manifest
+from tanba.agent.setup.config import Settings
+from tanba.agent.setup.testpki import P12_PASSWORD, Manifest
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = "https://portal.test"

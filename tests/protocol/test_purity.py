@@ -42,8 +42,8 @@ def test_the_check_catches_an_asyncio_import(tmp_path: Path) -> None:
     fake = tmp_path / "protocol"
     fake.mkdir()
     (fake / "codec.py").write_text("import json\n\ndef f():\n    import asyncio\n")
-    (fake / "other.py").write_text("from tanba.agent.server import AgentServer\n")
-    assert violations(fake) == ["codec.py imports asyncio", "other.py imports tanba.agent.server"]
+    (fake / "other.py").write_text("from tanba.agent.transport.server import AgentServer\n")
+    assert violations(fake) == ["codec.py imports asyncio", "other.py imports tanba.agent.transport.server"]
 
 
 def test_importing_protocol_loads_no_io_framework() -> None:

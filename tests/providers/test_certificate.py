@@ -7,7 +7,7 @@ import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.providers.base import Identity
 from tanba.protocol.methods.certs import cert_wire
 from tanba.protocol.ncalayer import key_info

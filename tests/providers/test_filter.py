@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity
 from tanba.providers.filter import select

@@ -14,7 +14,7 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import (
     Busy,
     InvalidParams,

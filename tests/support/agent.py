@@ -14,12 +14,12 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from tanba.agent.audit import AuditLog
-from tanba.agent.config import Settings
+from tanba.agent.state.audit import AuditLog
+from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import ConsentUI
-from tanba.agent.origins import OriginStore
-from tanba.agent.server import AgentServer
-from tanba.agent.tracker import Tracker
+from tanba.agent.state.approvals import OriginStore
+from tanba.agent.transport.server import AgentServer
+from tanba.agent.transport.tracker import Tracker
 from tanba.agent.services import Services
 
 PORTAL = "https://portal.test"

@@ -19,7 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from support.agent import PORTAL, browser, call, url
-from tanba.agent.server import AgentServer
+from tanba.agent.transport.server import AgentServer
 
 # opcodes (RFC 6455 §5.2)
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA

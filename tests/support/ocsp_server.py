@@ -47,7 +47,7 @@ from asn1crypto import core, crl as asn1_crl, ocsp, pem, x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import io
 from tanba.agent.consent.base import Action, CertificateChoice, Confirmation, DocumentSummary, OriginDecision, PinRequest
 from tanba.agent.consent.terminal import TerminalApprover
 from tanba.providers.base import Identity, PinStatus
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from cryptography import x509
 
 

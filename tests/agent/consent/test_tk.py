@@ -32,8 +32,8 @@ from tanba.agent.consent.dialogs import (
     State,
 )
 from tanba.agent.consent.tk import TkView, display_available
-from tanba.agent.summary import of_data, of_digest
-from tanba.agent.testpki import Manifest
+from tanba.agent.access.summary import of_data, of_digest
+from tanba.agent.setup.testpki import Manifest
 from tanba.providers.base import Identity, PinStatus
 
 from .conftest import Display, image_has_red, image_size, image_stddev

@@ -21,7 +21,7 @@ from support.native import agent_with_keys, b64, openssl_cms_verify
 from support.process import free_port
 from tanba.agent.consent.dialogs import ARM_DELAY, ConfirmDialog, PinDialog, State
 from tanba.agent.consent.tk import TkConsent
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from websockets.asyncio.client import connect
 
 from .conftest import Display

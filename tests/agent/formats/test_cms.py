@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from support.native import open_p12_signer
 from tanba.agent.formats.cms import CmsBuilder, PrecomputedDigest
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from support.native import open_p12_signer
 from tanba.agent.formats.cms import PrecomputedDigest
 from tanba.agent.formats.raw import sign_raw, sign_raw_batch
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
 

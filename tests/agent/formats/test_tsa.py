@@ -20,7 +20,7 @@ from support.tsa_server import TsaServer
 from support.native import open_p12_signer
 from tanba.agent.formats.cms import CmsBuilder
 from tanba.agent.formats.tsa import add_signature_timestamp, request_timestamp
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import InvalidParams, TimestampFailed
 
 

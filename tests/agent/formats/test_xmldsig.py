@@ -24,7 +24,7 @@ from signxml.exceptions import InvalidInput
 from signxml.exceptions import InvalidSignature as SignXMLInvalidSignature
 
 from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml, sign_xml_batch
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.providers.pkcs11 import Pkcs11Store
 from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.protocol.errors import InternalError, InvalidParams

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from support.agent import PORTAL, TOKEN, browser, call, url
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, reason
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 
 CHALLENGE = base64.b64encode(b"n" * 33).decode()  # 44 characters, like a Web eID nonce
 

@@ -8,7 +8,7 @@ from support.agent import PORTAL, browser, call
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, reason
 from tanba.agent.consent.base import Action
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 
 
 async def test_user_confirms_and_the_site_sees_the_certificates(tmp_path: Path, pki: Manifest) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from support.agent import PORTAL, browser, call
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, reason
-from tanba.agent.config import Settings
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.config import Settings
+from tanba.agent.setup.testpki import Manifest
 
 DOC = b"contract text"
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from support.ocsp_server import RevocationServer
 
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainStatus, ChainValidator
 from tanba.protocol.errors import InvalidParams
 

@@ -15,7 +15,7 @@ from support.ocsp_server import RevocationServer
 from support.tsa_server import TsaServer
 from tanba.agent.formats.cms import CmsBuilder
 from tanba.agent.formats.tsa import add_signature_timestamp
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
 from tanba.protocol.errors import InvalidParams

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from support.ocsp_server import RevocationServer
 
 from tanba.agent.formats.xmldsig import sign_xml
-from tanba.agent.testpki import Manifest
+from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.xml import verify_xml
 from tanba.protocol.errors import InvalidParams

@@ -1,0 +1,392 @@
+"""From a request to an unlocked key, through the user's consent.
+
+Every path to a private key or to certificate data goes through here, so the rules of
+DESIGN.md hold in one place:
+
+- one prompt at a time (``busy`` otherwise), and a cooldown for origins the user keeps
+  denying;
+- document signing uses signing keys only and ``auth`` authentication keys only (rule 5):
+  the purpose is forced into the filter, whatever the page asked; a raw signature is never
+  made with a key that can log in;
+- the user sees the origin, the certificate and what is signed before the PIN is asked;
+- the PIN comes from the consent UI only, is handed to the store once and wiped; a wrong
+  PIN is reported, never retried; the final try is spent only after the UI warned;
+- locked parts (PKCS#12 files) unlocked for a request are locked again when it ends, unless
+  the unlock window keeps the key;
+- every operation that got the prompt slot leaves one audit line, whatever its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from tanba.agent.state.audit import AuditEvent, AuditLog
+from tanba.agent.consent.base import (
+    Action,
+    CertificateChoice,
+    Confirmation,
+    DocumentSummary,
+    PinRequest,
+    wipe,
+)
+from tanba.agent.consent.base import ConsentUI
+from tanba.agent.access.gate import PromptGate
+from tanba.agent.access.unlock import UnlockWindow
+from tanba.protocol.errors import (
+    Busy,
+    InvalidParams,
+    NoCertificate,
+    OriginDenied,
+    PinLocked,
+    StoreError,
+    TanbaError,
+    TokenRemoved,
+    UserCancelled,
+    WrongPin,
+)
+from tanba.protocol.methods.filter import CertFilter
+from tanba.protocol.methods.filter import KeyUsage
+from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY
+from tanba.providers.base import Identity, KeyStore, Lease, Locked, PinStatus, Signer
+from tanba.providers.certificate import cert_info
+from tanba.providers.filter import select
+from tanba.providers.registry import Stores
+
+#: what a request does with a key (sign documents, log in): which keys may serve it
+Purpose = KeyUsage
+
+log = logging.getLogger(__name__)
+
+
+
+#: failures that say the key itself cannot be used any more (a bad document, a cancelled
+#: request or a dead TSA say nothing about it)
+KEY_FAILURES: tuple[type[TanbaError], ...] = (TokenRemoved, StoreError, PinLocked, WrongPin)
+
+
+def key_failed(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while signing, means the key should not stay open: one of
+    :data:`KEY_FAILURES`, or anything unexpected."""
+    if isinstance(exc, KEY_FAILURES):
+        return True
+    return not isinstance(exc, (TanbaError, asyncio.CancelledError))
+
+
+def purpose_filter(f: CertFilter, purpose: Purpose) -> CertFilter:
+    """The request's filter with the key usage the operation requires."""
+    if f.key_usage is not None and f.key_usage != purpose:
+        raise InvalidParams(
+            f"a {purpose} operation uses {purpose} keys; filter.keyUsage {f.key_usage!r} cannot match",
+            field="filter.keyUsage",
+        )
+    return replace(f, key_usage=purpose)
+
+
+@dataclass
+class _Operation:
+    """What one request did with the user, for its audit line and its end."""
+
+    #: the request got the prompt slot: whatever happens next is audited (busy and a
+    #: cooldown refusal come before it and are not)
+    asked: bool = False
+    identities: tuple[Identity, ...] = ()
+    #: the identity whose key the unlock window keeps (its part's lease goes with it)
+    kept: Identity | None = None
+
+
+@dataclass
+class _Key:
+    """The key a request signs with.  Where it goes at the end:
+
+    ============== ============== =========================================
+    from window    signing failed  end
+    ============== ============== =========================================
+    yes            no             stays in the window
+    yes            yes            the window forgets it (closed)
+    no             no             kept by the window if it is on, else closed
+    no             yes            closed
+    ============== ============== =========================================
+    """
+
+    signer: Signer
+    from_window: bool
+
+
+class KeyAccess:
+    """One request's dealings with the user and the stores."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        consent: ConsentUI,
+        prompts: PromptGate,
+        origin: str | None,
+        locale: str,
+        window: UnlockWindow | None = None,
+        *,
+        audit: AuditLog | None = None,
+        method: str = "",
+    ) -> None:
+        self.audit = audit
+        self.method = method
+        self.stores = stores
+        self.consent = consent
+        self.prompts = prompts
+        self.window = window if window is not None and window.enabled else None
+        # Local programs (no Origin) are named as such in every prompt.
+        self.origin = origin or "local program"
+        self.locale = locale
+        #: locked parts (PKCS#12 files) this request unlocked or proved, with their leases
+        self._leases: dict[Locked, Lease] = {}
+
+    # -- finding and unlocking ----------------------------------------------------------
+
+    async def _unlock(self, store: KeyStore, part: Locked, identity: Identity | None = None) -> None:
+        """Ask the user the part's secret and hold the part for this request."""
+        request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), location=part.location)
+        secret = await self.consent.get_pin(request)
+        if secret is None:
+            raise UserCancelled("no password for the key file")
+        try:
+            lease = await store.unlock(part, secret)
+        finally:
+            wipe(secret)
+        self._leases[part] = lease
+
+    async def _candidates(
+        self, f: CertFilter, every_file: bool = False, usable: Callable[[Identity], bool] | None = None
+    ) -> list[Identity]:
+        """Identities matching ``f`` (and ``usable``, when given); locked parts (PKCS#12
+        files) are unlocked with a secret asked from the user, one at a time, until
+        something matches (or, with ``every_file``, all of them: a listing shows every
+        certificate)."""
+        stores = self.stores
+        now = dt.datetime.now(dt.UTC)
+
+        async def matching() -> list[Identity]:
+            found = select(await stores.all_identities(), f, now)
+            return found if usable is None else [i for i in found if usable(i)]
+
+        found = await matching()
+        if found and not every_file:
+            return found
+        for store in stores.stores:
+            if f.storages is not None and store.storage not in f.storages:
+                continue
+            for part in store.locked():
+                await self._unlock(store, part)
+                found = await matching()
+                if found and not every_file:
+                    return found
+        return found
+
+    async def _signing_candidates(self, f: CertFilter, raw: bool, identity_id: str | None) -> list[Identity]:
+        """Candidates for a signature.  A raw one is never made with a key that can log in
+        (rule 5): when the request matched only such keys, it is refused saying why, not
+        "no certificate".  ``identity_id`` narrows to one certificate."""
+
+        def usable(identity: Identity) -> bool:
+            if identity_id is not None and identity.id != identity_id:
+                return False
+            return not (raw and cert_info(identity).can_authenticate)
+
+        found = await self._candidates(f, usable=usable if raw or identity_id is not None else None)
+        if found:
+            return found
+        everything = select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC))
+        if identity_id is not None:
+            everything = [i for i in everything if i.id == identity_id]
+            if not everything:
+                raise NoCertificate(f"no certificate with id {identity_id}")
+        if raw and everything:
+            raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
+        return found
+
+    async def _choose(self, candidates: Sequence[Identity], action: Action) -> Identity:
+        if not candidates:
+            raise NoCertificate("no certificate matches the request")
+        if len(candidates) == 1:
+            return candidates[0]  # the confirmation shows it
+        choice = CertificateChoice(self.origin, self.locale, action, tuple(candidates))
+        chosen = await self.consent.choose_certificate(choice)
+        if chosen is None:
+            raise UserCancelled("no certificate chosen")
+        if chosen not in candidates:
+            raise UserCancelled("the consent UI answered with a certificate it was not offered")
+        return chosen
+
+    async def _confirm(
+        self,
+        action: Action,
+        identities: tuple[Identity, ...],
+        documents: tuple[DocumentSummary, ...],
+        unlocked_until: float | None = None,
+    ) -> None:
+        confirmation = Confirmation(self.origin, self.locale, action, identities, documents, unlocked_until)
+        if not await self.consent.confirm(confirmation):
+            self.prompts.denied(self.origin)
+            raise UserCancelled(f"{action.value} not confirmed")
+        self.prompts.approved(self.origin)
+
+    async def _open(self, identity: Identity) -> Signer:
+        store = self.stores.store_for(identity)
+        part = store.part_of(identity)
+        if part is not None:
+            if part not in self._leases:
+                # The part is open, but not by this request: another request or an unlock
+                # window holds it.  This request's user proves the secret too, and holds the
+                # part while it signs, so the other holder's end does not lock it under this one.
+                await self._unlock(store, part, identity)
+            return await store.open(identity, None)
+        status = await store.pin_status(identity)
+        if status.locked:
+            raise PinLocked(f"PIN of {identity.location} is locked")
+        pin: bytearray | None = None
+        if status.needs_pin:
+            pin = await self.consent.get_pin(PinRequest(self.origin, self.locale, identity, status))
+            if pin is None:
+                raise UserCancelled("no PIN given")
+        try:
+            # The UI showed the final-try warning (status.final_try) before the user typed.
+            return await store.open(identity, pin, allow_final_try=status.final_try)
+        finally:
+            wipe(pin)
+
+    def _release(self, keep: Identity | None = None) -> None:
+        """Give back the leases this request holds; the one whose key stays open in the
+        unlock window passes to the window (released when it closes)."""
+        kept = self._part_of(keep) if keep is not None else None
+        for part, lease in self._leases.items():
+            if part != kept:
+                lease.release()
+        self._leases.clear()
+
+    def _part_of(self, identity: Identity) -> Locked | None:
+        return next((p for p in self._leases if p.location == identity.location), None)
+
+    def _closer(self, identity: Identity) -> Callable[[], None]:
+        """What the unlock window runs when it closes ``identity``'s key: release its part."""
+        part = self._part_of(identity)
+        lease = self._leases.get(part) if part is not None else None
+        return lease.release if lease is not None else (lambda: None)
+
+    # -- the operations -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _operation(self, action: Action, documents: tuple[DocumentSummary, ...]) -> AsyncIterator[_Operation]:
+        """One audit line for every operation that got the prompt slot, whatever its end
+        (``busy`` from inside, e.g. a file's backoff, is not one); the leases go back."""
+        op = _Operation()
+        try:
+            yield op
+        except (TanbaError, asyncio.CancelledError) as exc:
+            if op.asked and not isinstance(exc, Busy):
+                self._record(action, op.identities, documents, exc)
+            raise
+        else:
+            self._record(action, op.identities, documents)
+        finally:
+            self._release(keep=op.kept)
+
+    @asynccontextmanager
+    async def signer(
+        self,
+        f: CertFilter,
+        purpose: Purpose | None,
+        documents: tuple[DocumentSummary, ...],
+        *,
+        raw: bool = False,
+        identity_id: str | None = None,
+    ) -> AsyncIterator[Signer]:
+        """Ask the user (choose, confirm, PIN) and yield an open signer for the batch.
+
+        ``purpose`` None: any key — only for a message Tanba itself chose (`tanba
+        test-sign`).  ``raw``: the signer will sign caller-chosen bytes bare, so keys that
+        can log in are not offered (and an ``auth`` operation cannot be raw at all).
+        ``identity_id``: only that certificate (the command line's ``--id``)."""
+        if raw and purpose == "auth":
+            raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
+        if purpose is not None:
+            f = purpose_filter(f, purpose)
+        action = Action.AUTH if purpose == "auth" else Action.SIGN
+        async with self._operation(action, documents) as op:
+            async with self.prompts.turn(self.origin):
+                op.asked = True
+                identity = await self._choose(await self._signing_candidates(f, raw, identity_id), action)
+                op.identities = (identity,)
+                key = await self._key_for(identity, action, documents)
+            failed = False
+            try:
+                yield key.signer
+            except BaseException as exc:
+                failed = key_failed(exc)
+                raise
+            finally:
+                if await self._end(key, identity, failed):
+                    op.kept = identity
+
+    async def _key_for(self, identity: Identity, action: Action, documents: tuple[DocumentSummary, ...]) -> _Key:
+        """Confirm, then the key: the window's if it holds one for this site, else opened."""
+        window = self.window
+        reused = await window.current(self.origin, identity.id) if window else None
+        until = window.until(self.origin, identity.id) if window else None
+        await self._confirm(action, (identity,), documents, until)
+        if reused is not None:
+            return _Key(reused, from_window=True)
+        return _Key(await self._open(identity), from_window=False)
+
+    async def _end(self, key: _Key, identity: Identity, failed: bool) -> bool:
+        """Where the key goes (see :class:`_Key`); True when the window keeps it."""
+        window = self.window
+        if key.from_window:
+            if failed and window is not None:
+                await window.forget(self.origin, identity.id)  # e.g. the token went away
+            return False
+        if window is not None and not failed and window.keep(self.origin, key.signer, self._closer(identity)):
+            return True
+        await key.signer.close()
+        return False
+
+    def _record(
+        self,
+        action: Action,
+        identities: Sequence[Identity],
+        documents: Sequence[DocumentSummary],
+        error: BaseException | None = None,
+    ) -> None:
+        if self.audit is None:
+            return
+        if isinstance(error, asyncio.CancelledError):
+            error = UserCancelled("the page went away")
+        event = AuditEvent.build(
+            self.origin, self.method or action.value, action.value,
+            error=error, certificates=identities, documents=documents,
+        )
+        self.audit.record(event)
+
+    async def disclose_one(self, f: CertFilter) -> Identity:
+        """The one certificate the user picks among those matching ``f`` and agrees to show
+        (NCALayer's ``getKeyInfo`` answers one)."""
+        async with self._operation(Action.DISCLOSE, ()) as op:
+            async with self.prompts.turn(self.origin):
+                op.asked = True
+                identity = await self._choose(await self._candidates(f), Action.DISCLOSE)
+                await self._confirm(Action.DISCLOSE, (identity,), ())
+                op.identities = (identity,)
+        return identity
+
+    async def disclose(self, f: CertFilter) -> list[Identity]:
+        """Certificates matching ``f``, once the user agreed to show them to the origin."""
+        async with self._operation(Action.DISCLOSE, ()) as op:
+            async with self.prompts.turn(self.origin):
+                op.asked = True
+                candidates = await self._candidates(f, every_file=True)
+                if candidates:
+                    await self._confirm(Action.DISCLOSE, tuple(candidates), ())
+                    op.identities = tuple(candidates)
+        return candidates

@@ -1,0 +1,349 @@
+"""The WebSocket server: a thin driver around the protocol and the handlers.
+
+Before the upgrade it checks, in order: the Host header (a loopback name with our port —
+DNS rebinding; every path answers a foreign Host the same 403), the path, the Origin (canonical, approved or allow-listed, or
+approved now by the user; local programs without an Origin must present the bearer
+token).  A refusal is a bare 403 with no server header: nothing about the agent leaks to a
+page it does not serve.  After the upgrade each message of either endpoint goes through
+:func:`~tanba.agent.transport.pipeline.serve_one` (decode → run → render → send); the drivers here
+and in :mod:`~tanba.agent.ncalayer.session` only read frames and bound what is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import logging
+import ssl
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import MultipleValuesError
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+
+from tanba.agent.transport import memory
+from tanba.agent.consent.base import OriginDecision
+from tanba.agent.dispatch import Method
+from tanba.agent.handlers import table
+from tanba.agent.ncalayer.session import serve as serve_ncalayer
+from tanba.agent.state.client_token import check_bearer
+from tanba.agent.transport.native import NativeEndpoint
+from tanba.agent.transport.pipeline import serve_one
+from tanba.agent.services import Services
+from tanba.agent.transport.tracker import Tracker
+from tanba.protocol import codec, i18n
+from tanba.protocol.errors import TanbaError
+from tanba.protocol.origin import is_loopback_host, normalize_origin
+
+log = logging.getLogger(__name__)
+
+NATIVE_PATH = "/v1"
+#: WebSocket paths served, each with the session that runs a connection on it
+#: (see :meth:`AgentServer._handle_connection`).
+PATHS = frozenset({NATIVE_PATH, "/"})
+#: seconds the user gets to answer "allow this site?" during a handshake
+ORIGIN_PROMPT_TIMEOUT = 120.0
+
+
+class AgentStartError(Exception):
+    """The agent cannot listen (port taken, address not available)."""
+
+
+class TanbaConnection(ServerConnection):
+    """A connection that knows who it serves; counted against the connection cap.
+
+    Each :class:`AgentServer` serves connections of its own subclass, whose ``agent`` is
+    that server (websockets makes the connections; this is how they know their agent)."""
+
+    agent: AgentServer
+    origin: str | None = None
+    locale: str = i18n.DEFAULT_LOCALE
+    route: str = NATIVE_PATH
+    _timeout: asyncio.Timeout | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Opcodes of the messages received, oldest first.  Messages are read with
+        # recv(decode=False) and decoded by our codec, so that a text frame with invalid
+        # UTF-8 gets an invalid_request answer instead of killing the connection, while
+        # a binary frame is still told apart and refused.
+        self.message_kinds: collections.deque[Opcode] = collections.deque()
+
+    def process_event(self, event: Any) -> None:
+        if isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.message_kinds.append(event.opcode)
+        super().process_event(event)
+
+    async def recv_message(self) -> tuple[Opcode, bytes]:
+        data = await self.recv(decode=False)
+        return self.message_kinds.popleft(), data
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        agent = self.agent
+        super().connection_made(transport)
+        if agent.open_connections >= agent.services.settings.limits.max_connections:
+            log.warning("connection cap reached (%d); refusing a connection", agent.open_connections)
+            assert isinstance(transport, asyncio.Transport)
+            transport.abort()
+            self._counted = False
+            return
+        agent.open_connections += 1
+        self._counted = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.agent.open_connections -= 1
+        super().connection_lost(exc)
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        # Our own handshake timeout, so that the origin prompt can lift it while the user
+        # reads the question (websockets' open_timeout cannot be changed mid-handshake).
+        limits = self.agent.services.settings.limits
+        async with asyncio.timeout(limits.handshake_timeout) as timeout:
+            self._timeout = timeout
+            await super().handshake(*args, **kwargs)
+
+    def extend_handshake(self, seconds: float) -> None:
+        if self._timeout is not None:
+            self._timeout.reschedule(asyncio.get_running_loop().time() + seconds)
+
+
+def _finished(tasks: set[asyncio.Task[None]], slots: asyncio.Semaphore, task: asyncio.Task[None]) -> None:
+    tasks.discard(task)
+    slots.release()
+
+
+class AgentServer:
+    def __init__(self, services: Services, tracker: Tracker, ssl_context: ssl.SSLContext | None = None) -> None:
+        #: what requests use; a reload replaces it, and every request looks it up when it
+        #: starts (so connections opened before a reload use the new key stores)
+        self.services = services
+        #: every request of both endpoints registers here, so a graceful stop waits for it
+        self.tracker = tracker
+        #: wss when set (the locally trusted certificate of `tanba tls install`)
+        self.ssl_context = ssl_context
+        self.methods: Mapping[str, Method[Any, Any]] = table()
+        self.open_connections = 0
+        self.port = services.settings.port
+        self._server: Server | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self.services.settings
+        hosts: list[str] = [settings.host]
+        if settings.ipv6 and "::1" not in hosts:
+            hosts.append("::1")
+        try:
+            self._server = await serve(
+                self._handle_connection,
+                hosts,  # type: ignore[arg-type]  # passed through to loop.create_server
+                settings.port,
+                process_request=self._process_request,
+                create_connection=type("TanbaConnection", (TanbaConnection,), {"agent": self}),
+                compression=None,
+                server_header=None,
+                open_timeout=None,  # TanbaConnection.handshake applies our own
+                max_size=settings.limits.max_message,
+                max_queue=4,
+                ping_interval=20,
+                ping_timeout=20,
+                ssl=self.ssl_context,
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise AgentStartError(
+                    f"port {settings.port} on {settings.host} is already in use — is Tanba already running? "
+                    "(`tanba doctor` tells; or choose another --port)"
+                ) from exc
+            raise AgentStartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+        sockets = self._server.sockets
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    @property
+    def scheme(self) -> str:
+        return "wss" if self.ssl_context is not None else "ws"
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        assert self._server is not None
+        return [sock.getsockname()[:2] for sock in self._server.sockets]
+
+    def stop_listening(self) -> None:
+        """Refuse new connections; the open ones go on (graceful shutdown)."""
+        if self._server is not None:
+            self._server.server.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    # -- before the upgrade ----------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        assert isinstance(connection, TanbaConnection)
+        # The Host check comes first, before routing: to a rebinding page (a foreign Host)
+        # every path answers the same bare 403, so it cannot even map which paths exist.
+        try:
+            host = request.headers.get("Host")
+            origins = request.headers.get_all("Origin")
+            authorization = request.headers.get("Authorization")
+        except MultipleValuesError:
+            return self._forbid(connection, "repeated Host or Authorization header")
+        if not is_loopback_host(host, self.port):
+            return self._forbid(connection, f"Host {host!r} is not this agent")
+        url = urlsplit(request.path)
+        if url.path not in PATHS:
+            return connection.respond(404, "Not Found\n")
+        connection.route = url.path
+        if len(origins) > 1:
+            return self._forbid(connection, "several Origin headers")
+        connection.locale = self._locale(request, url.query)
+        if not origins:
+            # A local program: no browser would omit Origin on a WebSocket handshake.
+            if not check_bearer(authorization, self.services.client_token):
+                return self._forbid(connection, "local client without a valid token")
+            connection.origin = None
+            return None
+        origin = normalize_origin(origins[0])
+        if origin is None:
+            return self._forbid(connection, f"Origin {origins[0]!r} is not a web origin")
+        if self.services.origin_allowed(origin):
+            self.services.prompts.admitted(origin)  # others' denials do not lock it out
+            connection.origin = origin
+            return None
+        if await self._ask_origin(connection, origin):
+            connection.origin = origin
+            return None
+        return self._forbid(connection, f"Origin {origin} not approved")
+
+    async def _ask_origin(self, connection: TanbaConnection, origin: str) -> bool:
+        services = self.services
+        try:
+            async with services.prompts.turn(origin):
+                connection.extend_handshake(ORIGIN_PROMPT_TIMEOUT)
+                decision = await self._ask_while_connected(connection, origin)
+        except TanbaError as exc:  # busy, cooldown
+            log.info("origin %s not asked: %s", origin, exc.detail)
+            return False
+        if decision is None or decision is OriginDecision.DENY:
+            # A question the page walked away from (or nobody answered) counts as a denial:
+            # else a page could flash questions forever without cooling down.
+            services.prompts.denied(origin)
+            return False
+        services.prompts.approved(origin)
+        if decision is OriginDecision.ALLOW_ALWAYS:
+            try:
+                services.origins.approve(origin)
+            except OSError as exc:
+                log.error("cannot save the approval of %s (%s): admitted this once, asked again next time", origin, exc)
+        return True
+
+    async def _ask_while_connected(self, connection: TanbaConnection, origin: str) -> OriginDecision | None:
+        """The user's answer, or None when the page went away or nobody answered in time;
+        either way the question is taken off the screen (rule 6)."""
+        ask: asyncio.Future[OriginDecision] = asyncio.ensure_future(
+            self.services.consent.ask_origin(origin, connection.locale)
+        )
+        gone: asyncio.Future[Any] = connection.connection_lost_waiter
+        waiting: set[asyncio.Future[Any]] = {ask, gone}
+        try:
+            done, _ = await asyncio.wait(waiting, timeout=ORIGIN_PROMPT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the agent stops: the question goes too
+            ask.cancel()
+            raise
+        if ask in done:
+            return ask.result()
+        ask.cancel()
+        await asyncio.gather(ask, return_exceptions=True)
+        log.info("origin %s: %s", origin, "the page went away" if gone in done else "the user did not answer")
+        return None
+
+    def _locale(self, request: Request, query: str) -> str:
+        default = i18n.normalize(self.services.settings.locale)
+        asked = parse_qs(query).get("locale")
+        if asked:
+            return i18n.normalize(asked[0], default)
+        try:
+            return i18n.negotiate(request.headers.get("Accept-Language"), default)
+        except MultipleValuesError:
+            return default
+
+    @staticmethod
+    def _forbid(connection: ServerConnection, why: str) -> Response:
+        log.info("refused before upgrade: %s", why)
+        return connection.respond(403, "Forbidden\n")
+
+    # -- after the upgrade -----------------------------------------------------------
+
+    async def _handle_connection(self, connection: ServerConnection) -> None:
+        assert isinstance(connection, TanbaConnection)
+        if connection.route == "/":
+            await serve_ncalayer(self, connection)
+        else:
+            await self._serve_native(connection)
+
+    async def _serve_native(self, connection: TanbaConnection) -> None:
+        slots = asyncio.Semaphore(self.services.settings.limits.max_in_flight)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def send(message: dict[str, Any]) -> None:
+            try:
+                await connection.send(codec.encode(message))
+            except ConnectionClosed:
+                pass
+
+        endpoint = NativeEndpoint(lambda: self.services, self.methods, connection.origin, connection.locale, send)
+        try:
+            while True:
+                if not await self._slot_or_gone(connection, slots):
+                    break  # the page left while every slot was taken
+                try:
+                    kind, message = await connection.recv_message()
+                except ConnectionClosed:
+                    slots.release()
+                    break
+                task = asyncio.create_task(serve_one(self.tracker, endpoint, kind is Opcode.TEXT, message, send))
+                memory.release_after(task, len(message))
+                del message  # the task holds it; this loop must not while it waits for the next one
+                tasks.add(task)
+                task.add_done_callback(lambda t: _finished(tasks, slots, t))
+        finally:
+            # The page is gone: cancel what it asked for, which closes any open dialog.
+            for task in list(tasks):
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    async def _slot_or_gone(connection: TanbaConnection, slots: asyncio.Semaphore) -> bool:
+        """A request slot (True), or False once the connection is lost first: a page that
+        leaves while its slots are full must still have its requests (and their dialogs)
+        cancelled at once (rule 6), not when a slot frees."""
+        if not slots.locked():
+            await slots.acquire()
+            return True
+        acquire: asyncio.Future[Any] = asyncio.ensure_future(slots.acquire())
+        gone: asyncio.Future[Any] = connection.connection_lost_waiter
+        try:
+            await asyncio.wait({acquire, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not acquire.done():
+                acquire.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if not gone.done():
+                return True
+            slots.release()
+        return False

@@ -1,0 +1,90 @@
+"""Settings from the TOML file and flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tanba.agent.setup.config import ConfigError, Settings, build_settings, load_file
+
+FULL = """
+host = "127.0.0.1"
+port = 14000
+ipv6 = true
+p12 = ["keys/AUTH_RSA256.p12", "/abs/RSA256.p12"]
+pkcs11 = ["AKKaztokenStore=/usr/lib/libkztoken.so"]
+allow-origin = ["https://EGOV.kz:443", "http://localhost:8080"]
+tls = false
+approver = "auto"
+tsa-url = "http://tsp.test"
+trust-anchor = "root.pem"
+pin-file = "pin.txt"
+locale = "kk"
+
+[limits]
+max-message = 1048576
+max-values = 5000
+max-connections = 10
+handshake-timeout = 2.5
+"""
+
+
+def test_every_serve_setting_can_live_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(FULL)
+    settings = build_settings(load_file(tmp_path / "config.toml"), {})
+    assert settings.port == 14000 and settings.ipv6 is True
+    assert settings.p12 == (tmp_path / "keys/AUTH_RSA256.p12", Path("/abs/RSA256.p12"))
+    assert settings.pkcs11 == ("AKKaztokenStore=/usr/lib/libkztoken.so",)
+    assert settings.allow_origin == ("https://egov.kz", "http://localhost:8080")
+    assert settings.tls is False and settings.approver == "auto"
+    assert settings.tsa_url == "http://tsp.test"
+    assert settings.trust_anchor == (tmp_path / "root.pem",)
+    assert settings.pin_file == tmp_path / "pin.txt"
+    assert settings.locale == "kk"
+    assert settings.limits.max_message == 1048576 and settings.limits.max_connections == 10
+    assert settings.limits.max_values == 5000
+    assert settings.limits.handshake_timeout == 2.5
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('port = 14000\nallow-origin = ["https://a.test"]\n')
+    settings = build_settings(
+        load_file(tmp_path / "config.toml"), {"port": 15000, "allow_origin": (), "host": None, "tls": None}
+    )
+    assert settings.port == 15000
+    assert settings.allow_origin == ("https://a.test",)  # an empty repeatable flag does not wipe the file
+
+
+def test_missing_file_means_defaults(tmp_path: Path) -> None:
+    assert build_settings(load_file(tmp_path / "absent.toml"), {}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("prot = 1", "prot: unknown setting"),
+        ('port = "13579"', "port: expected an integer"),
+        ("tls = 1", "tls: expected true or false"),
+        ('allow-origin = ["egov.kz"]', "not a web origin"),
+        ('approver = "yes"', "approver"),
+        ('host = "0.0.0.0"', "not a loopback address"),
+        ('host = "example.com"', "loopback IP address"),
+        ("[limits]\nmax-size = 1", "limits.max-size: unknown setting"),
+        ("[limits]\nmax-message = 0", "max_message must be positive"),
+        ("port = [", "not valid TOML"),
+        ('pin-file = "pin"', "only allowed with approver = auto"),
+        ('approver = "auto"', "needs pin-file"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "config.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        build_settings(load_file(tmp_path / "config.toml"), {})
+
+
+def test_non_loopback_bind_is_impossible() -> None:
+    for host in ("0.0.0.0", "::", "192.168.1.5"):
+        with pytest.raises(ConfigError):
+            Settings(host=host)
+    assert Settings(host="::1").host == "::1"
