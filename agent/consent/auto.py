@@ -19,6 +19,7 @@ from tanba.agent.consent.base import (
     OriginDecision,
     PinRequest,
 )
+from tanba.agent.state.secretfile import read_secret_file
 from tanba.providers.base import Identity
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,10 @@ class AutoApprover(ConsentUI):
             log.warning("auto approver: refusing to spend the final PIN try of %s", where)
             return None
         try:
-            pin = bytearray(self.pin_file.read_bytes())
+            return read_secret_file(self.pin_file)
         except OSError as exc:
             log.error("auto approver: cannot read the PIN file %s: %s", self.pin_file, exc.strerror)
             return None
-        while pin and pin[-1] in b"\r\n":
-            pin.pop()
-        return pin
 
     async def confirm(self, confirmation: Confirmation) -> bool:
         approved = self._allowed(confirmation.origin)
