@@ -76,12 +76,12 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from tanba.protocol import i18n
 from tanba.protocol.errors import InvalidParams, InvalidRequest, MethodNotFound, TanbaError
+from tanba.protocol.methods.certs import CertFields
 from tanba.protocol.methods.filter import CertFilter, KeyUsage
 from tanba.protocol.methods.sign import DIGEST_SIZES, RAW_WITH_LOGIN_KEY, Format, SignParams, XmlOptions
 from tanba.protocol.times import epoch_ms
@@ -524,34 +524,7 @@ def basics_error(error: TanbaError, locale: str) -> dict[str, Any]:
     return basics_failure(basics_code(error), i18n.error_text(error, locale), details)
 
 
-class KeyInfoFields(Protocol):
-    """What ``getKeyInfo`` shows of a certificate (``CertInfo`` has it)."""
-
-    @property
-    def subject_key_id(self) -> str | None: ...
-    @property
-    def algorithm(self) -> str: ...
-    @property
-    def subject_cn(self) -> str | None: ...
-    @property
-    def subject_dn_forward(self) -> str: ...
-    @property
-    def issuer_cn(self) -> str | None: ...
-    @property
-    def issuer_dn_forward(self) -> str: ...
-    @property
-    def serial_number(self) -> str: ...
-    @property
-    def not_before(self) -> dt.datetime: ...
-    @property
-    def not_after(self) -> dt.datetime: ...
-    @property
-    def authority_key_id(self) -> str | None: ...
-    @property
-    def pem(self) -> str: ...
-
-
-def key_info(c: KeyInfoFields, alias: str) -> dict[str, str]:
+def key_info(c: CertFields, alias: str) -> dict[str, str]:
     """NCALayer ``getKeyInfo``'s answer (dates as epoch milliseconds in strings, DNs in
     certificate order as BouncyCastle prints them)."""
     return {
