@@ -34,12 +34,13 @@ def test_wheel_contains_the_packages_under_tanba(wheel: Path) -> None:
         "tanba/agent/formats/__init__.py",
         "tanba/agent/verify/__init__.py",
         "tanba/cli/main.py",
+        "tanba/crypto/__init__.py",
         "tanba/agent/ncalayer/session.py",
         "tanba/agent/demo/static/index.html",
         "tanba/agent/demo/static/tanba.js",  # the JS client, copied in (a link in the tree)
     ):
         assert path in names, path
-    assert not any(n.startswith(("protocol/", "agent/", "cli/", "providers/", "tests/")) for n in names)
+    assert not any(n.startswith(("protocol/", "agent/", "cli/", "providers/", "crypto/", "tests/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "tanba = tanba.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
