@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from tanba.agent.state.audit import AuditLog
-from tanba.agent.setup.config import Settings
-from tanba.agent.consent.base import ConsentUI
-from tanba.agent.state.approvals import OriginStore
 from tanba.agent.access.gate import PromptGate
 from tanba.agent.access.unlock import UnlockWindow
+from tanba.agent.consent.base import ConsentUI
 from tanba.agent.http import HttpClient
+from tanba.agent.setup.config import Settings
+from tanba.agent.state.approvals import OriginStore
+from tanba.agent.state.audit import AuditLog
 from tanba.providers.base import HashAlgorithm
 from tanba.providers.registry import Stores
 

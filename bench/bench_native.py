@@ -32,13 +32,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from websockets.asyncio.client import connect
 
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.auto import AutoApprover
+from tanba.agent.services import Services
+from tanba.agent.setup.config import Settings
+from tanba.agent.setup.testpki import Manifest, make_test_pki
 from tanba.agent.state.approvals import OriginStore
 from tanba.agent.transport.server import AgentServer
 from tanba.agent.transport.tracker import Tracker
-from tanba.agent.services import Services
-from tanba.agent.setup.testpki import Manifest, make_test_pki
 from tanba.protocol.limits import Limits
 from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores

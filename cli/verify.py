@@ -15,10 +15,10 @@ from cryptography import x509
 
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
-from tanba.protocol.methods.verify import SignerResult, VerifyResult
-from tanba.protocol.times import utc_z
 from tanba.agent.verify.xml import verify_xml
 from tanba.protocol.errors import InvalidParams
+from tanba.protocol.methods.verify import SignerResult, VerifyResult
+from tanba.protocol.times import utc_z
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

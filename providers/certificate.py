@@ -31,6 +31,7 @@ Definitions (documented here because clients depend on them):
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import hashlib
@@ -105,10 +106,12 @@ _BIN = re.compile(r"^BIN([0-9]{12})$")
 
 
 def to_pem(cert: x509.Certificate | bytes) -> str:
-    """A certificate (or its DER) as PEM text: the one spelling of every wire and file."""
-    if isinstance(cert, bytes):
-        cert = x509.load_der_x509_certificate(cert)
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    """A certificate (or its DER, armoured as it is — a verifier shows what it was given,
+    parseable or not) as PEM text: the one spelling of every wire and file."""
+    der = cert if isinstance(cert, bytes) else cert.public_bytes(serialization.Encoding.DER)
+    text = base64.b64encode(der).decode("ascii")
+    body = "".join(text[i : i + 64] + "\n" for i in range(0, len(text), 64))
+    return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
 
 
 def normalize_serial(serial_hex: str) -> str:

@@ -34,9 +34,9 @@ from tanba.agent.consent.base import (
     PinRequest,
     wipe,
 )
-from tanba.agent.consent.base import ConsentUI
 from tanba.agent.access.gate import PromptGate
 from tanba.agent.access.unlock import UnlockWindow
+from tanba.agent.consent.base import ConsentUI
 from tanba.protocol.errors import (
     Busy,
     InvalidParams,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import ConsentUI
+from tanba.agent.setup.config import Settings
 
 log = logging.getLogger(__name__)
 

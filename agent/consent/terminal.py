@@ -24,8 +24,8 @@ from tanba.agent.consent.base import (
     OriginDecision,
     PinRequest,
 )
-from tanba.agent.consent.dialogs import ConfirmDialog
 from tanba.agent.access.summary import visible
+from tanba.agent.consent.dialogs import ConfirmDialog
 from tanba.protocol.i18n import text
 from tanba.providers.base import Identity
 

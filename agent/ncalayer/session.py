@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
-from tanba.agent.transport import memory
 from tanba.agent.dispatch import RequestContext
 from tanba.agent.handlers import ncalayer_handler
-from tanba.agent.transport.pipeline import Answer, Call, Endpoint, serve_one
 from tanba.agent.services import Services
+from tanba.agent.transport import memory
+from tanba.agent.transport.pipeline import Answer, Call, Endpoint, serve_one
 from tanba.protocol import codec, ncalayer
 from tanba.protocol.connection import Echo, NcaLayerInbox, Refuse
 from tanba.protocol.errors import InvalidRequest, TanbaError

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from tanba.agent.state import paths
 from tanba.agent.setup.config import ConfigError, Settings, build_settings, load_file
+from tanba.agent.state import paths
 
 Status = Literal["ok", "problem", "info"]
 CERTUTIL_TIMEOUT: Final = 20.0

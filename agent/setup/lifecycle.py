@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tanba.agent.setup import logs
+from tanba.agent.setup.config import ConfigError, Settings, build_settings, load_file
 from tanba.agent.state import paths
 from tanba.agent.transport import memory
-from tanba.agent.setup.config import ConfigError, Settings, build_settings, load_file
 from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tanba.agent.dispatch import Method, RequestContext, dispatch
-from tanba.agent.transport.pipeline import Answer, Call, Endpoint
 from tanba.agent.services import Services
+from tanba.agent.transport.pipeline import Answer, Call, Endpoint
 from tanba.protocol import codec, i18n
 from tanba.protocol.connection import InFlight
 from tanba.protocol.errors import InvalidRequest, TanbaError

@@ -26,15 +26,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
-from tanba.agent.transport import memory
 from tanba.agent.consent.base import OriginDecision
 from tanba.agent.dispatch import Method
 from tanba.agent.handlers import table
 from tanba.agent.ncalayer.session import serve as serve_ncalayer
+from tanba.agent.services import Services
 from tanba.agent.state.client_token import check_bearer
+from tanba.agent.transport import memory
 from tanba.agent.transport.native import NativeEndpoint
 from tanba.agent.transport.pipeline import serve_one
-from tanba.agent.services import Services
 from tanba.agent.transport.tracker import Tracker
 from tanba.protocol import codec, i18n
 from tanba.protocol.errors import TanbaError

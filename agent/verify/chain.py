@@ -54,8 +54,8 @@ from pyhanko_certvalidator.fetchers.common_utils import (
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
 
 from tanba.agent.http import MAX_CRL_BYTES, MAX_OCSP_BYTES, FetchError, RequestFetches, HttpClient
-from tanba.protocol.methods.verify import Revocation
 from tanba.protocol.errors import InvalidParams
+from tanba.protocol.methods.verify import Revocation
 
 logger = logging.getLogger(__name__)
 

@@ -40,10 +40,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.http import RequestFetches
-from tanba.protocol.methods.verify import SignerResult, VerifyResult
+from tanba.agent.verify.chain import ChainValidator
 from tanba.protocol.errors import InvalidParams
+from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.providers.certificate import to_pem
 
 logger = logging.getLogger(__name__)

@@ -43,8 +43,8 @@ from signxml.verifier import XMLVerifier
 
 from tanba.agent.formats.xmlparse import parse_xml
 from tanba.agent.verify.chain import ChainValidator
-from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.protocol.errors import InvalidParams
+from tanba.protocol.methods.verify import SignerResult, VerifyResult
 from tanba.providers.certificate import to_pem
 
 logger = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
 from tanba.agent.verify.xml import verify_xml
 from tanba.protocol.errors import TanbaError
-from tanba.providers.base import Identity
 from tanba.protocol.methods.certs import cert_wire
+from tanba.providers.base import Identity
 from tanba.providers.certificate import cert_info
 from tanba.providers.pkcs12 import Pkcs12Store
 

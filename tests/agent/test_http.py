@@ -12,9 +12,9 @@ import pytest
 from cryptography import x509
 from support.ocsp_server import RevocationServer
 
+from tanba.agent.http import HttpClient
 from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainStatus, ChainValidator
-from tanba.agent.http import HttpClient
 
 
 def _leaf_and_intermediate(pki: Manifest, name: str) -> tuple[x509.Certificate, x509.Certificate]:

@@ -18,9 +18,9 @@ import pytest
 from support.agent import PORTAL, running_agent
 from support.attack import refused, still_serves
 from support.consent import ScriptedConsent
-from tanba.agent.setup.config import Settings
-from tanba.agent.consent.base import OriginDecision
 from tanba.agent.access.gate import PromptGate
+from tanba.agent.consent.base import OriginDecision
+from tanba.agent.setup.config import Settings
 from tanba.protocol.errors import OriginDenied
 
 ALLOWED = Settings(allow_origin=(PORTAL,))

@@ -33,8 +33,8 @@ from support.native import agent_with_keys, b64
 from support.ocsp_server import RevocationServer
 from support.tsa_server import TsaServer
 from tanba.agent.setup.config import Settings
-from tanba.agent.state.approvals import OriginStore
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.state.approvals import OriginStore
 from tanba.agent.verify.chain import ChainValidator
 from tanba.cli.main import main
 from tanba.providers.pkcs11 import Pkcs11Store

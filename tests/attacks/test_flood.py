@@ -20,8 +20,8 @@ from support.agent import PORTAL, browser, running_agent, url
 from support.attack import refused, request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import OriginDecision
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.limits import Limits
 

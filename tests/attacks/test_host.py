@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from support.agent import PORTAL, raw_handshake, running_agent
 from support.attack import still_serves
 from support.consent import ScriptedConsent
-from tanba.agent.setup.config import ConfigError, Settings
 from tanba.agent.consent.base import OriginDecision
+from tanba.agent.setup.config import ConfigError, Settings
 from tanba.cli.main import main
 
 ALLOWED = Settings(allow_origin=(PORTAL,))

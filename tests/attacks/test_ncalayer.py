@@ -21,8 +21,8 @@ from support.attack import BINARY, CONT, TEXT, RawSocket, frame, refused
 from support.consent import ScriptedConsent
 from support.ncalayer import BASICS, CU, ask, greet, ncalayer_still_serves
 from support.native import agent_with_keys
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import OriginDecision
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol import i18n
 from tanba.protocol.errors import Busy, InvalidRequest

@@ -17,8 +17,8 @@ from support.agent import PORTAL, TOKEN, raw_handshake, running_agent, url
 from support.attack import refused, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import OriginDecision
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 
 ALLOWED = Settings(allow_origin=(PORTAL,))

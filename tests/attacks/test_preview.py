@@ -27,12 +27,12 @@ import pytest
 from support.agent import PORTAL, browser, call
 from support.agent import running_agent
 from support.native import b64, reason
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import ConsentUI
 from tanba.agent.consent.terminal import TerminalApprover
 from tanba.agent.consent.tk import TkConsent
-from tanba.agent.transport.server import AgentServer
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.transport.server import AgentServer
 from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores
 

@@ -37,14 +37,14 @@ from support.agent import PORTAL, browser, running_agent
 from support.consent import ScriptedConsent
 from support.native import b64, open_p12_signer
 from support.ocsp_server import BOMB_SIZE, HUGE_SIZE, RevocationServer, gzip_bomb
-from tanba.agent.setup.config import Settings
 from tanba.agent.formats.xmldsig import sign_xml
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify import chain
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
-from tanba.protocol.methods.verify import VerifyResult
 from tanba.agent.verify.xml import verify_xml
+from tanba.protocol.methods.verify import VerifyResult
 
 DOC = "Хаттама № 7: комиссия шешімі.\n".encode()
 Key = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey

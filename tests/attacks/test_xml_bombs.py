@@ -40,9 +40,9 @@ from support.attack import request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, open_p12_signer
 from support.ocsp_server import RevocationServer
-from tanba.agent.setup.config import Settings
 from tanba.agent.formats.xmldsig import sign_xml, sign_xml_batch
 from tanba.agent.formats.xmlparse import DEFAULT_MAX_NODES
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 
 REPO = Path(__file__).resolve().parents[2]

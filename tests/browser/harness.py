@@ -13,10 +13,10 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Playwright
 
-from tanba.agent.setup.config import Settings
 from tanba.agent.demo.server import DemoServer
-from tanba.agent.verify.chain import ChainValidator
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.verify.chain import ChainValidator
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

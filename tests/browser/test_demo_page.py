@@ -18,8 +18,8 @@ from browser.harness import agent_settings, demo_server, launch, screenshot_dir
 from support.native import agent_with_keys, openssl_cms_verify
 from tanba.agent.consent.auto import AutoApprover
 from tanba.agent.demo.server import DemoServer
-from tanba.agent.transport.server import AgentServer
 from tanba.agent.setup.testpki import P12_PASSWORD, Manifest
+from tanba.agent.transport.server import AgentServer
 
 UI_TIMEOUT = 20_000
 

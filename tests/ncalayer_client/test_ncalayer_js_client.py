@@ -25,8 +25,8 @@ from support.agent import PORTAL
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, openssl_cms_verify, xmlsec_verify
 from support.tsa_server import TsaServer
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import Action, Confirmation, PinRequest
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol import i18n
 from tanba.protocol.errors import NoCertificate

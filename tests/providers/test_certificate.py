@@ -8,9 +8,9 @@ import re
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from tanba.agent.setup.testpki import Manifest
-from tanba.providers.base import Identity
 from tanba.protocol.methods.certs import cert_wire
 from tanba.protocol.ncalayer import key_info
+from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info, normalize_serial
 
 SIGN_EKU = "1.3.6.1.5.5.7.3.4"

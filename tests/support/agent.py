@@ -14,13 +14,13 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from tanba.agent.state.audit import AuditLog
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import ConsentUI
+from tanba.agent.services import Services
+from tanba.agent.setup.config import Settings
 from tanba.agent.state.approvals import OriginStore
+from tanba.agent.state.audit import AuditLog
 from tanba.agent.transport.server import AgentServer
 from tanba.agent.transport.tracker import Tracker
-from tanba.agent.services import Services
 
 PORTAL = "https://portal.test"
 TOKEN = "t" * 43

@@ -23,12 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from support.consent import ScriptedConsent  # noqa: E402
-from tanba.agent.setup.config import Settings  # noqa: E402
 from tanba.agent.consent.base import OriginDecision  # noqa: E402
+from tanba.agent.services import Services  # noqa: E402
+from tanba.agent.setup.config import Settings  # noqa: E402
 from tanba.agent.state.approvals import OriginStore  # noqa: E402
 from tanba.agent.transport.server import AgentServer
 from tanba.agent.transport.tracker import Tracker  # noqa: E402
-from tanba.agent.services import Services  # noqa: E402
 from tanba.providers.pkcs12 import Pkcs12Store  # noqa: E402
 from tanba.providers.registry import Stores  # noqa: E402
 

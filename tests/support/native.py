@@ -13,8 +13,8 @@ from typing import Any
 from support.agent import PORTAL, running_agent
 from support.consent import ScriptedConsent
 from tanba.agent.setup.config import Settings
-from tanba.agent.transport.server import AgentServer
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.transport.server import AgentServer
 from tanba.providers.base import KeyStore, Signer
 from tanba.providers.pkcs11 import Pkcs11Store
 from tanba.providers.pkcs12 import Pkcs12Store

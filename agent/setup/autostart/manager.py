@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from tanba.agent.state.atomic import ensure_private_dir, write_atomic
 from tanba.agent.setup.autostart import ServiceSpec, launchd, systemd, windows
+from tanba.agent.state.atomic import ensure_private_dir, write_atomic
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 #: overrides where the unit / plist / task XML goes (tests, unusual layouts)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from support.consent import ScriptedConsent
-from tanba.agent.access.keys import KeyAccess, purpose_filter
 from tanba.agent.access.gate import PromptGate
+from tanba.agent.access.keys import KeyAccess, purpose_filter
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import InvalidParams
 from tanba.protocol.methods.filter import CertFilter

@@ -40,8 +40,8 @@ from tanba.agent.consent.dialogs import (
     PinDialog,
     State,
 )
-from tanba.agent.consent.runner import DialogConsent
 from tanba.agent.access.summary import of_data, of_digest
+from tanba.agent.consent.runner import DialogConsent
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.i18n import catalog
 from tanba.providers.base import Identity, PinStatus

@@ -6,8 +6,8 @@ import io
 
 from tanba.agent.consent.base import Action, CertificateChoice, Confirmation, DocumentSummary, OriginDecision, PinRequest
 from tanba.agent.consent.terminal import TerminalApprover
-from tanba.providers.base import Identity, PinStatus
 from tanba.agent.setup.testpki import Manifest
+from tanba.providers.base import Identity, PinStatus
 from cryptography import x509
 
 

@@ -31,8 +31,8 @@ from tanba.agent.consent.dialogs import (
     PinDialog,
     State,
 )
-from tanba.agent.consent.tk import TkView, display_available
 from tanba.agent.access.summary import of_data, of_digest
+from tanba.agent.consent.tk import TkView, display_available
 from tanba.agent.setup.testpki import Manifest
 from tanba.providers.base import Identity, PinStatus
 

@@ -25,10 +25,10 @@ from signxml.exceptions import InvalidSignature as SignXMLInvalidSignature
 
 from tanba.agent.formats.xmldsig import XmlSignOptions, sign_xml, sign_xml_batch
 from tanba.agent.setup.testpki import Manifest
-from tanba.providers.pkcs11 import Pkcs11Store
-from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme, Signer
+from tanba.providers.pkcs11 import Pkcs11Store
+from tanba.providers.pkcs12 import Pkcs12Store
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 NS = {"ds": DS}

@@ -19,8 +19,8 @@ from support.agent import PORTAL, browser, call
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, openssl_cms_verify, reason, xmlsec_verify
 from support.tsa_server import TsaServer
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import Action
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 
 DOC = "Өтініш / Заявление №42: прошу выдать справку".encode()

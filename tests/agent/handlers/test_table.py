@@ -10,8 +10,8 @@ from tanba.protocol import ncalayer
 
 PROBE = """
 import sys
-from tanba.agent.transport import server  # what `tanba serve` imports to listen
 from tanba.agent.handlers import table
+from tanba.agent.transport import server  # what `tanba serve` imports to listen
 t = table()
 heavy = ('lxml', 'signxml', 'pyhanko_certvalidator', 'tanba.agent.formats.cms', 'tanba.agent.verify.cms')
 print(sorted(m for m in heavy if m in sys.modules))

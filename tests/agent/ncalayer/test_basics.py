@@ -19,8 +19,8 @@ from support.agent import PORTAL
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, openssl_cms_verify, xmlsec_verify
 from tanba.agent.consent.base import Action
-from tanba.agent.transport.server import AgentServer
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.transport.server import AgentServer
 from tanba.protocol import i18n
 from tanba.protocol.errors import NoCertificate, TimestampFailed
 

@@ -16,10 +16,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from support.agent import PORTAL, raw_handshake
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import Confirmation
-from tanba.agent.transport.server import AgentServer
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.transport.server import AgentServer
 from tanba.protocol import i18n
 from tanba.protocol.errors import Busy, InvalidRequest
 from tanba.protocol.limits import Limits

@@ -16,8 +16,8 @@ from tanba.agent.setup import tls
 from tanba.agent.setup.config import Settings
 from tanba.agent.setup.doctor import Check, DoctorEnv, failed, render, run_checks, to_json
 from tanba.agent.setup.lifecycle import Agent
-from tanba.agent.state.approvals import OriginStore
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.state.approvals import OriginStore
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ import pytest
 from support.native import openssl_cms_sign, openssl_cms_verify
 from support.ocsp_server import RevocationServer
 from support.process import TANBA, free_port
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import Confirmation, ConsentUI
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.lifecycle import Agent, load_settings
 from tanba.agent.setup.testpki import Manifest
 from websockets.asyncio.client import ClientConnection, connect

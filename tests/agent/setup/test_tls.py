@@ -27,12 +27,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from support.agent import call
 from support.consent import ScriptedConsent
+from tanba.agent.services import Services
 from tanba.agent.setup import tls
 from tanba.agent.setup.config import Settings
 from tanba.agent.state.approvals import OriginStore
 from tanba.agent.transport.server import AgentServer
 from tanba.agent.transport.tracker import Tracker
-from tanba.agent.services import Services
 from websockets.asyncio.client import connect
 
 PEM_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)

@@ -14,9 +14,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from tanba.agent.state.audit import AuditEvent, AuditLog, summarize
 from tanba.agent.access.summary import of_data, of_digest
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.state.audit import AuditEvent, AuditLog, summarize
 from tanba.protocol.errors import UserCancelled
 from tanba.providers.base import Identity
 

@@ -18,8 +18,8 @@ import pytest
 from support.process import TANBA, free_port
 from websockets.sync.client import ClientConnection, connect
 
-from tanba.agent.transport import memory
 from tanba.agent.setup.testpki import Manifest
+from tanba.agent.transport import memory
 
 PORTAL = "https://portal.test"
 MiB = 1024 * 1024

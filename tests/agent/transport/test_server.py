@@ -13,8 +13,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from support.agent import PORTAL, TOKEN, browser, call, raw_handshake, running_agent, url
 from support.consent import ScriptedConsent
-from tanba.agent.setup.config import Settings
 from tanba.agent.consent.base import OriginDecision
+from tanba.agent.setup.config import Settings
 from tanba.protocol.limits import Limits
 
 ALLOWED = Settings(allow_origin=(PORTAL,))
