@@ -76,11 +76,8 @@ def uninstall(directory: Path | None, remove_tls: bool) -> None:
 
 
 def _remove_tls(report: Report) -> None:
-    try:
-        from tanba.agent.setup import tls
-    except ImportError:
-        report.add("remove the local TLS certificate", True, "this build has no TLS support: nothing to remove")
-        return
+    from tanba.agent.setup import tls
+
     result = tls.uninstall()
     for db in result.removed_from:
         report.add(f"CA removed from {db}", True)
