@@ -237,16 +237,21 @@ def sign_rfc(c: Curve, d: int, digest: bytes, *, k: int | None = None) -> bytes:
     return s.to_bytes(c.size, "big") + r.to_bytes(c.size, "big")
 
 
-def verify_rfc(c: Curve, public: bytes, digest: bytes, signature: bytes) -> bool:
+def _verify_bytes(c: Curve, public: bytes, digest: bytes, signature: bytes, rs: tuple[int, int]) -> bool:
     if len(signature) != 2 * c.size:
         return False
     try:
         q_pt = decode_public_key(c, public)
     except SignatureError:
         return False
-    s = int.from_bytes(signature[:c.size], "big")
-    r = int.from_bytes(signature[c.size:], "big")
-    return verify_int(c, q_pt, digest_to_int(digest), r, s)
+    return verify_int(c, q_pt, digest_to_int(digest), *rs)
+
+
+def verify_rfc(c: Curve, public: bytes, digest: bytes, signature: bytes) -> bool:
+    """RFC order: the signature is s || r, each big-endian."""
+    n = c.size
+    rs = (int.from_bytes(signature[n:], "big"), int.from_bytes(signature[:n], "big"))
+    return _verify_bytes(c, public, digest, signature, rs)
 
 
 def sign_nca(c: Curve, d: int, digest: bytes, *, k: int | None = None) -> bytes:
@@ -256,15 +261,10 @@ def sign_nca(c: Curve, d: int, digest: bytes, *, k: int | None = None) -> bytes:
 
 
 def verify_nca(c: Curve, public: bytes, digest: bytes, signature: bytes) -> bool:
-    if len(signature) != 2 * c.size:
-        return False
-    try:
-        q_pt = decode_public_key(c, public)
-    except SignatureError:
-        return False
-    r = int.from_bytes(signature[:c.size], "little")
-    s = int.from_bytes(signature[c.size:], "little")
-    return verify_int(c, q_pt, digest_to_int(digest), r, s)
+    """NCA order: the signature is r_LE || s_LE."""
+    n = c.size
+    rs = (int.from_bytes(signature[:n], "little"), int.from_bytes(signature[n:], "little"))
+    return _verify_bytes(c, public, digest, signature, rs)
 
 
 def sign(c: Curve, d: int, e_bytes: bytes, *, k: int | None = None) -> tuple[int, int]:
