@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import tanba.crypto
+from support.imports import imported_modules
 
 FORBIDDEN = {"asyncio", "websockets", "click", "pkcs11", "tkinter", "socket", "ssl", "http", "urllib", "subprocess",
              "threading", "selectors", "os", "pathlib", "io"}
 CRYPTO_DIR = Path(tanba.crypto.__file__).parent
-
-
-def imported_modules(source: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
 def test_crypto_imports_nothing_but_the_standard_library_s_pure_parts() -> None:

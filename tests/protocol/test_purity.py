@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import tanba.protocol
+from support.imports import imported_modules
 
 FORBIDDEN = {"asyncio", "websockets", "click", "pkcs11", "tkinter", "socket", "ssl", "http", "urllib", "subprocess",
              "threading", "selectors", "cryptography", "lxml", "signxml"}
 FORBIDDEN_TANBA = ("tanba.agent", "tanba.providers", "tanba.cli")
 PROTOCOL_DIR = Path(tanba.protocol.__file__).parent
-
-
-def imported_modules(source: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
 def violations(directory: Path) -> list[str]:
