@@ -44,7 +44,7 @@ _P512A = ("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
 CRYPTOPRO_A = _curve(
     "id-GostR3410-2001-CryptoPro-A-ParamSet",
-    ("1.2.643.2.2.35.1", "1.2.643.2.2.36.0", "1.2.643.7.1.2.1.1.2", "1.2.398.3.10.1.1.1.1"),
+    ("1.2.643.2.2.35.1", "1.2.643.2.2.36.0", "1.2.643.7.1.2.1.1.2", "1.2.398.3.10.1.1.1.1.1"),
     _P256A,
     "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffd94",
     "a6",

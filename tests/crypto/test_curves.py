@@ -59,7 +59,7 @@ def test_oids_map_to_the_right_curves() -> None:
         "1.2.643.7.1.2.1.2.3": curves.TC26_512_C, "1.2.643.2.2.35.1": curves.CRYPTOPRO_A,
         "1.2.643.2.2.35.2": curves.CRYPTOPRO_B, "1.2.643.2.2.35.3": curves.CRYPTOPRO_C,
         "1.2.643.2.2.36.0": curves.CRYPTOPRO_A, "1.2.643.2.2.36.1": curves.CRYPTOPRO_C,
-        "1.2.398.3.10.1.1.1.1": curves.CRYPTOPRO_A, "1.2.398.3.10.1.1.2.2.1": curves.TC26_512_A,
+        "1.2.398.3.10.1.1.1.1.1": curves.CRYPTOPRO_A, "1.2.398.3.10.1.1.2.2.1": curves.TC26_512_A,
         "1.2.643.2.2.35.0": curves.TEST_256,
     }
     for oid, curve in want.items():

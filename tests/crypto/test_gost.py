@@ -1,0 +1,71 @@
+"""GOST keys by family: each signs in its own byte order and verifies only in it; a wiped key
+no longer signs."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from tanba.crypto import gost, gost3410, hashes
+from tanba.crypto.curves import by_oid
+
+CURVE_OF = {
+    gost.KZ_2004: "1.2.398.3.10.1.1.1.1.1", gost.KZ_2015_512: "1.2.398.3.10.1.1.2.2.1",
+    gost.KZ_2015_256: "1.2.643.7.1.2.1.1.1", gost.RU_2012_256: "1.2.643.7.1.2.1.1.1",
+    gost.RU_2012_512: "1.2.643.7.1.2.1.2.1",
+}
+
+
+def new_key(family: gost.Family) -> gost.PrivateKey:
+    curve = by_oid(CURVE_OF[family])
+    return gost.PrivateKey(family, CURVE_OF[family], (1 + secrets.randbelow(curve.q - 1)).to_bytes(curve.size, "little"))
+
+
+@pytest.mark.parametrize("family", gost.FAMILIES, ids=lambda f: f.name)
+def test_each_family_signs_in_its_order_and_a_tampered_digest_fails(family: gost.Family) -> None:
+    key = new_key(family)
+    digest = hashes.digest(family.hash, b"document")
+    signature = key.sign(digest)
+    assert len(signature) == family.signature_size
+    assert key.public_key.verify(digest, signature)
+    assert not key.public_key.verify(hashes.digest(family.hash, b"documenT"), signature)
+    assert not new_key(family).public_key.verify(digest, signature)
+    n = key.curve.size
+    if family.order is gost.ByteOrder.NCA:  # r_LE || s_LE: not valid read as s || r big-endian
+        assert not gost3410.verify_rfc(key.curve, key.public_key.to_bytes(), digest, signature)
+        assert gost3410.verify_nca(key.curve, key.public_key.to_bytes(), digest, signature)
+    else:
+        assert not gost3410.verify_nca(key.curve, key.public_key.to_bytes(), digest, signature)
+        s, r = int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big")
+        assert 0 < r < key.curve.q and 0 < s < key.curve.q
+
+
+def test_wiped_key_refuses_to_sign_and_out_of_range_keys_are_refused() -> None:
+    key = new_key(gost.KZ_2015_512)
+    key.wipe()
+    with pytest.raises(gost.UnsupportedKey):
+        key.sign(bytes(64))
+    q = by_oid(CURVE_OF[gost.RU_2012_256]).q
+    for bad in (0, q):
+        with pytest.raises(gost.UnsupportedKey):
+            gost.PrivateKey(gost.RU_2012_256, CURVE_OF[gost.RU_2012_256], bad.to_bytes(32, "little"))
+    with pytest.raises(gost.UnsupportedKey):  # a 512-bit curve for a 256-bit family
+        gost.PrivateKey(gost.RU_2012_256, CURVE_OF[gost.RU_2012_512], (5).to_bytes(32, "little"))
+    assert "secret" not in repr(new_key(gost.KZ_2004)) and str(new_key(gost.KZ_2004).curve.q) not in repr(key)
+
+
+def test_wrong_length_digest_is_refused_or_fails() -> None:
+    key = new_key(gost.KZ_2015_512)
+    with pytest.raises(ValueError):
+        key.sign(bytes(32))
+    assert not key.public_key.verify(bytes(32), key.sign(bytes(64))[:64])
+
+
+def test_signature_oids_and_key_oids_both_name_the_family() -> None:
+    for family in gost.FAMILIES:
+        assert gost.by_signature_oid(family.signature_oid) is family
+        assert gost.by_signature_oid(family.key_oid) is family
+        assert gost.by_xml_signature_uri(family.xml_signature_uri) is family
+        assert gost.hash_of_oid(family.hash_oid) == family.hash
+    assert gost.by_signature_oid("1.2.840.113549.1.1.11") is None
