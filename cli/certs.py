@@ -131,7 +131,7 @@ def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password
         rows = [["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ISSUER", "VALID UNTIL", "ID"]]
         for info, _ in listing.infos:
             numbers = "/".join(n for n in (info.iin, info.bin) if n) or "-"
-            rows.append([info.storage, info.owner_name, numbers, info.purpose or "-",
+            rows.append([info.storage, info.owner_name, numbers, info.purpose_label or "-",
                          info.issuer_cn or info.issuer, _until(info, now), info.id])
         click.echo(_table(rows))
     else:
@@ -167,7 +167,7 @@ def show_command(cert_id: str, p12_files: tuple[Path, ...], modules: tuple[str, 
         *((f"  {key}", value) for key, value in info.subject.items()),
         ("IIN", info.iin or "-"),
         ("BIN", info.bin or "-"),
-        ("Purpose", info.purpose or "-"),
+        ("Purpose", info.purpose_label or "-"),
         ("Issuer", info.issuer),
         ("Serial number", info.serial_number),
         ("Valid from", info.not_before.isoformat()),

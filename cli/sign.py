@@ -64,7 +64,7 @@ def file_summary(path: Path) -> DocumentSummary:
 
 
 async def sign_files(
-    files: list[Path], fmt: str, detached: bool, tsa_url: str | None, hash_alg: HashAlgorithm,
+    files: list[Path], fmt: str, detached: bool, tsa_url: str | None, hash_alg: HashAlgorithm | None,
     stores: Stores, consent: CliConsent, sign_element: str, parent: str,
     hashing: Callable[[], list[bytes]] | None = None,
 ) -> list[bytes]:
@@ -82,7 +82,7 @@ async def sign_files(
     if fmt == "xml":
         from tanba.agent.formats.xmldsig import XmlSignOptions
 
-        xml = XmlSignOptions(sign_element=sign_element, parent=parent, hash_alg=hash_alg)
+        xml = XmlSignOptions(sign_element=sign_element, parent=parent)
     request = SignRequest(
         format=fmt,  # type: ignore[arg-type]  # click.Choice
         items=items,
@@ -94,9 +94,12 @@ async def sign_files(
         timestamp_url=tsa_url,
     )
 
-    async def digests() -> Sequence[CmsInput]:
+    async def digests(key_hash: HashAlgorithm) -> Sequence[CmsInput]:
         assert hashing is not None
-        return [PrecomputedDigest(d) for d in await asyncio.to_thread(hashing)]
+        values = await asyncio.to_thread(hashing)
+        if key_hash is not (hash_alg or HashAlgorithm.SHA256):  # the key signs another hash (GOST)
+            values = await asyncio.to_thread(lambda: [hash_file(f, key_hash) for f in files])
+        return [PrecomputedDigest(d) for d in values]
 
     access = KeyAccess(stores, consent, PromptGate(), None, "en")
     signed = await sign_batch(access, request, prepare=digests if hashing is not None else None)
@@ -108,7 +111,8 @@ async def sign_files(
 @click.option("--format", "fmt", type=click.Choice(["cms", "xml", "raw"]), default="cms", show_default=True)
 @click.option("--detached/--attached", default=True, help="CMS: keep the document outside the signature [detached].")
 @click.option("--timestamp", "tsa_url", metavar="URL", help="CMS: add an RFC 3161 timestamp from this TSA (CAdES-T).")
-@click.option("--digest", type=click.Choice([a.value for a in HashAlgorithm]), default="sha256", show_default=True)
+@click.option("--digest", type=click.Choice([a.value for a in HashAlgorithm]), default=None,
+              help="Hash to sign [the key's own: sha256 for RSA/EC, streebog or gost34311-95 for GOST keys].")
 @click.option("--sign-element", default="", metavar="XPATH", help="XML: the element to sign [the document].")
 @click.option("--parent", default="", metavar="XPATH", help="XML: where the Signature goes [the root].")
 @click.option("--p12", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 file (repeatable).")
@@ -118,7 +122,7 @@ async def sign_files(
 @click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read the PIN from a file.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write signatures here.")
 def command(
-    files: tuple[Path, ...], fmt: str, detached: bool, tsa_url: str | None, digest: str, sign_element: str,
+    files: tuple[Path, ...], fmt: str, detached: bool, tsa_url: str | None, digest: str | None, sign_element: str,
     parent: str, p12: tuple[Path, ...], pkcs11: tuple[str, ...], autodetect: bool | None, wanted: str | None,
     pin_file: Path | None, out_dir: Path | None,
 ) -> None:
@@ -127,13 +131,14 @@ def command(
         raise click.BadParameter("timestamps apply to CMS", param_hint="--timestamp")
     if autodetect is None:
         autodetect = not p12 and not pkcs11
-    hash_alg = HashAlgorithm(digest)
+    hash_alg = HashAlgorithm(digest) if digest is not None else None
     # The hashing thread drops the GIL for every chunk it reads and hashes; a short switch
     # interval hands it back quickly while this thread imports and unlocks the key.
     sys.setswitchinterval(0.0002)
     hashing = None
     if fmt == "raw" or (fmt == "cms" and detached):
-        hashing = HashingThread(files, hash_alg)  # first, before the heavy imports below
+        # first, before the heavy imports below; SHA-256 unless named (a GOST key rehashes)
+        hashing = HashingThread(files, hash_alg or HashAlgorithm.SHA256)
     import asyncio
 
     async def run() -> list[bytes]:

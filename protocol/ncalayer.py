@@ -96,8 +96,8 @@ OID_CLIENT_AUTH: Final = "1.3.6.1.5.5.7.3.2"
 
 Purpose = KeyUsage  # the operation a request asks for: which keys may serve it
 
-#: digest length -> digestAlgorithm name of SignParams
-_DIGESTS_BY_SIZE: Final = {size: name for name, size in DIGEST_SIZES.items()}
+#: the lengths a page-computed hash may have (SHA-256/384/512, Streebog, GOST 34.311)
+_DIGEST_LENGTHS: Final = frozenset(DIGEST_SIZES.values())
 _LOCALE_ALIASES: Final = {"kz": "kk"}
 _SPACE = re.compile(r"\s+")
 _MAX_STORAGE = 64
@@ -151,11 +151,11 @@ def _b64(value: str, where: str) -> bytes:
         raise InvalidParams(f"{where} is not valid base64", field=where) from exc
 
 
-def digest_algorithm_for(digest: bytes, where: str) -> str:
-    algorithm = _DIGESTS_BY_SIZE.get(len(digest))
-    if algorithm is None:
-        raise InvalidParams(f"{where}: a hash of {len(digest)} bytes; SHA-256/384/512 hashes are 32/48/64", field=where)
-    return algorithm
+def check_digest_size(digest: bytes, where: str) -> None:
+    """NCALayer's hash methods do not name the hash: its length and the key decide (SHA-2 by
+    length, a GOST key's own hash); here only the length is checked."""
+    if len(digest) not in _DIGEST_LENGTHS:
+        raise InvalidParams(f"{where}: a hash of {len(digest)} bytes; hashes are 32, 48 or 64 bytes", field=where)
 
 
 # -- commonUtils -------------------------------------------------------------------------
@@ -242,10 +242,10 @@ def _common_hash(a: _Args) -> CommonSign:
     storages = a.storage()
     purpose = key_purpose(a.get(1, str))
     digest = _b64(a.get(2, str), "args[2]")
+    check_digest_size(digest, "args[2]")
     params = SignParams(
         format="cms",
         digests=(digest,),
-        digest_algorithm=digest_algorithm_for(digest, "args[2]"),
         filter=CertFilter(storages=storages),
     )
     return CommonSign(purpose, params)
@@ -432,10 +432,10 @@ def _basics_params(
     cert_filter: CertFilter,
 ) -> SignParams:
     if digested:
+        check_digest_size(blobs[0], "data[0]")
         return SignParams(
             format=fmt,  # type: ignore[arg-type]  # checked by the caller
             digests=blobs,
-            digest_algorithm=digest_algorithm_for(blobs[0], "data[0]"),
             detached=not encapsulate,
             timestamp=timestamp and fmt == "cms",
             filter=cert_filter,
@@ -530,7 +530,7 @@ def key_info(c: CertFields, alias: str) -> dict[str, str]:
     return {
         "alias": alias,
         "keyId": c.subject_key_id or "",
-        "algorithm": c.algorithm.split("-", 1)[0],
+        "algorithm": c.ncalayer_algorithm,
         "subjectCn": c.subject_cn or "",
         "subjectDn": c.subject_dn_forward,
         "issuerCn": c.issuer_cn or "",

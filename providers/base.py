@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from tanba.protocol.methods.sign import DIGEST_SIZES
+from tanba.protocol.methods.sign import DIGEST_SIZES, NATIONAL_DIGESTS
 
 if TYPE_CHECKING:  # only annotations: importing this module stays cheap (`tanba sign` start-up)
     from cryptography import x509
@@ -30,10 +30,18 @@ class HashAlgorithm(enum.StrEnum):
     SHA256 = "sha256"
     SHA384 = "sha384"
     SHA512 = "sha512"
+    STREEBOG256 = "streebog256"
+    STREEBOG512 = "streebog512"
+    GOST34311 = "gost34311-95"
 
     @property
     def digest_size(self) -> int:
         return DIGEST_SIZES[self.value]
+
+    @property
+    def national(self) -> bool:
+        """A GOST hash (computed by :mod:`tanba.crypto.hashes`, not hashlib)."""
+        return self.value in NATIONAL_DIGESTS
 
 
 class SignatureScheme(enum.StrEnum):
@@ -47,6 +55,8 @@ class SignatureScheme(enum.StrEnum):
     RSA_PKCS1V15 = "rsa-pkcs1v15"
     RSA_PSS = "rsa-pss"
     ECDSA = "ecdsa"
+    #: GOST R 34.10 (KZ 34.310): the signature in the key family's byte order (NCA or RFC)
+    GOST3410 = "gost3410"
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,12 +15,17 @@ Definitions (documented here because clients depend on them):
 * ``serial_number`` is lowercase hexadecimal without leading zeros (the DER sign byte and
   any zero padding dropped: serial 0x00ab12 is ``"ab12"``); compare serials only after the
   same normalisation (:func:`normalize_serial`).
-* ``purpose`` is ``"auth"`` when the extended key usage lists clientAuth
-  (1.3.6.1.5.5.7.3.2), even if it also lists other purposes: such a key signs only ``auth``
-  challenges (DESIGN security rule 5).  Otherwise it is ``"sign"`` when the extended key usage
-  lists emailProtection (1.3.6.1.5.5.7.3.4) or the key usage has nonRepudiation.  Otherwise
-  ``None`` (a CA, TSA or a certificate without either mark): it matches neither
-  ``keyUsage`` filter value.
+* ``purposes`` — what Tanba offers the key for (DESIGN security rule 5):
+  ``"auth"`` when the extended key usage lists clientAuth (1.3.6.1.5.5.7.3.2); ``"sign"``
+  when it lists emailProtection (1.3.6.1.5.5.7.3.4) or the key usage has nonRepudiation.
+  A clientAuth key without either signing mark serves ``auth`` only (a login key never signs
+  documents).  A key with both marks serves both (Russian qualified certificates list both
+  EKUs).  NCA's GOST 2015 keys — one key per person since 2024: digitalSignature +
+  nonRepudiation, emailProtection + a role, no clientAuth — serve both too: egov.kz logs
+  their owners in with them.  Older NCA signing keys (RSA, GOST 2004) came with a separate
+  login key and stay ``sign`` only.  No mark at all (a CA, a TSA): ``()``, matching neither
+  ``keyUsage`` filter value.  ``purpose_label`` is ``"sign"``, ``"auth"``, ``"sign+auth"``
+  or None.
 * ``can_authenticate`` says whether a relying party could accept a signature of this key as
   a login: the extended key usage lists clientAuth or anyExtendedKeyUsage (2.5.29.37.0), or
   there is no extended key usage at all while the key usage allows digitalSignature (or is
@@ -49,7 +54,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tanba.protocol.errors import StoreError
 from tanba.protocol.methods.filter import KeyUsage as Purpose
+from tanba.crypto import gost
 from tanba.providers.base import Identity
+from tanba.providers.keyalg import key_family
 
 
 OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string  # 1.3.6.1.5.5.7.3.2
@@ -101,6 +108,8 @@ _KEY_USAGE_NAMES = (
 )
 
 _CURVES = {"secp256r1": "P256", "secp384r1": "P384", "secp521r1": "P521"}
+#: national key families whose one key serves login and signing (NCA since 2024)
+_ONE_KEY_PER_PERSON = (gost.KZ_2015_512, gost.KZ_2015_256)
 _IIN = re.compile(r"^IIN([0-9]{12})$")
 _BIN = re.compile(r"^BIN([0-9]{12})$")
 
@@ -160,7 +169,23 @@ def _key_usage(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _purposes(eku: tuple[str, ...], key_usage: tuple[str, ...], cert: x509.Certificate) -> tuple[Purpose, ...]:
+    auth = OID_CLIENT_AUTH in eku
+    sign = OID_EMAIL_PROTECTION in eku or "nonRepudiation" in key_usage
+    if sign and not auth and key_family(cert) in _ONE_KEY_PER_PERSON and "digitalSignature" in key_usage:
+        auth = True
+    out: list[Purpose] = []
+    if sign:
+        out.append("sign")
+    if auth:
+        out.append("auth")
+    return tuple(out)
+
+
 def _algorithm(cert: x509.Certificate) -> str:
+    family = key_family(cert)
+    if family is not None:
+        return family.name
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm):  # GOST ... cryptography cannot load: name it by OID
@@ -199,8 +224,8 @@ class CertInfo:
     key_usage: tuple[str, ...]
     ext_key_usage: tuple[str, ...]  # dotted OIDs
     policies: tuple[str, ...]  # dotted OIDs of certificatePolicies
-    purpose: Purpose | None
-    algorithm: str  # "RSA-2048", "EC-P256", ...
+    purposes: tuple[Purpose, ...]  # ("sign",), ("auth",), ("sign", "auth") or ()
+    algorithm: str  # "RSA-2048", "EC-P256", "GOST3410-2015-512", ...
     fingerprint_sha256: str  # lowercase hex
     subject_key_id: str | None  # lowercase hex
     authority_key_id: str | None  # lowercase hex
@@ -229,11 +254,6 @@ class CertInfo:
         pol_ext = _extension(cert, x509.CertificatePolicies)
         policies = tuple(p.policy_identifier.dotted_string for p in pol_ext) if pol_ext is not None else ()
         key_usage = _key_usage(cert)
-        purpose: Purpose | None = None
-        if OID_CLIENT_AUTH in eku:
-            purpose = "auth"
-        elif OID_EMAIL_PROTECTION in eku or "nonRepudiation" in key_usage:
-            purpose = "sign"
         ski = _extension(cert, x509.SubjectKeyIdentifier)
         aki = _extension(cert, x509.AuthorityKeyIdentifier)
         der = cert.public_bytes(serialization.Encoding.DER)
@@ -255,7 +275,7 @@ class CertInfo:
             key_usage=key_usage,
             ext_key_usage=eku,
             policies=policies,
-            purpose=purpose,
+            purposes=_purposes(eku, key_usage, cert),
             algorithm=_algorithm(cert),
             fingerprint_sha256=hashlib.sha256(der).hexdigest(),
             subject_key_id=ski.digest.hex() if ski is not None else None,
@@ -265,10 +285,22 @@ class CertInfo:
             certificate=cert,
         )
 
+    @property
+    def ncalayer_algorithm(self) -> str:
+        """NCALayer's ``getKeyInfo.algorithm``: Kalkan's names (``RSA``, ``ECGOST34310``,
+        ``ECGOST3410-2015``), else the family of :attr:`algorithm` (``EC``)."""
+        family = key_family(self.certificate)
+        return family.ncalayer_name if family is not None else self.algorithm.split("-", 1)[0]
+
     def serves(self, purpose: Purpose) -> bool:
         """Whether Tanba offers this key for ``purpose`` (the ``keyUsage`` filter and rule 5
         read this, and a key that serves ``auth`` is never used for raw signatures)."""
-        return self.purpose == purpose
+        return purpose in self.purposes
+
+    @property
+    def purpose_label(self) -> str | None:
+        """``"sign"``, ``"auth"``, ``"sign+auth"`` (a dual-use key) or None."""
+        return "+".join(self.purposes) or None
 
     @property
     def can_authenticate(self) -> bool:

@@ -6,7 +6,9 @@ Every criterion that is set must hold (they are ANDed); an unset criterion match
   :mod:`tanba.providers.certificate` for how purpose is decided).
 * ``extKeyUsage``: every given OID is present among the certificate's extended key usages
   *or* its certificate policies — NCALayer's ``extKeyUsageOids`` mixes both (the KZ
-  individual / organisation marks 1.2.398.3.3.4.1.1 / .2 are policies).
+  individual / organisation marks 1.2.398.3.3.4.1.1 / .2 are policies).  clientAuth and
+  emailProtection also match a key that serves ``auth`` / ``sign`` without listing them: a
+  portal's login filter ``[clientAuth]`` finds NCA's one-key-per-person GOST keys.
 * ``iin`` / ``bin``: equal to the 12 digits read from the subject.
 * ``serialNumber``: hexadecimal, compared case-insensitively with leading zeros ignored.
 * ``issuer``: case-insensitive; matches when it equals the issuer's CN or is a substring of
@@ -24,7 +26,9 @@ from collections.abc import Iterable
 
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity
-from tanba.providers.certificate import CertInfo, cert_info, normalize_serial
+from tanba.providers.certificate import OID_CLIENT_AUTH, OID_EMAIL_PROTECTION, CertInfo, cert_info, normalize_serial
+
+_EKU_OF = {"auth": OID_CLIENT_AUTH, "sign": OID_EMAIL_PROTECTION}
 
 
 def matches(f: CertFilter, info: CertInfo, now: dt.datetime) -> bool:
@@ -37,6 +41,7 @@ def matches(f: CertFilter, info: CertInfo, now: dt.datetime) -> bool:
         return False
     if f.ext_key_usage:
         present = set(info.ext_key_usage) | set(info.policies)
+        present |= {_EKU_OF[p] for p in info.purposes}
         if not present.issuperset(f.ext_key_usage):
             return False
     if f.iin is not None and info.iin != f.iin:

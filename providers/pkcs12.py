@@ -19,17 +19,18 @@ an attempt during that time raises ``busy`` with ``data.retryAfter`` (whole seco
 trying the password, so nothing sleeps while holding the dialog.  ``wrong_pin`` carries
 ``data.retryAfter`` too when the next attempt has to wait.  A right password resets it.
 
-Legacy encryption (PBE-SHA1-3DES, RC2-40, RC4 as old national files use) is read as far as
-cryptography's OpenSSL reads it.  When the password is right (the MAC matches) but the
-contents cannot be read — a GOST key, explicit EC parameters, an unknown cipher — the error
-is ``store_error`` naming the encryption algorithms found, never ``wrong_pin``.
+Legacy encryption (PBE-SHA1-3DES, RC2-40 as national files use) is read by cryptography's
+OpenSSL for RSA and EC keys.  A file OpenSSL refuses — a GOST key (NCA's files, Russian
+files) — is read by Tanba's own reader (:mod:`~tanba.providers.pkcs12_decode`) and its keys
+sign with :mod:`tanba.crypto.gost`; they are wiped when the file locks.  When the password
+is right (the MAC matches) but the contents cannot be read — explicit EC parameters, an
+unknown cipher — the error is ``store_error`` naming the encryption algorithms found, never
+``wrong_pin``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import math
 import os
@@ -45,6 +46,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
+from tanba.crypto import gost
+from tanba.crypto.gost import UnsupportedKey
 from tanba.protocol.errors import (
     Busy,
     InvalidParams,
@@ -62,11 +65,14 @@ from tanba.providers.base import (
     SignatureScheme,
     Signer,
 )
+from tanba.providers import gost_asn1, pkcs12_decode
 from tanba.providers.chain import build_chain
+from tanba.providers.keyalg import gost_public_key, key_family
+from tanba.providers.pkcs12_decode import mac_ok
 
 log = logging.getLogger(__name__)
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | gost.PrivateKey
 
 MAX_BACKOFF = 30.0
 _MAX_FILE_SIZE = 1 << 20  # a PKCS#12 file with a few keys is a few KiB
@@ -139,50 +145,6 @@ def _walk_bags(contents: Any, key_bags: list[bytes], algorithms: list[str]) -> N
             _walk_bags(value, key_bags, algorithms)
 
 
-def _pkcs12_kdf(hash_name: str, password: bytes, salt: bytes, iterations: int, purpose: int, size: int) -> bytes:
-    """RFC 7292 appendix B.2 key derivation (used here only to check the file's MAC)."""
-    h = hashlib.new(hash_name)
-    u, v = h.digest_size, h.block_size
-    secret = password.decode("utf-8").encode("utf-16-be") + b"\0\0"
-
-    def stretch(value: bytes) -> bytes:
-        if not value:
-            return b""
-        length = v * math.ceil(len(value) / v)
-        return (value * (length // len(value) + 1))[:length]
-
-    block_i = bytearray(stretch(salt) + stretch(secret))
-    diversifier = bytes([purpose]) * v
-    out = b""
-    while True:
-        a = hashlib.new(hash_name, diversifier + bytes(block_i)).digest()
-        for _ in range(iterations - 1):
-            a = hashlib.new(hash_name, a).digest()
-        out += a
-        if len(out) >= size:
-            return out[:size]
-        b = int.from_bytes((a * (v // u + 1))[:v], "big") + 1
-        for j in range(0, len(block_i), v):
-            chunk = (int.from_bytes(block_i[j : j + v], "big") + b) % (1 << (8 * v))
-            block_i[j : j + v] = chunk.to_bytes(v, "big")
-
-
-def _mac_ok(pfx: Any, password: bytes) -> bool | None:
-    """True/False when the file's MAC checks / fails with ``password``; None if it has none we know."""
-    mac_data = pfx["mac_data"]
-    if mac_data.native is None:
-        return None
-    hash_name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
-    if hash_name not in ("sha1", "sha224", "sha256", "sha384", "sha512"):
-        return None
-    key = _pkcs12_kdf(
-        hash_name, password, mac_data["mac_salt"].native, mac_data["iterations"].native, 3,
-        hashlib.new(hash_name).digest_size,
-    )
-    mac = hmac.new(key, pfx["auth_safe"]["content"].native, hash_name).digest()
-    return hmac.compare_digest(mac, mac_data["mac"]["digest"].native)
-
-
 @dataclass
 class _Loaded:
     certificate: x509.Certificate
@@ -196,14 +158,18 @@ def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
     try:
         bundle = pkcs12.load_pkcs12(data, password)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        mac = _mac_ok(parsed.asn1, password)
-        if mac is False or (mac is None and isinstance(exc, ValueError)):
+        if mac_ok(parsed.asn1, password) is False:
             raise WrongPin(f"wrong password for {path}") from exc
-        algorithms = ", ".join(sorted(set(parsed.algorithms))) or "none"
-        raise StoreError(
-            f"{path}: the password is right but the contents cannot be read "
-            f"(encryption: {algorithms}; or an unsupported key type such as GOST): {exc}"
-        ) from exc
+        # OpenSSL refused the contents (a GOST key, or a cipher it does not have): Tanba's
+        # own reader decrypts the bags; it tells a wrong password from unreadable contents.
+        try:
+            return _load_own(data, password, path)
+        except StoreError as own:
+            algorithms = ", ".join(sorted(set(parsed.algorithms))) or "none"
+            raise StoreError(
+                f"{path}: the password is right but the contents cannot be read "
+                f"(encryption: {algorithms}): {own.detail}"
+            ) from exc
     certs = [c.certificate for c in ([bundle.cert] if bundle.cert else []) + list(bundle.additional_certs)]
     keys: list[Any]
     if len(parsed.plain_key_bags) > 1:
@@ -213,14 +179,55 @@ def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
             raise StoreError(f"{path}: one of its {len(parsed.plain_key_bags)} keys cannot be read: {exc}") from exc
     else:
         keys = [bundle.key] if bundle.key is not None else []
+    return _pair(keys, certs, path)
+
+
+def _load_own(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
+    decoded = pkcs12_decode.decode(data, password, str(path))
+    certs: list[x509.Certificate] = []
+    for der, _ in decoded.certificates:
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError as exc:
+            raise StoreError(f"{path}: a certificate in it cannot be read: {exc}") from exc
+    keys: list[Any] = []
+    for der, _ in decoded.keys:
+        try:
+            keys.append(gost_asn1.private_key_from_pkcs8(der))
+            continue
+        except UnsupportedKey as exc:
+            gost_error = exc
+        try:
+            keys.append(serialization.load_der_private_key(der, None))
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise StoreError(f"{path}: its key cannot be read ({gost_error}; {exc})") from exc
+    return _pair(keys, certs, path)
+
+
+def _gost_point(cert: x509.Certificate) -> bytes | None:
+    if key_family(cert) is None:
+        return None
+    try:
+        return gost_public_key(cert).to_bytes()
+    except InvalidParams:
+        return None
+
+
+def _pair(keys: Sequence[Any], certs: Sequence[x509.Certificate], path: Path) -> list[_Loaded]:
+    """Each key with the certificate of its public key (keys without one are skipped)."""
     if not keys:
         raise StoreError(f"{path} holds no private key")
     loaded: list[_Loaded] = []
     for key in keys:
-        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-            raise StoreError(f"{path}: unsupported key type {type(key).__name__} (RSA and EC only)")
-        public = key.public_key()
-        leaf = next((c for c in certs if c.public_key() == public), None)
+        leaf: x509.Certificate | None
+        if isinstance(key, gost.PrivateKey):
+            point = key.public_key.to_bytes()
+            leaf = next((c for c in certs if _gost_point(c) == point), None)
+        elif isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            public = key.public_key()
+            leaf = next((c for c in certs if key_family(c) is None and _public_key(c) == public), None)
+        else:
+            raise StoreError(f"{path}: unsupported key type {type(key).__name__} (RSA, EC and GOST only)")
         if leaf is None:
             log.warning("%s: a private key has no certificate in the file; skipped", path)
             continue
@@ -228,6 +235,13 @@ def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
     if not loaded:
         raise StoreError(f"{path} holds no certificate for its private key")
     return loaded
+
+
+def _public_key(cert: x509.Certificate) -> Any:
+    try:
+        return cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return None
 
 
 # --- the store --------------------------------------------------------------------------
@@ -403,6 +417,9 @@ class Pkcs12Store(KeyStore):
         unlocked = self._unlocked.pop(path, None)
         if unlocked is not None:
             unlocked.alive = False
+            for _, key in unlocked.keys.values():
+                if isinstance(key, gost.PrivateKey):
+                    key.wipe()
             unlocked.keys.clear()
 
     async def identities(self) -> list[Identity]:
@@ -478,19 +495,28 @@ _CORES = os.cpu_count() or 1
 
 
 class Pkcs12Signer(Signer):
-    """A loaded PKCS#12 key.  Signing is a direct cryptography call (about 1 ms for RSA-2048)."""
+    """A loaded PKCS#12 key.  Signing is a direct cryptography call (about 1 ms for RSA-2048),
+    or Tanba's own GOST R 34.10 for national keys."""
 
     def __init__(self, identity: Identity, key: PrivateKey, unlocked: _Unlocked, owner: Pkcs12Store | None) -> None:
         self.identity = identity
         self._rsa_key = key if isinstance(key, rsa.RSAPrivateKey) else None
         self._ec_key = key if isinstance(key, ec.EllipticCurvePrivateKey) else None
+        self._gost_key = key if isinstance(key, gost.PrivateKey) else None
         self._unlocked = unlocked
         self._owner = owner
 
     def _check(self, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> int:
         """Refuse what cannot be signed; returns the digest size expected."""
-        if not self._unlocked.alive or (self._rsa_key is None and self._ec_key is None):
+        if not self._unlocked.alive or (self._rsa_key is None and self._ec_key is None and self._gost_key is None):
             raise StoreError(f"{self.identity.location} is locked; unlock it again to sign")
+        if self._gost_key is not None:
+            family = self._gost_key.family
+            if scheme != SignatureScheme.GOST3410:
+                raise InvalidParams(f"a {family.name} key cannot sign with {scheme!r}")
+            if hash_alg.value != family.hash:
+                raise InvalidParams(f"a {family.name} key signs {family.hash} digests, not {hash_alg.value}")
+            return hash_alg.digest_size
         if hash_alg not in _HASHES:
             raise InvalidParams(f"unsupported digest algorithm {hash_alg!r}")
         size = hash_alg.digest_size
@@ -503,11 +529,16 @@ class Pkcs12Signer(Signer):
 
     def _sign(self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> bytes:
         try:
+            if self._gost_key is not None:
+                return self._gost_key.sign(digest)
             if self._rsa_key is not None:
                 pad = _PKCS1 if scheme == SignatureScheme.RSA_PKCS1V15 else _PSS[hash_alg]
                 return self._rsa_key.sign(digest, pad, _PREHASHED[hash_alg])
-            assert self._ec_key is not None
+            if self._ec_key is None:
+                raise StoreError(f"{self.identity.location} is locked; unlock it again to sign")
             return self._ec_key.sign(digest, _ECDSA[hash_alg])
+        except UnsupportedKey as exc:  # the key was wiped: its file was locked meanwhile
+            raise StoreError(f"{self.identity.location} is locked; unlock it again to sign") from exc
         except ValueError as exc:  # e.g. PSS with a hash too large for a small key
             raise InvalidParams(f"cannot sign: {exc}") from exc
 
@@ -528,12 +559,15 @@ class Pkcs12Signer(Signer):
         def sign_all(chunk: Sequence[bytes]) -> list[bytes]:
             return [sign(d, hash_alg, scheme) for d in chunk]
 
-        if len(digests) < PARALLEL_BATCH:
+        # GOST signatures are Python arithmetic (about 0.3-1 ms each): even a small batch
+        # goes to a thread, so the event loop keeps answering while it is signed.
+        threshold = PARALLEL_BATCH if self._gost_key is None else 4
+        if len(digests) < threshold:
             return sign_all(digests)
         # A big batch would hold the event loop for a quarter second per thousand RSA
         # signatures.  cryptography releases the GIL while signing, so the batch is split
         # over worker threads: off the loop, and on every core.
-        workers = min(_CORES, MAX_SIGNING_THREADS)
+        workers = min(_CORES, MAX_SIGNING_THREADS) if self._gost_key is None else 1
         step = -(-len(digests) // workers)
         parts = await asyncio.gather(
             *(asyncio.to_thread(sign_all, digests[i : i + step]) for i in range(0, len(digests), step))
@@ -542,6 +576,7 @@ class Pkcs12Signer(Signer):
 
     async def close(self) -> None:
         self._rsa_key = self._ec_key = None
+        self._gost_key = None
         owner, self._owner = self._owner, None
         if owner is not None and owner._unlocked.get(self._unlocked.path) is self._unlocked:
             owner.lock_file(self._unlocked.path)

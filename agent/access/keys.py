@@ -185,17 +185,28 @@ class KeyAccess:
                     return found
         return found
 
-    async def _signing_candidates(self, f: CertFilter, raw: bool, identity_id: str | None) -> list[Identity]:
+    async def _signing_candidates(
+        self, f: CertFilter, raw: bool, identity_id: str | None, fits: Callable[[Identity], object] | None = None
+    ) -> list[Identity]:
         """Candidates for a signature.  A raw one is never made with a key that can log in
         (rule 5): when the request matched only such keys, it is refused saying why, not
-        "no certificate".  ``identity_id`` narrows to one certificate."""
+        "no certificate".  ``identity_id`` narrows to one certificate; ``fits`` raises
+        ``invalid_params`` for a key that cannot sign the request (a hash a GOST key does not
+        sign with): such keys are left out, and when only they matched, the request is
+        refused with that reason."""
 
         def usable(identity: Identity) -> bool:
             if identity_id is not None and identity.id != identity_id:
                 return False
+            if fits is not None:
+                try:
+                    fits(identity)
+                except InvalidParams:
+                    return False
             return not (raw and cert_info(identity).can_authenticate)
 
-        found = await self._candidates(f, usable=usable if raw or identity_id is not None else None)
+        narrowed = raw or identity_id is not None or fits is not None
+        found = await self._candidates(f, usable=usable if narrowed else None)
         if found:
             return found
         everything = select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC))
@@ -203,8 +214,10 @@ class KeyAccess:
             everything = [i for i in everything if i.id == identity_id]
             if not everything:
                 raise NoCertificate(f"no certificate with id {identity_id}")
-        if raw and everything:
+        if raw and any(cert_info(i).can_authenticate for i in everything):
             raise InvalidParams(RAW_WITH_LOGIN_KEY, field="format")
+        if fits is not None and everything:
+            fits(everything[0])  # raises why it does not fit
         return found
 
     async def _choose(self, candidates: Sequence[Identity], action: Action) -> Identity:
@@ -302,6 +315,7 @@ class KeyAccess:
         *,
         raw: bool = False,
         identity_id: str | None = None,
+        fits: Callable[[Identity], object] | None = None,
     ) -> AsyncIterator[Signer]:
         """Ask the user (choose, confirm, PIN) and yield an open signer for the batch.
 
@@ -317,7 +331,8 @@ class KeyAccess:
         async with self._operation(action, documents) as op:
             async with self.prompts.turn(self.origin):
                 op.asked = True
-                identity = await self._choose(await self._signing_candidates(f, raw, identity_id), action)
+                candidates = await self._signing_candidates(f, raw, identity_id, fits)
+                identity = await self._choose(candidates, action)
                 op.identities = (identity,)
                 key = await self._key_for(identity, action, documents)
             failed = False

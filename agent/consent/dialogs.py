@@ -47,6 +47,9 @@ from tanba.protocol.i18n import normalize, text
 from tanba.providers.base import Identity
 from tanba.providers.certificate import CertInfo, cert_info
 
+#: CertInfo.purposes -> the dialog's purpose text key
+_PURPOSE_KEYS = {("sign",): "sign", ("auth",): "auth", ("sign", "auth"): "both"}
+
 T = TypeVar("T")
 
 #: seconds after a dialog appears during which approving keys and clicks are ignored
@@ -305,7 +308,9 @@ class CertificateDialog(Dialog[Identity]):
             status = self.t("dialog.certs.expired")
         elif self._now < info.not_before:
             status = self.t("dialog.certs.not_yet")
-        elif self.action in (Action.SIGN, Action.AUTH) and info.purpose != self.action.value:
+        elif (self.action is Action.SIGN and not info.serves("sign")) or (
+            self.action is Action.AUTH and not info.serves("auth")
+        ):
             status = self.t("dialog.certs.wrong_purpose")
         return CertRow(
             identity=identity,
@@ -313,7 +318,7 @@ class CertificateDialog(Dialog[Identity]):
             owner=info.owner_name,
             ids=" · ".join(ids) or "—",
             issuer=info.issuer_cn or info.issuer,
-            purpose=self.t(f"dialog.purpose.{info.purpose or 'none'}"),
+            purpose=self.t(f"dialog.purpose.{_PURPOSE_KEYS.get(info.purposes, 'none')}"),
             validity=f"{_day(info.not_before)} – {_day(info.not_after)}",
             storage=identity.location,
             status=status,

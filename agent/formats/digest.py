@@ -20,6 +20,7 @@ import stat
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
+from tanba.crypto import hashes as national_hashes
 from tanba.protocol.errors import InvalidParams
 from tanba.providers.base import HashAlgorithm
 
@@ -47,16 +48,20 @@ class _Hash(Protocol):
 
 
 def new_hash(alg: HashAlgorithm) -> _Hash:
-    """A fresh hashlib object for ``alg``."""
+    """A fresh hash object for ``alg``: hashlib's, or Tanba's own for the national hashes."""
+    if alg.national:
+        return national_hashes.new(alg.value)
     return hashlib.new(alg.value)
 
 
 def hash_bytes(data: bytes | bytearray | memoryview, alg: HashAlgorithm) -> bytes:
-    return hashlib.new(alg.value, data).digest()
+    h = new_hash(alg)
+    h.update(data)
+    return h.digest()
 
 
 def hash_chunks(chunks: Iterable[bytes | bytearray | memoryview], alg: HashAlgorithm) -> bytes:
-    h = hashlib.new(alg.value)
+    h = new_hash(alg)
     for chunk in chunks:
         h.update(chunk)
     return h.digest()
@@ -64,7 +69,7 @@ def hash_chunks(chunks: Iterable[bytes | bytearray | memoryview], alg: HashAlgor
 
 def hash_stream(stream: Stream, alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE) -> bytes:
     """Digest of everything left in ``stream``, read in ``chunk_size`` pieces."""
-    h = hashlib.new(alg.value)
+    h = new_hash(alg)
     view = memoryview(bytearray(chunk_size))
     while True:
         n = stream.readinto(view)
@@ -76,14 +81,15 @@ def hash_stream(stream: Stream, alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE
 
 
 def _hash_mapped(fd: int, size: int, alg: HashAlgorithm, window: int) -> bytes:
-    h = hashlib.new(alg.value)
+    h = new_hash(alg)
     offset = 0
     while offset < size:
         length = min(window, size - offset)
         with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=offset) as mapped:
             if hasattr(mapped, "madvise"):
                 mapped.madvise(mmap.MADV_SEQUENTIAL)
-            h.update(mapped)
+            with memoryview(mapped) as view:  # released before the map closes
+                h.update(view)
         offset += length
     return h.digest()
 

@@ -30,21 +30,21 @@ def sign_request(ctx: RequestContext, params: SignParams, purpose: Purpose) -> S
         raise TooLarge(f"{params.count} documents in one request", limit=settings.limits.max_batch)
     if params.timestamp and not settings.tsa_url:
         raise TimestampFailed("a timestamp was asked for but no TSA is configured (tsa-url)")
-    hash_alg = HashAlgorithm(params.digest_algorithm)
+    hash_alg = HashAlgorithm(params.digest_algorithm) if params.digest_algorithm is not None else None
     items: tuple[CmsInput, ...]
     if params.data is not None:
         items = params.data
         documents = tuple(summary.of_data(d) for d in params.data)
     else:
         items = tuple(PrecomputedDigest(d) for d in params.digests or ())
-        documents = tuple(summary.of_digest(d, params.digest_algorithm) for d in params.digests or ())
+        named = params.digest_algorithm or ""  # unnamed (NCALayer): the dialog shows the bytes
+        documents = tuple(summary.of_digest(d, named) for d in params.digests or ())
     xml = None
     if params.format == "xml":
         xml = XmlSignOptions(
             sign_element=params.xml.sign_element,
             parent=params.xml.parent,
             exclusive=params.xml.exclusive,
-            hash_alg=hash_alg,
             max_bytes=settings.limits.max_message,
         )
     return SignRequest(

@@ -12,7 +12,10 @@ from tanba.protocol.validate import as_object, b64decode, exact_keys, get_bool, 
 METHOD: Final = "sign"
 FORMATS: Final = ("cms", "xml", "raw")
 #: digestAlgorithm name -> digest length in bytes
-DIGEST_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64}
+DIGEST_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64,
+                       "streebog256": 32, "streebog512": 64, "gost34311-95": 32}
+#: the hashes of national keys: a GOST key signs only with its own (DESIGN "National algorithms")
+NATIONAL_DIGESTS: Final = ("streebog256", "streebog512", "gost34311-95")
 
 Format = Literal["cms", "xml", "raw"]
 
@@ -59,7 +62,10 @@ class SignParams:
     format: Format
     data: tuple[bytes, ...] | None = None
     digests: tuple[bytes, ...] | None = None
-    digest_algorithm: str = "sha256"
+    #: None: the key's own hash (SHA-256 for RSA/EC keys, the family's for GOST keys); with
+    #: ``digests`` it is None only where the wire does not name it (NCALayer's ``…Hash``
+    #: methods): the digests' length and the key decide
+    digest_algorithm: str | None = None
     detached: bool = True
     timestamp: bool = False
     include_chain: bool = True
@@ -71,20 +77,29 @@ class SignParams:
             raise InvalidParams("format must be 'cms', 'xml' or 'raw'", field="format")
         if (self.data is None) == (self.digests is None):
             raise InvalidParams("give exactly one of data and digests", field="data")
-        if self.digest_algorithm not in DIGEST_SIZES:
-            raise InvalidParams("digestAlgorithm must be sha256, sha384 or sha512", field="digestAlgorithm")
+        if self.digest_algorithm is not None and self.digest_algorithm not in DIGEST_SIZES:
+            raise InvalidParams(f"digestAlgorithm must be one of {', '.join(DIGEST_SIZES)}", field="digestAlgorithm")
         if self.digests is not None:
             if self.format == "xml":
                 raise InvalidParams("an XML signature needs the document, not its digest", field="digests")
             if self.format == "cms" and not self.detached:
                 raise InvalidParams("a CMS over a digest can only be detached", field="detached")
-            size = DIGEST_SIZES[self.digest_algorithm]
-            for i, digest in enumerate(self.digests):
-                if len(digest) != size:
-                    raise InvalidParams(
-                        f"digests[{i}] is {len(digest)} bytes; {self.digest_algorithm} digests are {size}",
-                        field=f"digests[{i}]",
-                    )
+            if self.digest_algorithm is not None:
+                size = DIGEST_SIZES[self.digest_algorithm]
+                for i, digest in enumerate(self.digests):
+                    if len(digest) != size:
+                        raise InvalidParams(
+                            f"digests[{i}] is {len(digest)} bytes; {self.digest_algorithm} digests are {size}",
+                            field=f"digests[{i}]",
+                        )
+            else:
+                sizes = set(DIGEST_SIZES.values())
+                for i, digest in enumerate(self.digests):
+                    if len(digest) not in sizes or len(digest) != len(self.digests[0]):
+                        raise InvalidParams(
+                            f"digests[{i}] is {len(digest)} bytes; digests are 32, 48 or 64 bytes, all alike",
+                            field=f"digests[{i}]",
+                        )
         if self.timestamp and self.format != "cms":
             raise InvalidParams("timestamp applies to CMS only", field="timestamp")
 
@@ -107,7 +122,7 @@ class SignParams:
             format=get_str(obj, "format", ""),
             data=_b64_list(obj["data"], "data") if "data" in obj else None,
             digests=_b64_list(obj["digests"], "digests") if "digests" in obj else None,
-            digest_algorithm=get_str(obj, "digestAlgorithm", "", "sha256"),
+            digest_algorithm=get_str(obj, "digestAlgorithm", "") if "digestAlgorithm" in obj else None,
             detached=get_bool(obj, "detached", "", True),
             timestamp=get_bool(obj, "timestamp", "", False),
             include_chain=get_bool(obj, "includeChain", "", True),

@@ -38,7 +38,7 @@ def test_individual_signing_certificate(pki: Manifest) -> None:
     assert info.subject["C"] == "KZ"
     assert {"CN", "SURNAME", "GIVENNAME"} <= info.subject.keys()
     assert info.subject_cn == info.subject["CN"]
-    assert info.purpose == "sign"
+    assert info.purposes == ("sign",)
     assert info.key_usage == ("digitalSignature", "nonRepudiation")
     assert info.ext_key_usage == (SIGN_EKU,)
     assert info.policies == (POLICY_INDIVIDUAL,)
@@ -57,23 +57,23 @@ def test_organisation_certificate_has_bin_and_iin(pki: Manifest) -> None:
     assert info.subject["OU"] == f"BIN{ident.bin}"
     assert "O" in info.subject and info.subject["O"] in info.owner_name
     assert info.policies == (POLICY_ORGANISATION,)
-    assert info.purpose == "sign"
+    assert info.purposes == ("sign",)
 
 
 def test_auth_and_ec_certificates(pki: Manifest) -> None:
     auth = info_of(pki, "rsa-auth")
-    assert auth.purpose == "auth"
+    assert auth.purposes == ("auth",)
     assert auth.ext_key_usage == (AUTH_EKU,)
     assert auth.key_usage == ("digitalSignature", "keyEncipherment")
     ec_sign = info_of(pki, "ec-sign")
     assert ec_sign.algorithm == "EC-P256"
-    assert ec_sign.purpose == "sign"
-    assert info_of(pki, "ec-auth").purpose == "auth"
+    assert ec_sign.purposes == ("sign",)
+    assert info_of(pki, "ec-auth").purposes == ("auth",)
 
 
 def test_ca_certificate_has_no_purpose_and_no_iin(pki: Manifest) -> None:
     info = CertInfo.from_certificate(pki.certificate("intermediate_pem"), id="ca", storage="PKCS12")
-    assert info.purpose is None
+    assert info.purposes == () and info.purpose_label is None
     assert info.iin is None and info.bin is None
     wire = cert_wire(info)
     assert "iin" not in wire and "bin" not in wire

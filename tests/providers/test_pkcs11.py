@@ -130,7 +130,7 @@ async def test_other_token_label_lists_nothing(softhsm: Any) -> None:
 # -- signing ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("h", list(HashAlgorithm))
+@pytest.mark.parametrize("h", [h for h in HashAlgorithm if not h.national])
 @pytest.mark.parametrize("scheme", [SignatureScheme.RSA_PKCS1V15, SignatureScheme.RSA_PSS])
 async def test_rsa_signatures_verify(
     store: Pkcs11Store, pki: Manifest, softhsm: Any, h: HashAlgorithm, scheme: SignatureScheme
@@ -141,7 +141,7 @@ async def test_rsa_signatures_verify(
     verify(ident.certificate, sig, MESSAGE, h, scheme)
 
 
-@pytest.mark.parametrize("h", list(HashAlgorithm))
+@pytest.mark.parametrize("h", [h for h in HashAlgorithm if not h.national])
 async def test_ecdsa_signatures_are_der_and_verify(
     store: Pkcs11Store, pki: Manifest, softhsm: Any, h: HashAlgorithm
 ) -> None:
