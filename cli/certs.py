@@ -128,10 +128,10 @@ def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
     elif listing.infos:
         now = dt.datetime.now(dt.UTC)
-        rows = [["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ISSUER", "VALID UNTIL", "ID"]]
+        rows = [["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ALGORITHM", "ISSUER", "VALID UNTIL", "ID"]]
         for info, _ in listing.infos:
             numbers = "/".join(n for n in (info.iin, info.bin) if n) or "-"
-            rows.append([info.storage, info.owner_name, numbers, info.purpose_label or "-",
+            rows.append([info.storage, info.owner_name, numbers, info.purpose_label or "-", info.algorithm,
                          info.issuer_cn or info.issuer, _until(info, now), info.id])
         click.echo(_table(rows))
     else:

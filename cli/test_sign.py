@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from tanba.agent.consent.terminal import describe
-from tanba.protocol.errors import NoCertificate, TanbaError, WrongPin
+from tanba.agent.formats.digest import hash_bytes
+from tanba.protocol.errors import InvalidParams, NoCertificate, TanbaError, WrongPin
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme
+from tanba.providers.keyalg import default_scheme, gost_public_key, key_family, signing_hash
 from tanba.providers.registry import Stores, build_stores
 
 MESSAGE = b"Tanba test-sign: this message proves the key can sign.\n"
@@ -37,6 +39,12 @@ REASON_TEXT = {
 
 def verify(identity: Identity, signature: bytes) -> str:
     """Check ``signature`` over MESSAGE; returns the algorithm in words."""
+    family = key_family(identity.certificate)
+    if family is not None:
+        digest = hash_bytes(MESSAGE, HashAlgorithm(family.hash))
+        if not gost_public_key(identity.certificate).verify(digest, signature):
+            raise InvalidSignature("GOST signature does not verify")
+        return f"{family.name} with {family.hash} ({family.order.value.upper()} byte order)"
     key = identity.certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         key.verify(signature, MESSAGE, padding.PKCS1v15(), hashes.SHA256())
@@ -59,15 +67,15 @@ async def run_test_sign(
     from tanba.protocol.methods.filter import CertFilter
 
     stores = Stores(await build_stores(p12, specs, autodetect))
-    digest = hashlib.sha256(MESSAGE).digest()
-    document = DocumentSummary(len(MESSAGE), "sha256", digest.hex(), MESSAGE.decode())
+    document = DocumentSummary(len(MESSAGE), "sha256", hashlib.sha256(MESSAGE).hexdigest(), MESSAGE.decode())
     access = KeyAccess(stores, CliConsent(wanted, pin_file, announce=False), PromptGate(), None, "en")
     try:
         async with access.signer(CertFilter(), None, (document,), identity_id=wanted) as signer:
             identity = signer.identity
             for failure in stores.failures:
                 click.echo(f"warning: {failure.store}: {failure.error.reason}: {failure.error}", err=True)
-            signature = await signer.sign_digest(digest, HashAlgorithm.SHA256, _scheme(identity))
+            hash_alg = signing_hash(identity.certificate, None)  # the key's own: SHA-256, or a GOST hash
+            signature = await signer.sign_digest(hash_bytes(MESSAGE, hash_alg), hash_alg, _scheme(identity))
         algorithm = verify(identity, signature)
         return f"OK: {describe(identity)}\n    {algorithm}; {identity.storage}"
     finally:
@@ -75,12 +83,10 @@ async def run_test_sign(
 
 
 def _scheme(identity: Identity) -> SignatureScheme:
-    key = identity.certificate.public_key()
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return SignatureScheme.ECDSA
-    if isinstance(key, rsa.RSAPublicKey):
-        return SignatureScheme.RSA_PKCS1V15
-    raise NoCertificate(f"{describe(identity)}: test-sign knows RSA and EC keys")
+    try:
+        return default_scheme(identity.certificate)
+    except InvalidParams as exc:
+        raise NoCertificate(f"{describe(identity)}: test-sign knows RSA, EC and GOST keys") from exc
 
 
 def failure_text(exc: TanbaError) -> str:

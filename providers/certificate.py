@@ -41,6 +41,7 @@ import datetime as dt
 import functools
 import hashlib
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -58,6 +59,11 @@ from tanba.crypto import gost
 from tanba.providers.base import Identity
 from tanba.providers.keyalg import key_family
 
+
+# NCA's certificates carry names longer than X.520's 64-character bound (organisation and
+# CA names in Kazakh); cryptography warns on every such parse, which users would see on
+# every command.  The names are read as they are.
+warnings.filterwarnings("ignore", message="Attribute's length must be >= 1 and <= 64", category=UserWarning)
 
 OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string  # 1.3.6.1.5.5.7.3.2
 OID_EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string  # 1.3.6.1.5.5.7.3.4

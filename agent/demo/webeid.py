@@ -21,9 +21,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from tanba.agent.verify.chain import ChainValidator
+from tanba.crypto import gost
+from tanba.crypto import hashes as national_hashes
+from tanba.protocol.errors import InvalidParams
+from tanba.providers.certificate import CertInfo
+from tanba.providers.keyalg import gost_public_key, key_family
 from tanba.protocol.methods.verify import Revocation
 
 TOKEN_FORMAT = "web-eid:1.0"
@@ -34,6 +39,10 @@ _ALGORITHMS: dict[str, tuple[str, hashes.HashAlgorithm, str, int]] = {
     "ES384": ("sha384", hashes.SHA384(), "ec", 384),
     "ES512": ("sha512", hashes.SHA512(), "ec", 521),
 }
+
+
+#: the token algorithm names of GOST keys (DESIGN.md, "National algorithms")
+_GOST_NAMES = frozenset(f.webeid_name for f in gost.FAMILIES)
 
 
 class TokenError(Exception):
@@ -85,14 +94,42 @@ def check_signature(token: Mapping[str, Any], origin: str, challenge: str) -> x5
     if token.get("format") != TOKEN_FORMAT:
         raise TokenError("malformed", f"token.format must be {TOKEN_FORMAT}")
     algorithm = token.get("algorithm")
-    if not isinstance(algorithm, str) or algorithm not in _ALGORITHMS:
+    if not isinstance(algorithm, str) or (algorithm not in _ALGORITHMS and algorithm not in _GOST_NAMES):
         raise TokenError("unsupported_algorithm", f"algorithm {algorithm!r} is not accepted")
-    hash_name, hash_alg, kind, bits = _ALGORITHMS[algorithm]
     try:
         cert = x509.load_der_x509_certificate(_b64(token, "unverifiedCertificate"))
     except ValueError as exc:
         raise TokenError("malformed", "token.unverifiedCertificate is not a DER certificate") from exc
     signature = _b64(token, "signature")
+    family = key_family(cert)
+    if family is not None or algorithm in _GOST_NAMES:
+        _check_gost(cert, algorithm, signature, origin, challenge)
+    else:
+        _check_rsa_ec(cert, algorithm, signature, origin, challenge)
+    if not CertInfo.from_certificate(cert, id="token", storage="").serves("auth"):
+        raise TokenError("not_auth_certificate", "the certificate is not for authentication")
+    return cert
+
+
+def _check_gost(cert: x509.Certificate, algorithm: str, signature: bytes, origin: str, challenge: str) -> None:
+    family = key_family(cert)
+    if family is None or family.webeid_name != algorithm:
+        raise TokenError("unsupported_algorithm", f"{algorithm} does not fit the certificate's key")
+    try:
+        public = gost_public_key(cert)
+    except InvalidParams as exc:
+        raise TokenError("unsupported_algorithm", str(exc)) from exc
+
+    def h(data: bytes) -> bytes:
+        return national_hashes.digest(family.hash, data)
+
+    signed = h(h(origin.encode("utf-8")) + h(challenge.encode("utf-8")))
+    if not public.verify(signed, signature):
+        raise TokenError("signature_invalid", "the signature does not match this site and challenge")
+
+
+def _check_rsa_ec(cert: x509.Certificate, algorithm: str, signature: bytes, origin: str, challenge: str) -> None:
+    hash_name, hash_alg, kind, bits = _ALGORITHMS[algorithm]
 
     def h(data: bytes) -> bytes:
         return hashlib.new(hash_name, data).digest()
@@ -112,13 +149,6 @@ def check_signature(token: Mapping[str, Any], origin: str, challenge: str) -> x5
             raise TokenError("unsupported_algorithm", f"{algorithm} does not fit the certificate's key")
     except InvalidSignature as exc:
         raise TokenError("signature_invalid", "the signature does not match this site and challenge") from exc
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound as exc:
-        raise TokenError("not_auth_certificate", "the certificate is not for authentication") from exc
-    if ExtendedKeyUsageOID.CLIENT_AUTH not in eku:
-        raise TokenError("not_auth_certificate", "the certificate is not for authentication")
-    return cert
 
 
 def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:

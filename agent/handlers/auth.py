@@ -1,7 +1,10 @@
 """``auth``: the Web eID token ``web-eid:1.0`` over hash(hash(origin) ‖ hash(challenge)).
 
 Algorithm by key: RSA keys answer RS256 (PKCS#1 v1.5, SHA-256); EC keys ES256 / ES384 /
-ES512 by curve, with the signature as r ‖ s (the JWS form, RFC 7518) rather than DER.
+ES512 by curve, with the signature as r ‖ s (the JWS form, RFC 7518) rather than DER.  GOST
+keys answer their family's name (``GOST3410-2012-512`` for NCA's 2015 keys and Russian 512-bit
+keys, ``GOST3410-2012-256``, ``GOST34310-2004``): every hash in the formula is the family's
+own, and the signature is in the family's byte order (NCA: r_LE ‖ s_LE; RFC: s ‖ r).
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tanba.agent.consent.base import DocumentSummary
 from tanba.agent.dispatch import Method, RequestContext
+from tanba.agent.formats.digest import hash_bytes
 from tanba.protocol.errors import OriginDenied, StoreError
 from tanba.protocol.methods.auth import METHOD, AuthParams, AuthToken
 from tanba.providers.base import HashAlgorithm, SignatureScheme
+from tanba.providers.keyalg import key_family
 
 _EC_ALGORITHMS = {256: ("ES256", HashAlgorithm.SHA256), 384: ("ES384", HashAlgorithm.SHA384), 521: ("ES512", HashAlgorithm.SHA512)}
 
 
 def signed_digest(origin: str, challenge: str, hash_alg: HashAlgorithm) -> bytes:
     def h(data: bytes) -> bytes:
-        return hashlib.new(hash_alg.value, data).digest()
+        return hash_bytes(data, hash_alg)
 
     return h(h(origin.encode("utf-8")) + h(challenge.encode("utf-8")))
 
@@ -44,8 +49,11 @@ async def handle(ctx: RequestContext, params: AuthParams) -> AuthToken:
     access = ctx.key_access()
     async with access.signer(params.filter, "auth", (challenge_summary,)) as signer:
         certificate = signer.identity.certificate
-        public_key = certificate.public_key()
-        if isinstance(public_key, rsa.RSAPublicKey):
+        family = key_family(certificate)
+        public_key = certificate.public_key() if family is None else None
+        if family is not None:
+            algorithm, hash_alg, scheme = family.webeid_name, HashAlgorithm(family.hash), SignatureScheme.GOST3410
+        elif isinstance(public_key, rsa.RSAPublicKey):
             algorithm, hash_alg, scheme = "RS256", HashAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15
         elif isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.key_size in _EC_ALGORITHMS:
             algorithm, hash_alg = _EC_ALGORITHMS[public_key.curve.key_size]

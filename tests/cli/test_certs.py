@@ -33,7 +33,7 @@ def test_list_table_shows_owner_numbers_purpose_and_expiry(pki: Manifest, passwo
                   "--password-file", str(password_file)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ISSUER", "VALID", "UNTIL", "ID"]
+    assert lines[0].split() == ["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ALGORITHM", "ISSUER", "VALID", "UNTIL", "ID"]
     assert len(lines) == 4
     auth = pki.identities["rsa-auth"]
     auth_line = next(line for line in lines if identity_id(auth.certificate()) in line)
@@ -124,3 +124,22 @@ def test_malformed_pkcs11_spec_is_a_usage_error() -> None:
     result = CliRunner().invoke(command, ["list", "--pkcs11", "bad name=/usr/lib/x.so"])
     assert result.exit_code == 2
     assert "--pkcs11" in result.stderr
+
+
+NCA = Path(__file__).resolve().parents[2] / "../shared/testdata/nca"
+
+
+@pytest.mark.skipif(not NCA.exists(), reason="NCA test data (../shared/testdata/nca) not present")
+def test_nca_gost_key_lists_with_iin_both_purposes_and_algorithm(tmp_path: Path) -> None:
+    password = tmp_path / "pw"
+    password.write_text("Qwerty12\n")
+    result = CliRunner().invoke(command, ["list", "--p12", str(NCA / "individual_valid.p12"),
+                                          "--password-file", str(password)])
+    assert result.exit_code == 0, result.output
+    [header, line] = result.stdout.splitlines()
+    assert "123456789011" in line and " sign+auth " in line and " GOST3410-2015-512 " in line
+    assert "UserWarning" not in result.output
+    wire = CliRunner().invoke(command, ["list", "--p12", str(NCA / "individual_valid.p12"),
+                                        "--password-file", str(password), "--json"])
+    [cert] = json.loads(wire.stdout)["certificates"]
+    assert cert["algorithm"] == "GOST3410-2015-512" and cert["iin"] == "123456789011"

@@ -88,3 +88,16 @@ def test_pkcs12_file(pki: Manifest, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     cn = ident.certificate().subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert result.output.startswith(f"OK: {cn} (IIN{ident.iin}) — {ident.p12}\n")
+
+
+NCA = Path(__file__).resolve().parents[2] / "../shared/testdata/nca"
+
+
+@pytest.mark.skipif(not NCA.exists(), reason="NCA test data (../shared/testdata/nca) not present")
+def test_nca_gost_file_signs_with_its_own_hash_and_order(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "test-sign", "--p12", str(NCA / "individual_valid.p12"), "--pin-file", str(pin_file(tmp_path, "Qwerty12")),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "OK: ТЕСТОВ ТЕСТ (IIN123456789011)" in result.output
+    assert "GOST3410-2015-512 with streebog512 (NCA byte order)" in result.output
