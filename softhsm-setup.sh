@@ -4,6 +4,10 @@
 #   ./softhsm-setup.sh [DIR]        (DIR defaults to .softhsm next to this script)
 #
 # DIR/pki          the test PKI (agent/setup/testpki.py): CA, TSA, OCSP, CRL, PKCS#12 files (password 123456)
+# DIR/pki/gost     the GOST test PKI (agent/setup/gost_pki.py, needs Tanba importable by $PYTHON):
+#                  NCA-shaped PKCS#12 files with a GOST 2015-512 key for login and signing
+#                  (gost-kz.p12 and its revoked twin, password 123456), the CA chain and CRL.
+#                  SoftHSM 2.6 has no GOST 2012-512 keys, so this key lives in files only.
 # DIR/softhsm2.conf, DIR/tokens/
 #                  one token "tanba-test" (SO PIN 12345678, user PIN 1234) with the keys and
 #                  certificates of rsa-auth, rsa-sign, ec-auth, ec-sign (label = name, CKA_ID from
@@ -41,6 +45,16 @@ if [ ! -f "$pki/manifest.json" ]; then
     echo "softhsm-setup: making the test PKI in $pki" >&2
     "$python" "$top/agent/setup/testpki.py" "$pki" >/dev/null
     rm -f "$stamp"
+fi
+
+# 1b. The GOST PKI beside it (Tanba's own GOST code makes it).
+if [ ! -f "$pki/gost/manifest.json" ]; then
+    if "$python" -c 'import tanba.crypto.gost' 2>/dev/null; then
+        echo "softhsm-setup: making the GOST test PKI in $pki/gost" >&2
+        "$python" -m tanba.agent.setup.gost_pki "$pki/gost" >/dev/null
+    else
+        echo "softhsm-setup: $python cannot import tanba: no GOST test files (install Tanba in that venv)" >&2
+    fi
 fi
 
 # 2. SoftHSM configuration, pointing at DIR/tokens.

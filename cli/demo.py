@@ -75,21 +75,34 @@ def _workdir(given: Path | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, ...], tuple[str, ...], str, str]:
-    """(the test PKI, PKCS#12 files, PKCS#11 specs, PIN, what to tell the user)."""
+def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, ...], tuple[str, ...], str, str, tuple[Path, ...]]:
+    """(the test PKI, PKCS#12 files, PKCS#11 specs, PIN, what to tell the user, the GOST
+    PKI's root and CA certificates)."""
+    from tanba.agent.setup.gost_pki import GostManifest, make_gost_pki
     from tanba.agent.setup.testpki import P12_PASSWORD, Manifest, make_test_pki
 
     if softhsm_dir is not None:
         manifest = Manifest.load(softhsm_dir / "pki")
         os.environ["SOFTHSM2_CONF"] = str((softhsm_dir / "softhsm2.conf").resolve())
         module = os.environ.get("TANBA_PKCS11_MODULE", SOFTHSM_MODULE)
-        return (manifest, (), (f"AKKaztokenStore={module}",), SOFTHSM_PIN,
-                f"Keys: the SoftHSM token 'tanba-test' ({module}); its PIN is {SOFTHSM_PIN}.")
+        gost_dir = softhsm_dir / "pki" / "gost"
+        gost_files: tuple[Path, ...] = ()
+        gost_cas: tuple[Path, ...] = ()
+        note = ""
+        if (gost_dir / "manifest.json").exists():
+            token_gost = GostManifest.load(gost_dir)
+            gost_files, gost_cas = (token_gost.p12["gost-kz"],), (token_gost.root_pem, token_gost.ca_pem)
+            note = f" A GOST 2015 key (login and signing) in {gost_files[0]}; its password is {token_gost.password}."
+        return (manifest, gost_files, (f"AKKaztokenStore={module}",), SOFTHSM_PIN,
+                f"Keys: the SoftHSM token 'tanba-test' ({module}); its PIN is {SOFTHSM_PIN}.{note}", gost_cas)
     pki = work / "pki"
     manifest = Manifest.load(pki) if (pki / "manifest.json").exists() else make_test_pki(pki)
-    files = tuple(manifest.identities[name].p12 for name in DEMO_IDENTITIES)
+    gost_dir = pki / "gost"
+    gost = GostManifest.load(gost_dir) if (gost_dir / "manifest.json").exists() else make_gost_pki(gost_dir)
+    files = (*(manifest.identities[name].p12 for name in DEMO_IDENTITIES), gost.p12["gost-kz"])
     return (manifest, files, (), P12_PASSWORD,
-            f"Keys: {len(files)} test PKCS#12 files in {pki}; their password is {P12_PASSWORD}.")
+            f"Keys: {len(files)} test PKCS#12 files in {pki} (one a GOST 2015 key for login and signing, "
+            f"as NCA issues them); their password is {P12_PASSWORD}.", (gost.root_pem, gost.ca_pem))
 
 
 async def _run(work: Path, agent_port: int, page_port: int, approver: str, softhsm_dir: Path | None) -> None:
@@ -100,10 +113,12 @@ async def _run(work: Path, agent_port: int, page_port: int, approver: str, softh
     from tanba.agent.transport.server import AgentServer
     from tanba.agent.verify.chain import ChainValidator
 
-    manifest, p12, pkcs11, pin, keys_note = _keys(work, softhsm_dir)
+    manifest, p12, pkcs11, pin, keys_note, gost_cas = _keys(work, softhsm_dir)
     root = manifest.root_pem
+    gost_root = gost_cas[:1]
     # A portal knows its national CA's issuing certificates: auth tokens carry only the leaf.
-    validator = ChainValidator([root], intermediates=[manifest.intermediate_pem], revocation="soft", timeout=3.0)
+    validator = ChainValidator([root, *gost_root], intermediates=[manifest.intermediate_pem, *gost_cas[1:]],
+                               revocation="soft", timeout=3.0)
     demo = DemoServer(f"http://localhost:{page_port}", "", validator)
     try:
         await demo.start()
@@ -116,7 +131,7 @@ async def _run(work: Path, agent_port: int, page_port: int, approver: str, softh
     settings = Settings(
         port=agent_port, p12=p12, pkcs11=pkcs11, autodetect=False, allow_origin=(demo.origin,), tls=False,
         # the intermediate too: XML signatures carry only the signer's certificate
-        approver=approver, pin_file=pin_file, trust_anchor=(root, manifest.intermediate_pem),
+        approver=approver, pin_file=pin_file, trust_anchor=(root, manifest.intermediate_pem, *gost_cas),
     )
 
     def ready(server: AgentServer) -> None:

@@ -19,7 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 
+from tanba.agent.setup.gost_pki import GostManifest
 from tanba.agent.setup.testpki import Manifest
+from tanba.providers.certificate import CertInfo
+from tanba.providers.pkcs12 import Pkcs12Store
 
 SCRIPT = REPO / "softhsm-setup.sh"
 ON_TOKEN = ("rsa-auth", "rsa-sign", "ec-auth", "ec-sign")
@@ -257,3 +260,15 @@ def test_under_ci_every_kind_of_skip_fails_the_run(tmp_path: Path) -> None:
 def test_under_ci_passing_and_xfail_tests_stay_green(tmp_path: Path) -> None:
     res = _pytest_with_conftest(tmp_path, GREEN, ci=True)
     assert res.returncode == 0, res.stdout
+
+
+@pytest.mark.softhsm
+async def test_setup_makes_the_gost_files_beside_the_pki(softhsm_setup_dir: Path) -> None:
+    gost = GostManifest.load(softhsm_setup_dir / "pki" / "gost")
+    path = gost.p12["gost-kz"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    store = Pkcs12Store([path])
+    [identity] = await store.unlock_file(path, bytearray(gost.password.encode()))
+    info = CertInfo.from_certificate(identity.certificate, id=identity.id, storage="PKCS12")
+    assert info.algorithm == "GOST3410-2015-512" and info.purposes == ("sign", "auth")
+    await store.close()
