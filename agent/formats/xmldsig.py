@@ -24,6 +24,34 @@ a raw ``r||s`` SignatureValue (the Signer returns DER; it is converted here).  O
 exclusive C14N (``xml-exc-c14n#`` for SignedInfo, ``xml-exc-c14n#WithComments`` as the
 reference transform) and SHA-384/512 (digest and signature method both follow).
 
+GOST keys (DESIGN.md, "National algorithms") keep the same profile and take their family's
+URIs and hash, for DigestValue and SignedInfo alike; a request naming another hash for such
+a key is ``invalid_params`` (:func:`tanba.providers.keyalg.signing_hash`):
+
+* KZ GOST 34.310-2004: ``xmldsig-more#gost34310-gost34311`` / ``xmldsig-more#gost34311``;
+  KZ 2015: ``urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512``
+  / ``…:gostr34112015-512`` (``-256`` by analogy);
+* RU GOST R 34.10-2012: ``urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34102012-gostr34112012-256``
+  / ``…:gostr34112012-256`` (and ``-512``).
+
+How Kalkan encodes them, found on a real Kalkan document (``kalkan_gost2004.xml``, NCA test
+data, GOST 34.310-2004 key; pinned by ``tests/agent/verify/test_xml_gost.py``):
+
+* DigestValue is the GOST 34.311-95 hash exactly as the hash outputs it (what
+  ``tanba.crypto.hashes`` and the gost engine print; the reversed bytes do not match);
+* SignatureValue is the 64 bytes r_LE || s_LE over e = the SignedInfo hash (as output) read
+  little-endian — the NCA order of Kalkan's CMS SignerInfos.  Of the ten candidates tried
+  (as is, reversed, halves swapped, each half reversed, both; over the hash and over its
+  reverse) only this one verifies.  Byte for byte it is the RFC value s_BE || r_BE reversed
+  as a whole: the gost engine, given the key as a GOST 2001 key on the same curve
+  (CryptoPro-A), verifies ``value[::-1]`` over the same hash and refuses the value as is.
+
+So an XML SignatureValue is the signature in the family's own order, which is what
+``Signer.sign_digests(..., SignatureScheme.GOST3410)`` returns: r_LE || s_LE for KZ keys, and
+for RU keys the RFC 4491 order s || r big-endian that the gost engine produces and xmlsec's
+OpenSSL back end writes unchanged (its GOST signature format is "do nothing": the EVP bytes).
+RU DigestValues are likewise the Streebog output as is.
+
 Semantics of NCALayer's ``signXml(xml, tbsElementXPath, signatureParentElementXPath)``:
 
 * ``sign_element`` (XPath, empty = the document).  If it selects a sub-element that has an
@@ -72,7 +100,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -80,7 +107,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -90,9 +117,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from lxml import etree
 
+from tanba.agent.formats.digest import hash_bytes
 from tanba.agent.formats.xmlparse import DEFAULT_MAX_BYTES, has_xml_declaration, parse_xml_document
+from tanba.crypto.gost import Family
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
+from tanba.providers.keyalg import gost_public_key, key_family, signing_hash
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +143,33 @@ _HASHES: Final[dict[HashAlgorithm, type[hashes.HashAlgorithm]]] = {
     HashAlgorithm.SHA384: hashes.SHA384,
     HashAlgorithm.SHA512: hashes.SHA512,
 }
-_ID_ATTRIBUTES: Final = ("Id", "ID", "id")
+#: the attributes a bare-name reference (``URI="#value"``) may point at, here and in the verifier
+ID_ATTRIBUTES: Final = ("Id", "ID", "id")
 _NCNAME: Final = re.compile(r"[^\W\d][\w.\-]*\Z")
 
 
 @dataclass(frozen=True)
 class XmlSignOptions:
-    """``sign_element``/``parent`` are NCALayer's tbsElementXPath/signatureParentElementXPath."""
+    """``sign_element``/``parent`` are NCALayer's tbsElementXPath/signatureParentElementXPath.
+
+    ``hash_alg`` None: the key's own hash (SHA-256 for RSA/EC keys, the family's for GOST)."""
 
     sign_element: str = ""
     parent: str = ""
     exclusive: bool = False
-    hash_alg: HashAlgorithm = HashAlgorithm.SHA256
+    hash_alg: HashAlgorithm | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class _Method:
+    """How one certificate's key signs: scheme, hash, and the URIs that name them."""
+
+    scheme: SignatureScheme
+    hash_alg: HashAlgorithm
+    signature_uri: str
+    digest_uri: str
+    family: Family | None  # a GOST key's family; None for RSA/EC
 
 
 @dataclass
@@ -158,7 +202,7 @@ async def sign_xml_batch(
     document refuses the whole batch with ``invalid_params``.
     """
     options = options or XmlSignOptions()
-    scheme, method = _signature_method(cert, options.hash_alg)
+    method = _signature_method(cert, options.hash_alg)
     cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
     if not docs:
         return []
@@ -168,14 +212,14 @@ async def sign_xml_batch(
         lambda: [_prepare(doc, i, cert_b64, method, options) for i, doc in enumerate(docs)]
     )
     raw = await signer.sign_digests(
-        [p.signed_info_digest for p in pending], options.hash_alg, scheme
+        [p.signed_info_digest for p in pending], method.hash_alg, method.scheme
     )
     if len(raw) != len(pending):
         raise InternalError(f"signer returned {len(raw)} signatures for {len(pending)} digests")
     out = await asyncio.to_thread(
-        lambda: [_finish(p, s, cert, options.hash_alg) for p, s in zip(pending, raw, strict=True)]
+        lambda: [_finish(p, s, cert, method) for p, s in zip(pending, raw, strict=True)]
     )
-    log.info("signed %d XML document(s) (%s)", len(out), method.rsplit("#", 1)[-1])
+    log.info("signed %d XML document(s) (%s)", len(out), method.signature_uri.rsplit("#", 1)[-1].rsplit(":", 1)[-1])
     return out
 
 
@@ -191,8 +235,8 @@ def check_xml_batch(docs: Sequence[bytes], options: XmlSignOptions) -> None:
         _reference_uri(root, target, index)
 
 
-def _finish(p: _Pending, signature: bytes, cert: x509.Certificate, hash_alg: HashAlgorithm) -> bytes:
-    value = _check_and_encode(cert, p.signed_info_digest, signature, hash_alg)
+def _finish(p: _Pending, signature: bytes, cert: x509.Certificate, method: _Method) -> bytes:
+    value = _check_and_encode(cert, p.signed_info_digest, signature, method)
     p.signature_value.text = base64.b64encode(value).decode()
     data: bytes = etree.tostring(
         p.tree,
@@ -203,17 +247,29 @@ def _finish(p: _Pending, signature: bytes, cert: x509.Certificate, hash_alg: Has
     return data
 
 
-def _signature_method(cert: x509.Certificate, hash_alg: HashAlgorithm) -> tuple[SignatureScheme, str]:
-    key = cert.public_key()
+def _signature_method(cert: x509.Certificate, requested: HashAlgorithm | None) -> _Method:
+    """The scheme, hash and URIs for ``cert``'s key; ``invalid_params`` for a hash the key
+    does not sign with (a GOST key signs only with its family's)."""
+    hash_alg = signing_hash(cert, requested)
+    family = key_family(cert)
+    if family is not None:
+        gost_public_key(cert)  # a key Tanba cannot read is refused before anything is signed
+        return _Method(SignatureScheme.GOST3410, hash_alg, family.xml_signature_uri, family.xml_digest_uri, family)
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        raise InvalidParams("XML signatures need an RSA, EC or GOST key") from exc
     if isinstance(key, rsa.RSAPublicKey):
-        return SignatureScheme.RSA_PKCS1V15, f"{_MORE}rsa-{hash_alg.value}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return SignatureScheme.ECDSA, f"{_MORE}ecdsa-{hash_alg.value}"
-    raise InvalidParams("XML signatures need an RSA or EC key")
+        scheme, name = SignatureScheme.RSA_PKCS1V15, "rsa"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        scheme, name = SignatureScheme.ECDSA, "ecdsa"
+    else:
+        raise InvalidParams("XML signatures need an RSA, EC or GOST key")
+    return _Method(scheme, hash_alg, f"{_MORE}{name}-{hash_alg.value}", DIGEST_METHODS[hash_alg], None)
 
 
 def _prepare(
-    doc: bytes, index: int, cert_b64: str, method: str, options: XmlSignOptions
+    doc: bytes, index: int, cert_b64: str, method: _Method, options: XmlSignOptions
 ) -> _Pending:
     parsed = parse_xml_document(doc, max_bytes=options.max_bytes)
     tree, namespaces = parsed.tree, parsed.prefixes
@@ -227,19 +283,17 @@ def _prepare(
     # enveloped-signature transform leaves (the Signature is appended with no tail text).
     # URI="" and URI="#id" drop comments before the transforms (XML-DSig 4.3.3.3).
     covered = tree if uri == "" else target
-    digest = hashlib.new(
-        options.hash_alg.value, _c14n(covered, options.exclusive, index)
-    ).digest()
+    digest = hash_bytes(_c14n(covered, options.exclusive, index), method.hash_alg)
 
     sig = etree.SubElement(parent, f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
     signed_info = _child(sig, "SignedInfo")
     _child(signed_info, "CanonicalizationMethod", Algorithm=c14n_uri)
-    _child(signed_info, "SignatureMethod", Algorithm=method)
+    _child(signed_info, "SignatureMethod", Algorithm=method.signature_uri)
     ref = _child(signed_info, "Reference", URI=uri)
     transforms = _child(ref, "Transforms")
     _child(transforms, "Transform", Algorithm=ENVELOPED)
     _child(transforms, "Transform", Algorithm=transform_uri)
-    _child(ref, "DigestMethod", Algorithm=DIGEST_METHODS[options.hash_alg])
+    _child(ref, "DigestMethod", Algorithm=method.digest_uri)
     _child(ref, "DigestValue").text = base64.b64encode(digest).decode()
     value = _child(sig, "SignatureValue")
     _child(_child(_child(sig, "KeyInfo"), "X509Data"), "X509Certificate").text = cert_b64
@@ -249,7 +303,7 @@ def _prepare(
     signed_info_c14n = _c14n(signed_info, options.exclusive, index)
     return _Pending(
         tree=tree,
-        signed_info_digest=hashlib.new(options.hash_alg.value, signed_info_c14n).digest(),
+        signed_info_digest=hash_bytes(signed_info_c14n, method.hash_alg),
         signature_value=value,
         declaration=has_xml_declaration(doc),
     )
@@ -286,26 +340,42 @@ def _select(root: Any, xpath: str, namespaces: dict[str, str], what: str, index:
 def _reference_uri(root: Any, target: Any, index: int) -> str:
     if target is root:
         return ""
-    for name in _ID_ATTRIBUTES:
+    for name in ID_ATTRIBUTES:
         value = target.get(name)
         if value is not None:
             break
     else:
         return ""  # no Id to reference: sign the whole document
-    if not _NCNAME.match(value):
+    if not is_xml_name(value):
         raise InvalidParams(f"document {index}: the element's {name} is not an XML name")
-    same = root.xpath("count(//*[@Id=$v or @ID=$v or @id=$v])", v=value)
-    if same != 1:
+    if len(elements_with_id(root, value)) != 1:
         raise InvalidParams(f"document {index}: the element's {name} is not unique")
     return "#" + str(value)
 
 
-def _check_and_encode(
-    cert: x509.Certificate, digest: bytes, signature: bytes, hash_alg: HashAlgorithm
-) -> bytes:
-    """Verify the signer's answer against ``cert`` and turn ECDSA DER into r||s."""
+def is_xml_name(value: str) -> bool:
+    """Whether ``value`` can be an Id a bare-name ``URI="#value"`` points at (an NCName)."""
+    return _NCNAME.match(value) is not None
+
+
+def elements_with_id(root: Any, value: str) -> list[Any]:
+    """The elements whose :data:`ID_ATTRIBUTES` attribute is ``value`` (one XPath pass)."""
+    found = root.xpath("//*[@Id=$v or @ID=$v or @id=$v]", v=value)
+    assert isinstance(found, list)
+    return found
+
+
+def _check_and_encode(cert: x509.Certificate, digest: bytes, signature: bytes, method: _Method) -> bytes:
+    """Verify the signer's answer against ``cert`` and turn ECDSA DER into r||s.
+
+    A GOST signature comes from the Signer in its family's order, which is the XML layout
+    (see the module docstring): it is checked and kept as it is."""
+    if method.family is not None:
+        if not gost_public_key(cert).verify(digest, signature):
+            raise InternalError("the key did not produce a valid signature for its certificate")
+        return signature
     key = cert.public_key()
-    prehashed = Prehashed(_HASHES[hash_alg]())
+    prehashed = Prehashed(_HASHES[method.hash_alg]())
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, digest, padding.PKCS1v15(), prehashed)
