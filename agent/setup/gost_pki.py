@@ -8,6 +8,10 @@ the 2015 key encoding, certificates under PBE-SHA1-RC2-40, SHA-1 MAC, 2048 itera
   nonRepudiation + keyAgreement, EKU emailProtection + the individual mark, no clientAuth,
   as NCA issues since 2024);
 * ``gost-kz-revoked``: the same person, revoked in the CRL;
+* ``gost-kz-2004-expired``: a GOST 34.310-2004 signing key of the two-key era (KU
+  digitalSignature + nonRepudiation, EKU emailProtection: signing only; the 2004 key
+  encoding, a DER INTEGER), its certificate expired a month ago — what NCALayer's
+  ``allowExpired`` is for;
 
 and ``manifest.json`` (written last).  Everything is made with Tanba's own GOST code and
 asn1crypto (cryptography cannot sign with GOST keys); private keys are test material.
@@ -244,12 +248,21 @@ def make_gost_pki(outdir: Path) -> GostManifest:
         {"extn_id": "extended_key_usage", "critical": False, "extn_value": [EMAIL_PROTECTION, INDIVIDUAL]},
         {"extn_id": "certificate_policies", "critical": False, "extn_value": [{"policy_identifier": POLICY}]},
     ]
+    sign_2004_ext = [
+        {"extn_id": "key_usage", "critical": True, "extn_value": {"digital_signature", "non_repudiation"}},
+        {"extn_id": "extended_key_usage", "critical": False, "extn_value": [EMAIL_PROTECTION, INDIVIDUAL]},
+    ]
     files: dict[str, Path] = {}
     revoked: list[ax509.Certificate] = []
-    for name in ("gost-kz", "gost-kz-revoked"):
-        key = new_key()
-        cert = issue(key, _person(iin), (ca_key, ca), now - dt.timedelta(days=1), now + dt.timedelta(days=365),
-                     leaf_ext)
+    for name in ("gost-kz", "gost-kz-revoked", "gost-kz-2004-expired"):
+        if name.endswith("2004-expired"):
+            key = new_key(gost.KZ_2004, "1.2.398.3.10.1.1.1.1.1")
+            cert = issue(key, _person(iin), (ca_key, ca), now - dt.timedelta(days=400), now - dt.timedelta(days=30),
+                         sign_2004_ext)
+        else:
+            key = new_key()
+            cert = issue(key, _person(iin), (ca_key, ca), now - dt.timedelta(days=1), now + dt.timedelta(days=365),
+                         leaf_ext)
         if name.endswith("revoked"):
             revoked.append(cert)
         files[name] = outdir / f"{name}.p12"
