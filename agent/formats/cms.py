@@ -3,12 +3,13 @@
 A :class:`CmsBuilder` is made once per (certificate, chain, hash, scheme) and encodes up
 front everything that does not change between documents: the certificate set, the
 SignerIdentifier (issuerAndSerialNumber), the algorithm identifiers, and the signed
-attributes contentType and signingCertificateV2.  Per batch it encodes the signingTime;
+attributes contentType and (where the profile has it) signingCertificateV2.  Per batch it encodes the signingTime;
 per document only the messageDigest, the signature and the content differ, so a
 SignedData is a concatenation of pre-encoded DER pieces — asn1crypto is used to prepare
 the pieces and to parse existing CMS (timestamps), never per document.
 
-Profile (accepted by OpenSSL, BouncyCastle-based verifiers such as NCALayer's):
+Profile for RSA and EC keys (accepted by OpenSSL, BouncyCastle-based verifiers such as
+NCALayer's):
 - SignedData v1, eContentType id-data, content attached or detached;
 - SignerInfo v1, sid issuerAndSerialNumber, digestAlgorithm SHA-256/384/512 (parameters
   absent, RFC 5754);
@@ -17,11 +18,35 @@ Profile (accepted by OpenSSL, BouncyCastle-based verifiers such as NCALayer's):
 - signatureAlgorithm: rsaEncryption for PKCS#1 v1.5 (RFC 3370, what OpenSSL emits),
   id-RSASSA-PSS with explicit parameters (MGF1 same hash, salt = digest length),
   ecdsa-with-SHA256/384/512 (signature DER Ecdsa-Sig-Value).
+
+GOST keys sign with their family's own hash (:mod:`tanba.providers.keyalg`) and write what
+the real peers of each country write (:func:`profile_for`):
+
+- Kazakhstan (NCA's 2004 and 2015 keys) — byte for byte what Kalkan, NCA's library, writes
+  (``kalkan_gost2015_rsa.p7s``, ``kalkan_gost2004.p7s`` in the NCA test data):
+  digestAlgorithm {1.2.398.3.10.1.3.3 (2015-512) / …3.2 (2015-256) / …3.1 (34.311-95), NULL},
+  signatureAlgorithm {the family's signature OID, e.g. 1.2.398.3.10.1.1.2.3.2, NULL}, signed
+  attributes contentType, signingTime, messageDigest and nothing else.  signingCertificateV2
+  is left out: Kalkan never writes it, so NCA-side verifiers have never been shown one; its
+  ESSCertIDv2 would name either SHA-256 (a foreign hash inside an all-GOST signature, which
+  a GOST-only verifier cannot check) or a Kazakh hash OID no ESS reader knows.  Matching
+  Kalkan exactly keeps our signatures indistinguishable from the ones portals already take.
+- Russia (GOST R 34.10-2012) — what OpenSSL's gost engine writes for
+  ``openssl cms -sign -cades -md md_gost12_256``: digestAlgorithm {1.2.643.7.1.1.2.2 / .2.3,
+  NULL}, signatureAlgorithm {the *key* OID 1.2.643.7.1.1.1.1 / .1.2, NULL} (the engine, and
+  Rutoken, name the key rather than 1.2.643.7.1.1.3.x there), and signingCertificateV2 with
+  hashAlgorithm {the Streebog OID, NULL} and the Streebog hash of the certificate, as the
+  engine's CAdES mode (and CAdES-BES) has it.  The engine's smimeCapabilities attribute, an
+  OpenSSL default that says nothing about the signature, is not copied.
+
+The messageDigest is the hash output as it stands; the signature value comes from the
+signer already in the family's byte order (NCA: r‖s little-endian; RFC: s‖r big-endian).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -30,17 +55,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from asn1crypto import algos as aalgos
 from asn1crypto import cms as acms
 from asn1crypto import core as acore
 from asn1crypto import tsp as atsp
 from asn1crypto import x509 as ax509
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tanba.agent.formats import digest as _digest
+from tanba.crypto import gost
 from tanba.protocol.errors import InternalError, InvalidParams
+from tanba.providers import keyalg
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
+from tanba.providers.keyalg import default_scheme as default_scheme  # importable here as before
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +128,31 @@ _ECDSA_OIDS = {
     HashAlgorithm.SHA384: "1.2.840.10045.4.3.3",
     HashAlgorithm.SHA512: "1.2.840.10045.4.3.4",
 }
+#: the families whose CMS follows Kalkan (the others follow the gost engine)
+_KALKAN_FAMILIES = frozenset({gost.KZ_2004.key_oid, gost.KZ_2015_512.key_oid, gost.KZ_2015_256.key_oid})
 
 
 def digest_algorithm_der(alg: HashAlgorithm) -> bytes:
+    """A SHA-2 DigestAlgorithmIdentifier, parameters absent (RFC 5754).  A GOST hash has
+    one OID per country (:func:`gost_digest_algorithm_der`)."""
+    if alg not in _HASH_OIDS:
+        raise InvalidParams(f"{alg.value} is a national hash: its identifier depends on the key")
     return der_tlv(SEQ, _oid(_HASH_OIDS[alg]))
 
 
+def gost_digest_algorithm_der(family: gost.Family) -> bytes:
+    """The family's hash with NULL parameters (Kalkan and the gost engine alike)."""
+    return der_tlv(SEQ, _oid(family.hash_oid) + _NULL)
+
+
 def signature_algorithm_der(alg: HashAlgorithm, scheme: SignatureScheme) -> bytes:
+    """The signatureAlgorithm of an RSA or EC SignerInfo (GOST ones: :func:`profile_for`)."""
     if scheme is SignatureScheme.RSA_PKCS1V15:
         return der_tlv(SEQ, _oid("1.2.840.113549.1.1.1") + _NULL)
     if scheme is SignatureScheme.ECDSA:
         return der_tlv(SEQ, _oid(_ECDSA_OIDS[alg]))
+    if scheme is not SignatureScheme.RSA_PSS:
+        raise InvalidParams(f"scheme {scheme.value} has no RSA/EC signature algorithm")
     hash_id = digest_algorithm_der(alg)
     mgf = der_tlv(SEQ, _oid("1.2.840.113549.1.1.8") + hash_id)
     salt = bytes((0x02, 1, alg.digest_size))
@@ -118,20 +160,51 @@ def signature_algorithm_der(alg: HashAlgorithm, scheme: SignatureScheme) -> byte
     return der_tlv(SEQ, _oid("1.2.840.113549.1.1.10") + params)
 
 
-def default_scheme(certificate: x509.Certificate) -> SignatureScheme:
-    """PKCS#1 v1.5 for RSA keys, ECDSA for EC keys."""
-    key = certificate.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return SignatureScheme.RSA_PKCS1V15
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return SignatureScheme.ECDSA
-    raise InvalidParams(f"unsupported key type {type(key).__name__}")
-
-
 def check_scheme(certificate: x509.Certificate, scheme: SignatureScheme) -> None:
-    is_ec = default_scheme(certificate) is SignatureScheme.ECDSA
-    if is_ec != (scheme is SignatureScheme.ECDSA):
+    """``invalid_params`` unless ``scheme`` is one the certificate's key signs with: PKCS#1
+    v1.5 or PSS for RSA, ECDSA for EC, GOST R 34.10 for a national key."""
+    own = keyalg.default_scheme(certificate)
+    rsa_pss = own is SignatureScheme.RSA_PKCS1V15 and scheme is SignatureScheme.RSA_PSS
+    if scheme is not own and not rsa_pss:
         raise InvalidParams(f"scheme {scheme.value} does not fit the certificate's key")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The algorithm identifiers and the signing-certificate attribute of one SignerInfo."""
+
+    digest_alg: bytes  #: DigestAlgorithmIdentifier DER (SignedData and SignerInfo)
+    signature_alg: bytes  #: signatureAlgorithm DER
+    #: the hash of signingCertificateV2's ESSCertIDv2; None: the attribute is left out
+    ess_hash: HashAlgorithm | None
+
+
+def profile_for(certificate: x509.Certificate, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> Profile:
+    """What a SignerInfo for ``certificate`` names (see the module docstring for why)."""
+    family = keyalg.key_family(certificate)
+    if family is None:
+        digest_alg = digest_algorithm_der(hash_alg)
+        return Profile(digest_alg, signature_algorithm_der(hash_alg, scheme), HashAlgorithm.SHA256)
+    if hash_alg.value != family.hash:  # keyalg.signing_hash refuses this before
+        raise InvalidParams(f"a {family.name} key signs only with {family.hash}")
+    digest_alg = gost_digest_algorithm_der(family)
+    if family.key_oid in _KALKAN_FAMILIES:
+        return Profile(digest_alg, der_tlv(SEQ, _oid(family.signature_oid) + _NULL), None)
+    return Profile(digest_alg, der_tlv(SEQ, _oid(family.key_oid) + _NULL), hash_alg)
+
+
+def _hasher(alg: HashAlgorithm) -> Callable[[bytes], bytes]:
+    """bytes -> digest: hashlib's constructor for SHA-2 (the hot path), Tanba's own code
+    (through :mod:`~tanba.agent.formats.digest`) for the national hashes."""
+    if alg.national:
+        return functools.partial(_digest.hash_bytes, alg=alg)
+    constructor: Callable[[bytes], Any] = getattr(hashlib, alg.value)
+
+    def sha2(data: bytes) -> bytes:
+        digest: bytes = constructor(data).digest()
+        return digest
+
+    return sha2
 
 
 # ---------------------------------------------------------------- inputs
@@ -150,6 +223,15 @@ CmsInput = _digest.Source | PrecomputedDigest
 Progress = Callable[[int, int], None]
 
 _INLINE_LIMIT = 1 << 20  # larger documents, files and streams are hashed in a worker thread
+#: the national hashes are pure Python (Streebog about 1.5 MB/s): past a few KiB, or for
+#: more than a few signed-attribute sets, they are computed in a worker thread
+_NATIONAL_INLINE_LIMIT = 4096
+_NATIONAL_INLINE_ATTRS = 4
+
+
+def inline_limit(alg: HashAlgorithm) -> int:
+    """Bytes hashed on the event loop at most (more goes to a worker thread)."""
+    return _NATIONAL_INLINE_LIMIT if alg.national else _INLINE_LIMIT
 
 
 def _resolve(item: CmsInput, alg: HashAlgorithm, detached: bool) -> tuple[bytes | None, bytes]:
@@ -211,6 +293,24 @@ def _to_asn1(cert: x509.Certificate) -> ax509.Certificate:
     return ax509.Certificate.load(cert.public_bytes(Encoding.DER))
 
 
+def _signing_certificate_v2(cert: ax509.Certificate, cert_der: bytes, profile: Profile) -> bytes:
+    """signingCertificateV2 (RFC 5035): one ESSCertIDv2 naming ``cert``.  Its hashAlgorithm
+    is left out for SHA-256 (the DEFAULT) and written with the profile's digest identifier
+    otherwise (the gost engine's CAdES mode: Streebog with NULL)."""
+    assert profile.ess_hash is not None
+    cert_id: dict[str, Any] = {
+        "cert_hash": _digest.hash_bytes(cert_der, profile.ess_hash),
+        "issuer_serial": {
+            "issuer": [ax509.GeneralName({"directory_name": cert.issuer})],
+            "serial_number": cert.serial_number,
+        },
+    }
+    if profile.ess_hash is not HashAlgorithm.SHA256:
+        cert_id["hash_algorithm"] = aalgos.DigestAlgorithm.load(profile.digest_alg)
+    ess = atsp.SigningCertificateV2({"certs": [cert_id]})
+    return _attribute(_oid("1.2.840.113549.1.9.16.2.47"), bytes(ess.dump()))
+
+
 def _attribute(oid: bytes, value: bytes) -> bytes:
     return der_tlv(SEQ, oid + der_tlv(SET, value))
 
@@ -229,49 +329,39 @@ class CmsBuilder:
         self,
         certificate: x509.Certificate,
         chain: Sequence[x509.Certificate] = (),
-        hash_alg: HashAlgorithm = HashAlgorithm.SHA256,
+        hash_alg: HashAlgorithm | None = None,
         scheme: SignatureScheme | None = None,
         include_chain: bool = True,
     ) -> None:
+        """``hash_alg`` None: the key's own (SHA-256, or a GOST key's family hash); a hash
+        or scheme the key does not sign with is ``invalid_params``."""
         self.certificate = certificate
-        self.hash_alg = hash_alg
-        self.scheme = scheme or default_scheme(certificate)
+        self.hash_alg = keyalg.signing_hash(certificate, hash_alg)
+        self.scheme = scheme or keyalg.default_scheme(certificate)
         check_scheme(certificate, self.scheme)
-        self._hasher = getattr(hashlib, hash_alg.value)
+        self._hasher = _hasher(self.hash_alg)
+        self._inline = inline_limit(self.hash_alg)
+        profile = profile_for(certificate, self.hash_alg, self.scheme)
 
         cert = _to_asn1(certificate)
         self._cert_ders = [bytes(cert.dump())]
         if include_chain:
             self._cert_ders += [c.public_bytes(Encoding.DER) for c in chain]
         self._certs_field = der_tlv(CTX0, b"".join(self._cert_ders))
-        self.digest_alg = digest_algorithm_der(hash_alg)
+        self.digest_alg = profile.digest_alg
         self._sd_head = _V1 + der_tlv(SET, self.digest_alg)
         self._encap_detached = der_tlv(SEQ, OID_DATA)
-        self.signature_alg = signature_algorithm_der(hash_alg, self.scheme)
+        self.signature_alg = profile.signature_alg
         sid = acms.IssuerAndSerialNumber(
             {"issuer": cert.issuer, "serial_number": cert.serial_number}
         ).dump()
         self._si_head = _V1 + bytes(sid) + self.digest_alg
 
-        ess = atsp.SigningCertificateV2(
-            {
-                "certs": [
-                    {
-                        "cert_hash": hashlib.sha256(self._cert_ders[0]).digest(),
-                        "issuer_serial": {
-                            "issuer": [ax509.GeneralName({"directory_name": cert.issuer})],
-                            "serial_number": cert.serial_number,
-                        },
-                    }
-                ]
-            }
-        )
-        self._fixed_attrs = [
-            _attribute(OID_CONTENT_TYPE, OID_DATA),
-            _attribute(_oid("1.2.840.113549.1.9.16.2.47"), bytes(ess.dump())),
-        ]
-        self._md_prefix = _attribute(OID_MESSAGE_DIGEST, der_tlv(OCTETS, bytes(hash_alg.digest_size)))
-        self._md_prefix = self._md_prefix[: -hash_alg.digest_size]
+        self._fixed_attrs = [_attribute(OID_CONTENT_TYPE, OID_DATA)]
+        if profile.ess_hash is not None:
+            self._fixed_attrs.append(_signing_certificate_v2(cert, self._cert_ders[0], profile))
+        digest_size = self.hash_alg.digest_size
+        self._md_prefix = _attribute(OID_MESSAGE_DIGEST, der_tlv(OCTETS, bytes(digest_size)))[:-digest_size]
 
     # -- per batch / per document ------------------------------------------------
 
@@ -294,7 +384,7 @@ class CmsBuilder:
         """Signed-attribute bodies, and the digests to sign, for documents with ``digests``."""
         before, after, set_header, hasher = frame.before, frame.after, frame.set_header, self._hasher
         bodies = [before + d + after for d in digests]
-        return bodies, [hasher(set_header + b).digest() for b in bodies]
+        return bodies, [hasher(set_header + b) for b in bodies]
 
     def signer_info(self, frame: _Frame, body: bytes, signature: bytes) -> bytes:
         sig_hdr = _hdr(OCTETS, len(signature))
@@ -354,20 +444,24 @@ class CmsBuilder:
         """
         total = len(items)
         resolved: list[tuple[bytes | None, bytes]] = []
-        hasher = self._hasher
+        hasher, inline = self._hasher, self._inline
         for i, item in enumerate(items):
-            if type(item) is bytes and len(item) < _INLINE_LIMIT:  # the common, fast case
-                resolved.append((None if detached else item, hasher(item).digest()))
-            elif isinstance(item, (bytes, bytearray, PrecomputedDigest)) and len(
-                item.value if isinstance(item, PrecomputedDigest) else item
-            ) < _INLINE_LIMIT:
+            if type(item) is bytes and len(item) < inline:  # the common, fast case
+                resolved.append((None if detached else item, hasher(item)))
+            elif isinstance(item, PrecomputedDigest) or (
+                isinstance(item, (bytes, bytearray)) and len(item) < inline
+            ):
                 resolved.append(_resolve(item, self.hash_alg, detached))
             else:
                 resolved.append(await asyncio.to_thread(_resolve, item, self.hash_alg, detached))
             if progress is not None:
                 progress(i + 1, total)
         frame = self.frame(signing_time or datetime.now(timezone.utc))
-        bodies, to_sign = self.signed_attrs(frame, [d for _, d in resolved])
+        digests = [d for _, d in resolved]
+        if self.hash_alg.national and len(digests) > _NATIONAL_INLINE_ATTRS:
+            bodies, to_sign = await asyncio.to_thread(self.signed_attrs, frame, digests)
+        else:
+            bodies, to_sign = self.signed_attrs(frame, digests)
         signatures = await self._sign(signer, to_sign)
         assemble = self._assemble
         out = [

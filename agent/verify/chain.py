@@ -25,6 +25,30 @@ question to it) asked once, no redirects, no compressed bodies, bounded body siz
 certificate ever fetched (issuers come from the signature and the configuration).  A dead,
 hanging or spent responder yields ``unknown``, never ``good`` and never a hang.  The
 fetchers make no task: nothing of a check runs on once it has answered.
+
+A revoked certificate is reported ``revoked`` even when a CA certificate above it cannot be
+checked: the hard-fail pass stops at the first certificate without an answer (the root
+walks first), so when it ends ``unknown`` a second pass, over the answers already fetched,
+checks the end-entity certificate hard and the CAs leniently, and only a ``revoked`` it
+finds changes the verdict.  (NCA's root publishes its CRL on another host than the issuing
+CA; without the second pass an unreachable root CRL would hide a revoked leaf.)
+
+GOST certificates, CRLs and OCSP responses (DESIGN.md, "National algorithms"): pyhanko-
+certvalidator calls one ``SignatureValidator`` for all three; :class:`GostSignatureValidator`
+checks the signatures whose algorithm (signature OID, or key OID as some signers write)
+names a GOST family — the family's hash over the signed bytes, then
+:meth:`tanba.crypto.gost.PublicKey.verify` with the issuer's key read by
+:mod:`tanba.providers.gost_asn1` — and hands every other algorithm to pyhanko's default.
+Nothing else stands in the way, so the chain is pyhanko's walk, not one of our own:
+
+* the algorithm policy (``DisallowWeakAlgorithmsPolicy``) rejects only named weak hashes and
+  small RSA/DSA keys; a GOST OID maps to no asn1crypto name, so it has no hash to reject
+  and is not RSA/DSA;
+* asn1crypto's ``PublicKeyInfo`` raises KeyError on a GOST key's ``public_key`` field, but
+  pyhanko-certvalidator registers a fallback when imported (``asn1_types``: an unknown key
+  algorithm reads as a bit string), so the key hashes it takes (certificate registry, OCSP
+  CertID) work; ``tests/agent/verify/test_chain_gost.py`` holds it to that.  Nothing is
+  registered here.
 """
 
 from __future__ import annotations
@@ -40,8 +64,9 @@ from typing import Literal, TypeAlias
 
 from asn1crypto import cms, crl, ocsp, pem
 from asn1crypto import x509 as asn1_x509
+from asn1crypto import algos, keys
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext, errors
 from pyhanko_certvalidator.authority import Authority
@@ -51,11 +76,22 @@ from pyhanko_certvalidator.fetchers.common_utils import (
     format_ocsp_request,
     process_ocsp_response_data,
 )
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_SIGNATURE_VALIDATOR,
+    DEFAULT_VALIDATION_CONTEXT,
+    SignatureValidationContext,
+    SignatureValidator,
+)
 from pyhanko_certvalidator.util import get_ocsp_urls, get_relevant_crl_dps, issuer_serial
 
+from tanba.agent.formats.digest import hash_bytes
 from tanba.agent.http import MAX_CRL_BYTES, MAX_OCSP_BYTES, FetchError, RequestFetches, HttpClient
+from tanba.crypto import gost
 from tanba.protocol.errors import InvalidParams
 from tanba.protocol.methods.verify import Revocation
+from tanba.providers import gost_asn1
+from tanba.providers.base import HashAlgorithm
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +120,76 @@ _REVOCATION_ERRORS = (
 )
 
 
+#: the hard-fail pass: every certificate of the path that declares revocation sources
+_WHOLE_PATH = CertRevTrustPolicy(RevocationCheckingPolicy(
+    RevocationCheckingRule.CHECK_IF_DECLARED, RevocationCheckingRule.CHECK_IF_DECLARED))
+#: the second pass after an ``unknown``: is the end-entity certificate itself revoked?
+_LEAF_FIRST = CertRevTrustPolicy(RevocationCheckingPolicy(
+    RevocationCheckingRule.CHECK_IF_DECLARED, RevocationCheckingRule.CHECK_IF_DECLARED_SOFT))
+
+
+class GostSignatureValidator(SignatureValidator):
+    """Certificate, CRL and OCSP signatures: GOST ones checked here, the rest by pyhanko."""
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        family = gost.by_signature_oid(signature_algorithm["algorithm"].dotted)
+        if family is None:
+            DEFAULT_SIGNATURE_VALIDATOR.validate_signature(
+                signature, signed_data, public_key_info, signature_algorithm, context
+            )
+            return
+        key = _gost_key(public_key_info)
+        if key.family is not family:
+            raise InvalidSignature(f"a {family.name} signature from a {key.family.name} key")
+        digest = signed_data if context.prehashed else hash_bytes(signed_data, HashAlgorithm(family.hash))
+        if not key.verify(digest, signature):
+            raise InvalidSignature(f"{family.name} signature does not verify")
+
+
+def _gost_key(public_key_info: keys.PublicKeyInfo) -> gost.PublicKey:
+    """The issuer's GOST key; an RSA/EC key under a GOST signature is a bad signature, a
+    GOST key Tanba cannot read (an unknown curve) an unsupported algorithm."""
+    spki = bytes(public_key_info.dump())
+    if not gost_asn1.is_gost_spki(spki):
+        raise InvalidSignature("a GOST signature from a key that is not GOST")
+    try:
+        return gost_asn1.public_key_from_spki(spki)
+    except gost.UnsupportedKey as exc:
+        raise UnsupportedAlgorithm(f"GOST issuer key not usable: {exc}") from exc
+
+
+SIGNATURE_VALIDATOR = GostSignatureValidator()
+
+
 @dataclass(frozen=True)
 class ChainStatus:
     chain_valid: bool
     revocation: Revocation
     problems: tuple[str, ...] = ()
+
+
+def load_crls(paths: Iterable[Path | str]) -> list[crl.CertificateList]:
+    """CRLs from PEM/DER files (a PEM file may hold several); InvalidParams for a file that
+    cannot be read."""
+    out: list[crl.CertificateList] = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+            ders = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
+            for der in ders:
+                revocations = crl.CertificateList.load(der)
+                _ = revocations["tbs_cert_list"]["issuer"].human_friendly  # parse now: a broken file fails here
+                out.append(revocations)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidParams(f"cannot read CRL {path}: {exc}") from exc
+    return out
 
 
 def load_anchors(sources: Iterable[AnchorSource]) -> list[asn1_x509.Certificate]:
@@ -295,19 +396,24 @@ class ChainValidator:
         timeout: float = 10.0,
         intermediates: Sequence[AnchorSource] = (),
         http: HttpClient | None = None,
+        crls: Sequence[Path | str] = (),
     ) -> None:
         """``timeout``: seconds of revocation checking per verify request, all its signers
         together (see :meth:`fetches`).
         ``intermediates``: CA certificates offered for path building but not trusted
         (e.g. a national CA's issuing certificates, which XML signatures rarely carry).
         ``http``: the session revocation checks share (the agent's, which outlives a
-        reload); without it the validator keeps its own, closed by :meth:`aclose`."""
+        reload); without it the validator keeps its own, closed by :meth:`aclose`.
+        ``crls``: CRL files the caller already has (a CA's published CRL, for a machine
+        without access to it); their signatures are checked like fetched ones, and fetching
+        still happens for what they do not answer."""
         if revocation not in ("require", "soft", "off"):
             raise ValueError(f"unknown revocation policy {revocation!r}")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._anchors = load_anchors(trust_anchors)
         self._known = load_anchors(intermediates)
+        self._crls = load_crls(crls)
         self.revocation = revocation
         self.timeout = timeout
         self._own_http = http is None
@@ -381,6 +487,7 @@ class ChainValidator:
                 moment=moment,
                 allow_fetching=False,
                 revocation_mode="soft-fail",
+                signature_validator=SIGNATURE_VALIDATOR,
             )
             await CertificateValidator(leaf, validation_context=context).async_validate_path()
         except errors.PathBuildingError as exc:
@@ -415,14 +522,35 @@ class ChainValidator:
     async def _revocation_pass(
         self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate], fetches: RequestFetches
     ) -> Revocation:
+        """The hard-fail pass, then (when it ends ``unknown``) the end-entity pass: see the
+        module docstring.  Both share the fetchers, so nothing is asked twice."""
         ocsp_fetcher, crl_fetcher = _OCSPFetcher(fetches), _CRLFetcher(fetches)
+        fetchers = Fetchers(ocsp_fetcher=ocsp_fetcher, crl_fetcher=crl_fetcher, cert_fetcher=_NoCertificates())
+        try:
+            status = await self._revocation_run(leaf, others, fetchers, _WHOLE_PATH)
+            if status == "unknown" and await self._revocation_run(leaf, others, fetchers, _LEAF_FIRST) == "revoked":
+                status = "revoked"
+            return status
+        finally:
+            ocsp_fetcher.release()
+            crl_fetcher.release()
+
+    async def _revocation_run(
+        self,
+        leaf: asn1_x509.Certificate,
+        others: list[asn1_x509.Certificate],
+        fetchers: Fetchers,
+        policy: CertRevTrustPolicy,
+    ) -> Revocation:
         try:
             context = ValidationContext(
                 trust_roots=self._anchors,
                 other_certs=others,
                 allow_fetching=True,
-                revocation_mode="hard-fail",
-                fetchers=Fetchers(ocsp_fetcher=ocsp_fetcher, crl_fetcher=crl_fetcher, cert_fetcher=_NoCertificates()),
+                revinfo_policy=policy,
+                fetchers=fetchers,
+                crls=self._crls,
+                signature_validator=SIGNATURE_VALIDATOR,
             )
             await CertificateValidator(leaf, validation_context=context).async_validate_path()
         except errors.RevokedError as exc:
@@ -433,7 +561,4 @@ class ChainValidator:
             logger.info("revocation status unknown: %s", exc)
             _forget_frames(exc)
             return "unknown"
-        finally:
-            ocsp_fetcher.release()
-            crl_fetcher.release()
         return "good"

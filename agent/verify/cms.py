@@ -7,13 +7,25 @@ digest (``digest``, computed with the signer's digest algorithm).
 For every SignerInfo: find the signer certificate (issuerAndSerialNumber or
 subjectKeyIdentifier), check contentType and messageDigest, verify the signature over the
 DER of the signed attributes (or over the content when there are none) with RSA PKCS#1 v1.5,
-RSA-PSS or ECDSA and SHA-256/384/512, check signingCertificate(V2) names that certificate,
+RSA-PSS or ECDSA and SHA-256/384/512, or GOST (see below), check signingCertificate(V2)
+names that certificate,
 check a signatureTimeStampToken (imprint = hash of this signature value, the TSA's own
 CMS signature, the TSA certificate's chain and timeStamping EKU), then the signer's chain
 and revocation through :class:`~tanba.agent.verify.chain.ChainValidator` — at the
 timestamp's genTime when a trusted timestamp exists, else now.  Revocation data is fetched
 only for a signer whose signature verified and whose chain reaches a trust anchor, and all
 signers of one message share one time budget, fetch count and per-URL cache.
+
+GOST signers (Kazakhstan's NCA keys as Kalkan writes them, Russian GOST R 34.10-2012 keys
+as the gost engine and CryptoPro do): the digestAlgorithm is the family's hash (Kazakh or
+Russian OID), the signatureAlgorithm names the family's signature OID or — as the gost
+engine and Rutoken write — the key OID; both are accepted.  The signature is checked with
+:meth:`tanba.crypto.gost.PublicKey.verify` over the family hash of the DER signed
+attributes.  The key comes from the certificate's SubjectPublicKeyInfo bytes through
+:mod:`tanba.providers.gost_asn1` (neither asn1crypto nor cryptography reads GOST keys).  The
+national hashes are pure Python, so such signers are checked in a worker thread.  An
+algorithm not known here makes that signer ``unsupported_algorithm``; the message's other
+signers are still checked and reported.
 
 Malformed input raises :class:`~tanba.protocol.errors.InvalidParams`; it never yields
 ``valid``.  A signature that parses but fails a check yields ``valid: false`` with problem
@@ -40,10 +52,14 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from tanba.agent.formats.digest import hash_bytes
 from tanba.agent.http import RequestFetches
 from tanba.agent.verify.chain import ChainValidator
+from tanba.crypto import gost
 from tanba.protocol.errors import InvalidParams
 from tanba.protocol.methods.verify import SignerResult, VerifyResult
+from tanba.providers import gost_asn1
+from tanba.providers.base import HashAlgorithm
 from tanba.providers.certificate import to_pem
 
 logger = logging.getLogger(__name__)
@@ -56,6 +72,8 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 _WEAK = frozenset({"md5", "sha1", "sha224"})
+#: content checked on the event loop at most; more (or any GOST signer) goes to a thread
+_INLINE_CONTENT = 1 << 20
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 _EKU_TIMESTAMPING = "time_stamping"
 
@@ -174,7 +192,11 @@ async def _check_offline(
     if attached is not None and data is not None and attached != data:
         checked = _Checked(_find_signer_cert(signed, info), ("message_digest_mismatch",), None)
     else:
-        checked = check_signer_info(signed, info, attached if attached is not None else data, digest)
+        content = attached if attached is not None else data
+        if _heavy(info, content):
+            checked = await asyncio.to_thread(check_signer_info, signed, info, content, digest)
+        else:
+            checked = check_signer_info(signed, info, content, digest)
     if checked.cert is None:
         return _Offline(None, (), checked.signing_time, None, checked.problems)
     problems = list(checked.problems)
@@ -187,6 +209,16 @@ async def _check_offline(
             problems.append(ts_problem)
     others = tuple(c for c in certs if c is not checked.cert)
     return _Offline(checked.cert, others, checked.signing_time, timestamp, tuple(problems))
+
+
+def _heavy(info: cms.SignerInfo, content: bytes | None) -> bool:
+    """Whether checking ``info`` may take more than a few milliseconds: a national hash or
+    signature (pure Python), or a large content."""
+    if content is not None and len(content) > _INLINE_CONTENT:
+        return True
+    digest_oid = info["digest_algorithm"]["algorithm"].dotted
+    signature_oid = info["signature_algorithm"]["algorithm"].dotted
+    return gost.hash_of_oid(digest_oid) is not None or gost.by_signature_oid(signature_oid) is not None
 
 
 async def _check_chains(offline: list[_Offline], validator: ChainValidator) -> list[_Outcome]:
@@ -231,10 +263,9 @@ def check_signer_info(
     if cert is None:
         return _Checked(None, ("signer_certificate_missing",), None)
     try:
-        digest_name = info["digest_algorithm"]["algorithm"].native
-        hash_cls = _hash(digest_name)
+        digest_alg = _digest_alg(info["digest_algorithm"])
         if content is not None:
-            content_digest: bytes | None = _digest(hash_cls, content)
+            content_digest: bytes | None = hash_bytes(content, digest_alg)
         else:
             content_digest = digest
         attrs = info["signed_attrs"]
@@ -243,11 +274,11 @@ def check_signer_info(
         if attrs.native is None:
             if content_digest is None:
                 raise _Bad("content_missing")
-            _verify_signature(cert, info, hash_cls, None, content_digest)
+            _verify_signature(cert, info, digest_alg, None, content_digest)
         else:
             _check_signed_attrs(signed, info, cert, content_digest)
             signed_der = b"\x31" + attrs.dump()[1:]  # [0] IMPLICIT -> SET OF, as signed
-            _verify_signature(cert, info, hash_cls, signed_der, None)
+            _verify_signature(cert, info, digest_alg, signed_der, None)
     except _Bad as bad:
         return _Checked(cert, (str(bad.args[0]),), signing_time)
     return _Checked(cert, (), signing_time)
@@ -269,18 +300,16 @@ def _check_signed_attrs(
 
 def _check_signing_certificate(info: cms.SignerInfo, cert: asn1_x509.Certificate) -> None:
     """signingCertificateV2 (or v1): its first ESSCertID must name the signer certificate."""
-    for name, default_hash in (("signing_certificate_v2", "sha256"), ("signing_certificate", "sha1")):
+    for name in ("signing_certificate_v2", "signing_certificate"):
         attr = _single_attr(info, name)
         if attr is None:
             continue
         first = attr["certs"][0]
-        algo = default_hash
         if name == "signing_certificate_v2":
-            algo = first["hash_algorithm"]["algorithm"].native
-        if algo not in _HASHES and algo != "sha1":
-            raise _Bad("unsupported_algorithm")
-        hash_cls = hashes.SHA1 if algo == "sha1" else _HASHES[algo]
-        if not hmac.compare_digest(_digest(hash_cls, cert.dump()), first["cert_hash"].native):
+            cert_hash = hash_bytes(cert.dump(), _digest_alg(first["hash_algorithm"]))
+        else:
+            cert_hash = _digest(hashes.SHA1, cert.dump())
+        if not hmac.compare_digest(cert_hash, first["cert_hash"].native):
             raise _Bad("signing_certificate_mismatch")
         issuer_serial = first["issuer_serial"]
         if issuer_serial.native is not None and (
@@ -292,13 +321,21 @@ def _check_signing_certificate(info: cms.SignerInfo, cert: asn1_x509.Certificate
 def _verify_signature(
     cert: asn1_x509.Certificate,
     info: cms.SignerInfo,
-    digest_hash: type[hashes.HashAlgorithm],
+    digest_alg: HashAlgorithm,
     message: bytes | None,
     prehashed: bytes | None,
 ) -> None:
     """Verify SignerInfo.signature over ``message`` (or a precomputed content digest)."""
     algo = info["signature_algorithm"]
-    kind = algo.signature_algo
+    family = gost.by_signature_oid(algo["algorithm"].dotted)
+    if family is not None:
+        _verify_gost(cert, family, digest_alg, info["signature"].native, message, prehashed)
+        return
+    try:
+        kind = algo.signature_algo
+    except ValueError as exc:  # an OID asn1crypto does not know
+        raise _Bad("unsupported_algorithm") from exc
+    digest_hash = _hash(digest_alg.value)  # a GOST hash under an RSA/EC signature: unsupported
     hash_cls = digest_hash
     pss: padding.PSS | None = None
     if kind == "rsassa_pss":
@@ -313,6 +350,8 @@ def _verify_signature(
             raise _Bad("unsupported_algorithm") from exc
     if prehashed is not None and hash_cls is not digest_hash:
         raise _Bad("unsupported_algorithm")
+    if gost_asn1.is_gost_spki(cert["tbs_certificate"]["subject_public_key_info"].dump()):
+        raise _Bad("signature_invalid")  # an RSA/EC algorithm named for a GOST key
     try:
         key = x509.load_der_x509_certificate(cert.dump()).public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -338,6 +377,36 @@ def _verify_signature(
         raise _Bad("signature_invalid") from exc
 
 
+def _verify_gost(
+    cert: asn1_x509.Certificate,
+    family: gost.Family,
+    digest_alg: HashAlgorithm,
+    signature: bytes,
+    message: bytes | None,
+    prehashed: bytes | None,
+) -> None:
+    """A GOST signature: the family's own hash, the certificate's key of that family."""
+    if digest_alg.value != family.hash:
+        raise _Bad("unsupported_algorithm")  # no peer signs GOST over another hash
+    spki = cert["tbs_certificate"]["subject_public_key_info"].dump()
+    if not gost_asn1.is_gost_spki(spki):
+        raise _Bad("signature_invalid")  # a GOST algorithm named for an RSA/EC key
+    try:
+        key = gost_asn1.public_key_from_spki(spki)
+    except gost.UnsupportedKey as exc:  # an unknown curve, a broken point
+        logger.info("GOST signer key not usable: %s", exc)
+        raise _Bad("unsupported_algorithm") from exc
+    if key.family is not family:
+        raise _Bad("signature_invalid")  # e.g. a 256-bit signature named for a 512-bit key
+    if prehashed is not None:
+        digest = prehashed
+    else:
+        assert message is not None
+        digest = hash_bytes(message, digest_alg)
+    if not key.verify(digest, signature):
+        raise _Bad("signature_invalid")
+
+
 async def _check_timestamp(
     token: cms.ContentInfo,
     signature_value: bytes,
@@ -358,8 +427,8 @@ async def _check_timestamp(
         tst_der = bytes(eci["content"])
         tst = tsp.TSTInfo.load(tst_der)
         imprint = tst["message_imprint"]
-        imprint_hash = _hash(imprint["hash_algorithm"]["algorithm"].native)
-        if not hmac.compare_digest(_digest(imprint_hash, signature_value), imprint["hashed_message"].native):
+        imprint_hash = _digest_alg(imprint["hash_algorithm"])
+        if not hmac.compare_digest(hash_bytes(signature_value, imprint_hash), imprint["hashed_message"].native):
             logger.info("timestamp imprint is not over this signature")
             return None, "timestamp_invalid"
         tsa_info = signed["signer_infos"][0]
@@ -419,6 +488,18 @@ def _attr(attrs: cms.CMSAttributes, name: str) -> Any:
     if len(found) > 1 or len(found[0]["values"]) != 1:
         raise InvalidParams(f"attribute {name} must occur once with one value")
     return found[0]["values"][0]
+
+
+def _digest_alg(identifier: Any) -> HashAlgorithm:
+    """The hash a DigestAlgorithmIdentifier names: SHA-2, or a national hash by its Kazakh
+    or Russian OID; anything else is ``weak_algorithm`` / ``unsupported_algorithm``."""
+    name = identifier["algorithm"].native
+    if name in _HASHES:
+        return HashAlgorithm(name)
+    national = gost.hash_of_oid(identifier["algorithm"].dotted)
+    if national is not None:
+        return HashAlgorithm(national)
+    raise _Bad("weak_algorithm" if name in _WEAK else "unsupported_algorithm")
 
 
 def _hash(name: str) -> type[hashes.HashAlgorithm]:

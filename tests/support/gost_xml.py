@@ -115,6 +115,8 @@ class GostSigner(Signer):
         self.corrupt = corrupt  # return a signature of other bytes (a broken token)
         self.asked: list[tuple[HashAlgorithm, SignatureScheme]] = []
         self.batches: list[int] = []
+        #: one (batch size, hash, scheme) per sign_digests call
+        self.calls: list[tuple[int, HashAlgorithm, SignatureScheme]] = []
 
     async def sign_digest(self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme) -> bytes:
         self.asked.append((hash_alg, scheme))
@@ -126,6 +128,7 @@ class GostSigner(Signer):
         self, digests: Sequence[bytes], hash_alg: HashAlgorithm, scheme: SignatureScheme
     ) -> list[bytes]:
         self.batches.append(len(digests))
+        self.calls.append((len(digests), hash_alg, scheme))
         return await super().sign_digests(digests, hash_alg, scheme)
 
     async def close(self) -> None:

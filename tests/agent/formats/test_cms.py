@@ -63,7 +63,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("hash_alg", list(H))
+@pytest.mark.parametrize("hash_alg", [H.SHA256, H.SHA384, H.SHA512])  # RSA and EC keys: SHA-2
 @pytest.mark.parametrize(("name", "scheme"), CASES)
 async def test_attached_and_detached_verify_with_openssl(
     pki: Manifest, tmp_path: Path, name: str, scheme: SignatureScheme, hash_alg: HashAlgorithm

@@ -34,7 +34,7 @@ def openssl_verify(signer: Signer, tmp_path: Path, data: Path, signature: bytes,
     [("rsa-sign", SignatureScheme.RSA_PKCS1V15), ("rsa-sign", SignatureScheme.RSA_PSS),
      ("ec-sign", SignatureScheme.ECDSA)],
 )
-@pytest.mark.parametrize("alg", list(HashAlgorithm))
+@pytest.mark.parametrize("alg", [a for a in HashAlgorithm if not a.national])  # GOST: test_raw_gost.py
 async def test_raw_signature_verifies_with_openssl(
     pki: Manifest, tmp_path: Path, name: str, scheme: SignatureScheme, alg: HashAlgorithm
 ) -> None:
