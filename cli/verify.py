@@ -78,6 +78,8 @@ def _print(result: VerifyResult) -> None:
     "--revocation", type=click.Choice(["require", "soft", "off"]), default="soft", show_default=True,
     help="require: unknown status makes a signature invalid; off: no OCSP/CRL requests.",
 )
+@click.option("--crl", "crls", type=_FILE, multiple=True,
+              help="A CRL you already have (PEM/DER), checked like a fetched one; repeatable.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds allowed for all OCSP/CRL checks of the signature together.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -88,6 +90,7 @@ def command(
     anchors: tuple[Path, ...],
     intermediates: tuple[Path, ...],
     revocation: str,
+    crls: tuple[Path, ...],
     timeout: float,
     as_json: bool,
 ) -> None:
@@ -98,6 +101,7 @@ def command(
             revocation=revocation,  # type: ignore[arg-type]  # checked by click.Choice
             timeout=timeout,
             intermediates=list(intermediates),
+            crls=list(crls),
         )
         result = asyncio.run(
             _run(signature.read_bytes(), data.read_bytes() if data else None, fmt, validator)

@@ -45,16 +45,6 @@ def default_scheme(certificate: x509.Certificate) -> SignatureScheme:
     raise InvalidParams(f"unsupported key type {type(key).__name__}")
 
 
-def hash_fits(certificate: x509.Certificate, requested: HashAlgorithm | None) -> bool:
-    """Whether the key can sign with ``requested`` (None: its own default always fits)."""
-    if requested is None:
-        return True
-    family = key_family(certificate)
-    if family is None:
-        return not requested.national
-    return requested.value == family.hash
-
-
 def signing_hash(certificate: x509.Certificate, requested: HashAlgorithm | None) -> HashAlgorithm:
     """The hash this key signs with for a request naming ``requested`` (None: the default)."""
     family = key_family(certificate)

@@ -41,7 +41,6 @@ from tanba.protocol.errors import (
     Busy,
     InvalidParams,
     NoCertificate,
-    OriginDenied,
     PinLocked,
     StoreError,
     TanbaError,

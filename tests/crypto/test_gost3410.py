@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from support.gost_engine import openssl
 from tanba.crypto import curves, gost3410 as g
 
 
@@ -123,29 +123,13 @@ def test_round_trip(curve: curves.Curve) -> None:
     assert not g.verify_nca(curve, other, digest, nca)
 
 
-OPENSSL_CNF = """openssl_conf = openssl_def
-[openssl_def]
-engines = engine_section
-[engine_section]
-gost = gost_section
-[gost_section]
-engine_id = gost
-dynamic_path = /usr/lib/x86_64-linux-gnu/engines-3/gost.so
-default_algorithms = ALL
-"""
-
-
 @pytest.mark.parametrize(("algorithm", "curve"), [("gost2012_256", curves.CRYPTOPRO_A),
                                                   ("gost2012_512", curves.TC26_512_A)])
 def test_against_openssl_gost_engine(tmp_path: Path, algorithm: str,
                                      curve: curves.Curve) -> None:
-    tmp = tmp_path
-    (tmp / "o.cnf").write_text(OPENSSL_CNF)
-    env = dict(os.environ, OPENSSL_CONF=str(tmp / "o.cnf"))
-
     def ossl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["openssl", *args], cwd=tmp, env=env, capture_output=True,
-                              text=True, check=check, timeout=20)
+        done = openssl(tmp_path, *args, check=check)
+        return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
 
     ossl("genpkey", "-algorithm", algorithm, "-pkeyopt", "paramset:A", "-out", "key.pem")
     text = ossl("pkey", "-in", "key.pem", "-text", "-noout").stdout
@@ -158,14 +142,14 @@ def test_against_openssl_gost_engine(tmp_path: Path, algorithm: str,
     assert g.public_key(curve, d) == q_pt
     pub = g.encode_public_key(curve, q_pt)
     digest = secrets.token_bytes(curve.size)
-    (tmp / "dig").write_bytes(digest)
+    (tmp_path / "dig").write_bytes(digest)
     ossl("pkeyutl", "-sign", "-inkey", "key.pem", "-in", "dig", "-out", "sig")
-    theirs = (tmp / "sig").read_bytes()
+    theirs = (tmp_path / "sig").read_bytes()
     assert g.verify_rfc(curve, pub, digest, theirs)  # s||r big-endian, digest little-endian
     assert not g.verify_rfc(curve, pub, digest[::-1], theirs)
-    (tmp / "mine").write_bytes(g.sign_rfc(curve, d, digest))
+    (tmp_path / "mine").write_bytes(g.sign_rfc(curve, d, digest))
     assert ossl("pkeyutl", "-verify", "-inkey", "key.pem", "-in", "dig",
                 "-sigfile", "mine", check=False).returncode == 0
-    (tmp / "bad").write_bytes(g.sign_rfc(curve, d, bytes([digest[0] ^ 1]) + digest[1:]))
+    (tmp_path / "bad").write_bytes(g.sign_rfc(curve, d, bytes([digest[0] ^ 1]) + digest[1:]))
     assert ossl("pkeyutl", "-verify", "-inkey", "key.pem", "-in", "dig",
                 "-sigfile", "bad", check=False).returncode != 0

@@ -58,7 +58,8 @@ function raw(client, request) {
   out.cadesAttached = await outcome(c.createCAdESFromBase64(P12, input.doc, 'SIGNATURE', true));
   out.cadesDetachedToken = await outcome(c.createCAdESFromBase64(TOKEN, input.doc, 'SIGNATURE', false));
   out.cadesAuth = await outcome(c.createCAdESFromBase64(P12, input.challenge, 'AUTHENTICATION', true));
-  out.cadesHash = await outcome(c.createCAdESFromBase64Hash(P12, input.docSha256, 'SIGNATURE'));
+  // the page hashes with the key's own hash: SHA-256 for RSA, Streebog for NCA's GOST keys
+  out.cadesHash = await outcome(c.createCAdESFromBase64Hash(P12, input.docHash || input.docSha256, 'SIGNATURE'));
   out.cmsWithTimestamp = await outcome(c.createCMSSignatureFromBase64(P12, input.doc, 'SIGNATURE', false));
 
   out.signXml = await outcome(c.signXml(P12, input.xml, 'SIGNATURE', '', ''));

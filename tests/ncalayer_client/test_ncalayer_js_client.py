@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 
 from support.agent import PORTAL
@@ -95,7 +96,7 @@ def _ok(out: dict[str, Any], step: str) -> Any:
     return out[step].get("value")  # JSON drops an undefined value (changeLocale)
 
 
-async def _drive(url: str, workdir: Path) -> dict[str, Any]:
+async def _drive(url: str, workdir: Path, **extra: Any) -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is not installed"
     assert (HERE / "node_modules" / "ncalayer-js-client").is_dir(), "run `npm ci` in tests/ncalayer_client"
@@ -107,6 +108,7 @@ async def _drive(url: str, workdir: Path) -> dict[str, Any]:
         "xml": XML,
         "xmls": XMLS,
         "cancelDoc": b64(CANCEL),
+        **extra,
     }
     (workdir / "input.json").write_text(json.dumps(data), "utf-8")
     proc = await asyncio.create_subprocess_exec(
@@ -203,3 +205,76 @@ async def test_ncalayer_js_client_against_the_agent(tmp_path: Path, pki: Manifes
     assert out["badArgument"]["ok"] is False and out["badArgument"]["message"].startswith("500: ")
     assert json.loads(out["unknownModule"]["raw"]) == {"success": False, "errorCode": "MODULE_NOT_FOUND"}
     assert out["unknownModule"]["ok"] is False
+
+
+NCA = Path(__file__).resolve().parents[2] / "../shared/testdata/nca"
+
+
+class NcaUser(DeskUser):
+    """The owner of NCA's test key file (password Qwerty12); refuses CANCEL ME documents."""
+
+    async def get_pin(self, request: PinRequest) -> bytearray | None:
+        self.pin = "Qwerty12"
+        return await ScriptedConsent.get_pin(self, request)
+
+
+@pytest.mark.skipif(not NCA.exists(), reason="NCA test data (../shared/testdata/nca) not present")
+async def test_ncalayer_js_client_with_nca_s_gost_key(tmp_path: Path, pki: Manifest) -> None:
+    """The same client run with only NCA's one-key-per-person GOST file: every P12 step
+    signs with that key (SIGNATURE and AUTHENTICATION alike), CMS checked by the test's own
+    GOST CMS check and by Tanba's verifier with NCA's chain, XML by Tanba's verifier."""
+    from support.gost_cms import check_gost_cms
+    from tanba.agent.verify.chain import ChainValidator
+    from tanba.agent.verify.cms import verify_cms
+    from tanba.agent.verify.xml import verify_xml
+    from tanba.crypto import hashes
+    from tanba.providers.pkcs12 import Pkcs12Store
+    from tanba.providers.registry import Stores
+    from support.agent import running_agent
+
+    user = NcaUser()
+    stores = Stores([Pkcs12Store([NCA / "individual_valid.p12"])])
+    with TsaServer(pki.tsa_pem, pki.tsa_key_pem) as tsa:
+        settings = Settings(allow_origin=(PORTAL,), tsa_url=tsa.url, autodetect=False)
+        try:
+            async with running_agent(tmp_path, user, settings, stores=stores) as server:
+                out = await _drive(f"ws://127.0.0.1:{server.port}/", tmp_path,
+                                   docHash=b64(hashes.digest("streebog512", DOC)))
+        finally:
+            await stores.close()
+    validator = ChainValidator([NCA / "root_test_gost_2022.cer"], intermediates=[NCA / "nca_gost2022_test.cer"],
+                               revocation="off")
+
+    async def tanba_says_valid(cms: bytes, content: bytes | None = None) -> None:
+        result = await verify_cms(cms, validator, data=content)
+        assert result.valid and result.signers[0].chain_valid, result
+
+    info = _ok(out, "getKeyInfo")
+    assert info["algorithm"] == "ECGOST3410-2015" and "IIN123456789011" in info["subjectDn"]
+    attached = base64.b64decode(_ok(out, "cadesAttached"))
+    assert check_gost_cms(attached)[1] == DOC
+    await tanba_says_valid(attached)
+    assert check_gost_cms(base64.b64decode(_ok(out, "cadesAuth")))[1] == CHALLENGE  # the one key logs in too
+    assert any(k == "confirm" and q.action is Action.AUTH for k, q in user.asked)
+    over_hash = base64.b64decode(_ok(out, "cadesHash"))
+    check_gost_cms(over_hash, DOC)
+    await tanba_says_valid(over_hash, DOC)
+    stamped = base64.b64decode(_ok(out, "cmsWithTimestamp"))
+    check_gost_cms(stamped, DOC)
+    assert _has_timestamp(tmp_path, stamped)
+    for doc in (_ok(out, "signXml"),):
+        assert "gostr34102015-gostr34112015-512" in doc
+        result = await verify_xml(doc.encode(), validator)
+        assert result.valid, result
+    for doc, pem in zip(DOCS, _ok(out, "basicsCmsArray"), strict=True):
+        check_gost_cms(_pem_to_der(pem), doc)
+    attached_tsp = _pem_to_der(_ok(out, "basicsCmsAttachedTsp"))  # basicsSignerSignPerson finds it
+    assert check_gost_cms(attached_tsp)[1] == DOC and _has_timestamp(tmp_path, attached_tsp)
+    for doc in _ok(out, "basicsXmlArray"):
+        assert (await verify_xml(doc.encode(), validator)).valid
+    [auth_xml] = _ok(out, "basicsXmlAuth")  # basicsSignerAuthAny ([clientAuth]) finds the one key
+    assert (await verify_xml(auth_xml.encode(), validator)).valid
+    # no token here: the token steps answer no certificate, the client gets NCALayer's 500
+    assert out["cadesDetachedToken"]["ok"] is False and out["signXmls"]["ok"] is False
+    assert out["cancelCommon"] == {"ok": False, "message": "500: action.canceled", "canceledByUser": False}
+    await validator.aclose()

@@ -4,14 +4,13 @@ NCA's real certificates yield keys that verify their own chain (NCA conventions)
 from __future__ import annotations
 
 import base64
-import secrets
 from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as ax509
 
 from tanba.crypto import gost, hashes
-from tanba.crypto.curves import by_oid
+from tanba.agent.setup.gost_pki import new_key as make_key
 from tanba.providers.gost_asn1 import (
     encode_pkcs8,
     encode_spki,
@@ -21,16 +20,11 @@ from tanba.providers.gost_asn1 import (
 )
 
 NCA = Path(__file__).resolve().parents[2] / "../shared/testdata/nca"
-CURVE_OF = {
-    gost.KZ_2004: "1.2.398.3.10.1.1.1.1.1", gost.KZ_2015_512: "1.2.398.3.10.1.1.2.2.1",
-    gost.KZ_2015_256: "1.2.643.7.1.2.1.1.1", gost.RU_2012_256: "1.2.643.7.1.2.1.1.1",
-    gost.RU_2012_512: "1.2.643.7.1.2.1.2.1",
-}
 
 
 def new_key(family: gost.Family) -> gost.PrivateKey:
-    curve = by_oid(CURVE_OF[family])
-    return gost.PrivateKey(family, CURVE_OF[family], (1 + secrets.randbelow(curve.q - 1)).to_bytes(curve.size, "little"))
+    # a family's first curve (KZ 2015-256 has none of its own: TC26 256 A)
+    return make_key(family, family.curve_oids[0] if family.curve_oids else "1.2.643.7.1.2.1.1.1")
 
 
 @pytest.mark.parametrize("family", gost.FAMILIES, ids=lambda f: f.name)
