@@ -95,16 +95,16 @@ def public_key_of_certificate(cert_der: bytes) -> PublicKey:
     return public_key_from_spki(spki_of_certificate(cert_der))
 
 
-def _parameters(family: Family, curve_oid: str) -> core.Sequence:
+def _algorithm(family: Family, curve_oid: str) -> _Algorithm:
+    """{key OID, {curve OID, hash OID?}}, as both containers name a GOST key."""
     ids = [core.ObjectIdentifier(curve_oid)]
     if family.hash_param_oid:
         ids.append(core.ObjectIdentifier(family.hash_param_oid))
-    return _ObjectIds(ids)
+    return _Algorithm({"algorithm": family.key_oid, "parameters": core.Any.load(_ObjectIds(ids).dump())})
 
 
 def encode_spki(key: PublicKey) -> bytes:
-    algorithm = _Algorithm({"algorithm": key.family.key_oid,
-                            "parameters": core.Any.load(_parameters(key.family, key.curve_oid).dump())})
+    algorithm = _algorithm(key.family, key.curve_oid)
     bits = core.OctetString(key.to_bytes()).dump()
     return bytes(_Spki({"algorithm": algorithm, "public_key": bits}).dump())
 
@@ -149,7 +149,6 @@ def encode_pkcs8(key: PrivateKey, *, style: str = "nca") -> bytes:
         body = core.Integer(int.from_bytes(secret, "little")).dump()
     else:
         body = core.OctetString(secret).dump()
-    algorithm = _Algorithm({"algorithm": key.family.key_oid,
-                            "parameters": core.Any.load(_parameters(key.family, key.curve_oid).dump())})
+    algorithm = _algorithm(key.family, key.curve_oid)
     return bytes(_PrivateKeyInfo({"version": 0, "private_key_algorithm": algorithm,
                                   "private_key": body}).dump())
