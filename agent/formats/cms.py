@@ -68,7 +68,6 @@ from tanba.crypto import gost
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers import keyalg
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
-from tanba.providers.keyalg import default_scheme as default_scheme  # importable here as before
 
 log = logging.getLogger(__name__)
 
