@@ -546,6 +546,8 @@ class Pkcs12Signer(Signer):
         size = self._check(hash_alg, scheme)
         if len(digest) != size:
             raise InvalidParams(f"a {hash_alg} digest is {size} bytes, got {len(digest)}")
+        if self._gost_key is not None:  # Python arithmetic (and, once, the curve's table): off the loop
+            return await asyncio.to_thread(self._sign, digest, hash_alg, scheme)
         return self._sign(digest, hash_alg, scheme)
 
     async def sign_digests(
@@ -559,9 +561,9 @@ class Pkcs12Signer(Signer):
         def sign_all(chunk: Sequence[bytes]) -> list[bytes]:
             return [sign(d, hash_alg, scheme) for d in chunk]
 
-        # GOST signatures are Python arithmetic (about 0.3-1 ms each): even a small batch
-        # goes to a thread, so the event loop keeps answering while it is signed.
-        threshold = PARALLEL_BATCH if self._gost_key is None else 4
+        # GOST signatures are Python arithmetic (0.25-1 ms each, and the curve's comb table
+        # on first use): every batch goes to a thread, so the event loop keeps answering.
+        threshold = PARALLEL_BATCH if self._gost_key is None else 1
         if len(digests) < threshold:
             return sign_all(digests)
         # A big batch would hold the event loop for a quarter second per thousand RSA
