@@ -64,6 +64,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tanba.agent.formats import digest as _digest
+from tanba.crypto import accel
 from tanba.crypto import gost
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers import keyalg
@@ -222,15 +223,20 @@ CmsInput = _digest.Source | PrecomputedDigest
 Progress = Callable[[int, int], None]
 
 _INLINE_LIMIT = 1 << 20  # larger documents, files and streams are hashed in a worker thread
-#: the national hashes are pure Python (Streebog about 1.5 MB/s): past a few KiB, or for
-#: more than a few signed-attribute sets, they are computed in a worker thread
+#: without the C extension the national hashes run in Python (Streebog below 1 MB/s): past a
+#: few KiB, or for more than a few signed-attribute sets, they are computed in a worker thread
 _NATIONAL_INLINE_LIMIT = 4096
 _NATIONAL_INLINE_ATTRS = 4
 
 
+def _slow(alg: HashAlgorithm) -> bool:
+    """A national hash on the pure-Python path (crypto/accel.py: the C one runs at ~100 MB/s)."""
+    return alg.national and accel.speedups() is None
+
+
 def inline_limit(alg: HashAlgorithm) -> int:
     """Bytes hashed on the event loop at most (more goes to a worker thread)."""
-    return _NATIONAL_INLINE_LIMIT if alg.national else _INLINE_LIMIT
+    return _NATIONAL_INLINE_LIMIT if _slow(alg) else _INLINE_LIMIT
 
 
 def _resolve(item: CmsInput, alg: HashAlgorithm, detached: bool) -> tuple[bytes | None, bytes]:
@@ -457,7 +463,7 @@ class CmsBuilder:
                 progress(i + 1, total)
         frame = self.frame(signing_time or datetime.now(timezone.utc))
         digests = [d for _, d in resolved]
-        if self.hash_alg.national and len(digests) > _NATIONAL_INLINE_ATTRS:
+        if _slow(self.hash_alg) and len(digests) > _NATIONAL_INLINE_ATTRS:
             bodies, to_sign = await asyncio.to_thread(self.signed_attrs, frame, digests)
         else:
             bodies, to_sign = self.signed_attrs(frame, digests)

@@ -1,0 +1,491 @@
+/* tanba.crypto._speedups: the compression functions of GOST R 34.11-2012 (Streebog, RFC 6986)
+ * and GOST R 34.11-94 (RFC 5831) in C, for tanba.crypto.streebog and tanba.crypto.gost341194.
+ *
+ * Optional: setup.py builds it when a compiler is present; tanba.crypto.accel decides whether
+ * it is used.  The pure-Python modules are the reference; tests/crypto/test_speedups.py checks
+ * that both paths give the same digests.
+ *
+ * Every function here is pure: immutable inputs in, a new bytes object out.  The hash state
+ * crosses the boundary as little-endian bytes, in the layout the Python modules hold it:
+ *
+ *   streebog_compress(ctx, state, data) -> state
+ *       state = h || N || Sigma (3 x 64 bytes, each a 512-bit little-endian number);
+ *       data = whole 64-byte blocks.  Per block: h = g_N(h, m); N += 512; Sigma += m.
+ *   streebog_g(ctx, h, n, m) -> h        one g_N(h, m), 64 bytes each (the final stage).
+ *   gost94_compress(tables, state, data) -> state
+ *       state = H || Sigma (2 x 32 bytes); data = whole 32-byte blocks.
+ *       Per block: H = f(H, M); Sigma += M (mod 2^256).
+ *   gost94_step(tables, h, m) -> h       one step function f(H, M), 32 bytes each.
+ *
+ * The tables are built by the Python modules from the standards' constants and passed in on
+ * every call (no mutable state here): ``ctx`` is Streebog's 8 fused LPS tables
+ * (T[j][b] = L(P(S(b << 8j))) as 8 x 256 native-order uint64) followed by the 12 round
+ * constants (12 x 8 native uint64); ``tables`` are GOST 28147-89's 4 fused round tables of one
+ * S-box set (substitution and rotation by 11, 4 x 256 native-order uint32).
+ *
+ * Buffers of RELEASE_GIL_AT bytes or more are hashed with the GIL released; the buffer protocol
+ * keeps the data buffer pinned (an mmap or bytearray cannot be closed or resized meanwhile).
+ * Table look-ups are indexed by the data: nothing here is constant time (nor is the pure path).
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+/* bumped whenever a signature or layout above changes; tanba.crypto.accel checks it */
+#define SPEEDUPS_VERSION 1
+
+#define RELEASE_GIL_AT 4096
+
+#define SB_TABLE_WORDS (8 * 256)
+#define SB_CTX_BYTES ((SB_TABLE_WORDS + 12 * 8) * 8)
+#define G94_TABLES_BYTES (4 * 256 * 4)
+
+/* --- byte access ------------------------------------------------------------------------- */
+
+static uint64_t load_le64(const unsigned char *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24
+        | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static void store_le64(unsigned char *p, uint64_t v)
+{
+    int i;
+    for (i = 0; i < 8; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+/* a table entry in native byte order; memcpy keeps it free of alignment and aliasing rules
+ * (compilers turn it into one load) */
+static uint64_t table64(const unsigned char *t, size_t index)
+{
+    uint64_t v;
+    memcpy(&v, t + 8 * index, 8);
+    return v;
+}
+
+static uint32_t table32(const unsigned char *t, size_t index)
+{
+    uint32_t v;
+    memcpy(&v, t + 4 * index, 4);
+    return v;
+}
+
+static void load_words(uint64_t *w, const unsigned char *p, int count)
+{
+    int i;
+    for (i = 0; i < count; i++) {
+        w[i] = load_le64(p + 8 * i);
+    }
+}
+
+static void store_words(unsigned char *p, const uint64_t *w, int count)
+{
+    int i;
+    for (i = 0; i < count; i++) {
+        store_le64(p + 8 * i, w[i]);
+    }
+}
+
+/* a += b over `count` 64-bit words, the carry out of the top word dropped */
+static void add_words(uint64_t *a, const uint64_t *b, int count)
+{
+    uint64_t carry = 0;
+    int i;
+    for (i = 0; i < count; i++) {
+        uint64_t s = a[i] + b[i];
+        uint64_t c = s < b[i];
+        a[i] = s + carry;
+        carry = c | (a[i] < carry);
+    }
+}
+
+/* --- Streebog ---------------------------------------------------------------------------- */
+
+/* y = L(P(S(x))); y and x must not overlap.  Output word i is the XOR over j of table j at
+ * byte i of word j; the bytes are taken from registers, the low byte of each word then a shift
+ * by 8, so that the loads are the table look-ups alone. */
+static void sb_lps(const unsigned char *t, const uint64_t *x, uint64_t *y)
+{
+    uint64_t a0 = x[0], a1 = x[1], a2 = x[2], a3 = x[3], a4 = x[4], a5 = x[5], a6 = x[6], a7 = x[7];
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        y[i] = table64(t, a0 & 0xFF) ^ table64(t + 2048, a1 & 0xFF) ^ table64(t + 4096, a2 & 0xFF)
+            ^ table64(t + 6144, a3 & 0xFF) ^ table64(t + 8192, a4 & 0xFF) ^ table64(t + 10240, a5 & 0xFF)
+            ^ table64(t + 12288, a6 & 0xFF) ^ table64(t + 14336, a7 & 0xFF);
+        a0 >>= 8;
+        a1 >>= 8;
+        a2 >>= 8;
+        a3 >>= 8;
+        a4 >>= 8;
+        a5 >>= 8;
+        a6 >>= 8;
+        a7 >>= 8;
+    }
+}
+
+/* h = g_N(h, m) = E(LPS(h ^ N), m) ^ h ^ m */
+static void sb_g(const unsigned char *ctx, uint64_t *h, const uint64_t *n, const uint64_t *m)
+{
+    uint64_t k[8], s[8], x[8];
+    int i, r;
+
+    for (i = 0; i < 8; i++) {
+        x[i] = h[i] ^ n[i];
+    }
+    sb_lps(ctx, x, k);
+    memcpy(s, m, sizeof s);
+    for (r = 0; r < 12; r++) {
+        for (i = 0; i < 8; i++) {
+            x[i] = k[i] ^ s[i];
+        }
+        sb_lps(ctx, x, s);
+        for (i = 0; i < 8; i++) {
+            x[i] = k[i] ^ table64(ctx, SB_TABLE_WORDS + 8 * (size_t)r + (size_t)i);
+        }
+        sb_lps(ctx, x, k);
+    }
+    for (i = 0; i < 8; i++) {
+        h[i] ^= k[i] ^ s[i] ^ m[i];
+    }
+}
+
+/* state = h[0..7], N[8..15], Sigma[16..23]; `size` a multiple of 64 */
+static void sb_blocks(const unsigned char *ctx, uint64_t *state, const unsigned char *data, size_t size)
+{
+    static const uint64_t block_bits[8] = {512, 0, 0, 0, 0, 0, 0, 0};
+    uint64_t m[8];
+    size_t off;
+
+    for (off = 0; off < size; off += 64) {
+        load_words(m, data + off, 8);
+        sb_g(ctx, state, state + 8, m);
+        add_words(state + 8, block_bits, 8);
+        add_words(state + 16, m, 8);
+    }
+}
+
+/* --- GOST R 34.11-94 --------------------------------------------------------------------- */
+
+/* for output 16-bit word j of psi^61(H) ^ psi^62(M) ^ psi^74(S): the input words it XORs,
+ * numbered 0..15 for H, 16..31 for M, 32..47 for S (computed at module init) */
+static unsigned char psi_inputs[16][48];
+static unsigned char psi_count[16];
+
+static void psi_power(int power, uint32_t sets[16])
+{
+    int i, p;
+    for (i = 0; i < 16; i++) {
+        sets[i] = (uint32_t)1 << i;
+    }
+    /* psi(y15..y0) = (y0 ^ y1 ^ y2 ^ y3 ^ y12 ^ y15) || y15..y1 */
+    for (p = 0; p < power; p++) {
+        uint32_t top = sets[0] ^ sets[1] ^ sets[2] ^ sets[3] ^ sets[12] ^ sets[15];
+        memmove(sets, sets + 1, 15 * sizeof sets[0]);
+        sets[15] = top;
+    }
+}
+
+static void psi_init(void)
+{
+    static const int powers[3] = {61, 62, 74};
+    uint32_t sets[3][16];
+    int j, k, i;
+
+    for (k = 0; k < 3; k++) {
+        psi_power(powers[k], sets[k]);
+    }
+    for (j = 0; j < 16; j++) {
+        unsigned char n = 0;
+        for (k = 0; k < 3; k++) {
+            for (i = 0; i < 16; i++) {
+                if (sets[k][j] >> i & 1) {
+                    psi_inputs[j][n++] = (unsigned char)(16 * k + i);
+                }
+            }
+        }
+        psi_count[j] = n;
+    }
+}
+
+static uint32_t g94_f(const unsigned char *t, uint32_t x)
+{
+    return table32(t, x & 0xFF) ^ table32(t, 256 + (x >> 8 & 0xFF))
+        ^ table32(t, 512 + (x >> 16 & 0xFF)) ^ table32(t, 768 + (x >> 24));
+}
+
+/* GOST 28147-89 encryption of one block: low word N1, high word N2 in, the output block
+ * (first word = N2 after round 32) as the low word out */
+static uint64_t g94_encrypt(const unsigned char *t, const uint32_t *k, uint64_t block)
+{
+    uint32_t n1 = (uint32_t)block, n2 = (uint32_t)(block >> 32);
+    int r, j;
+
+    for (r = 0; r < 3; r++) {
+        for (j = 0; j < 8; j += 2) {
+            n2 ^= g94_f(t, n1 + k[j]);
+            n1 ^= g94_f(t, n2 + k[j + 1]);
+        }
+    }
+    for (j = 7; j > 0; j -= 2) {
+        n2 ^= g94_f(t, n1 + k[j]);
+        n1 ^= g94_f(t, n2 + k[j - 1]);
+    }
+    return (uint64_t)n2 | (uint64_t)n1 << 32;
+}
+
+/* A(y4 || y3 || y2 || y1) = (y1 ^ y2) || y4 || y3 || y2, on 64-bit words w[0] = y1 */
+static void g94_a(uint64_t *w)
+{
+    uint64_t top = w[0] ^ w[1];
+    w[0] = w[1];
+    w[1] = w[2];
+    w[2] = w[3];
+    w[3] = top;
+}
+
+/* h = f(h, m) */
+static void g94_step(const unsigned char *t, uint64_t *h, const uint64_t *m)
+{
+    static const uint64_t c3[4] = {
+        0xFF00FF00FF00FF00u, 0x00FF00FF00FF00FFu, 0xFF0000FF00FFFF00u, 0xFF00FFFF000000FFu,
+    };
+    uint64_t u[4], v[4], s[4], in64[12];
+    uint32_t key[8];
+    uint16_t in[48];
+    int i, j;
+
+    memcpy(u, h, sizeof u);
+    memcpy(v, m, sizeof v);
+    for (i = 0; i < 4; i++) {
+        if (i) {
+            g94_a(u);
+            if (i == 2) {
+                for (j = 0; j < 4; j++) {
+                    u[j] ^= c3[j];
+                }
+            }
+            g94_a(v);
+            g94_a(v);
+        }
+        /* P: key word j = bytes j, 8+j, 16+j, 24+j of u ^ v */
+        for (j = 0; j < 8; j++) {
+            int sh = 8 * j;
+            key[j] = (uint32_t)((u[0] ^ v[0]) >> sh & 0xFF) | (uint32_t)((u[1] ^ v[1]) >> sh & 0xFF) << 8
+                | (uint32_t)((u[2] ^ v[2]) >> sh & 0xFF) << 16 | (uint32_t)((u[3] ^ v[3]) >> sh & 0xFF) << 24;
+        }
+        s[i] = g94_encrypt(t, key, h[i]);
+    }
+    /* the shuffle psi^61(H ^ psi(M ^ psi^12(S))), as one linear map of H, M and S */
+    memcpy(in64, h, 4 * sizeof h[0]);
+    memcpy(in64 + 4, m, 4 * sizeof m[0]);
+    memcpy(in64 + 8, s, sizeof s);
+    for (i = 0; i < 48; i++) {
+        in[i] = (uint16_t)(in64[i / 4] >> (16 * (i % 4)));
+    }
+    for (i = 0; i < 4; i++) {
+        h[i] = 0;
+    }
+    for (j = 0; j < 16; j++) {
+        uint16_t w = 0;
+        for (i = 0; i < psi_count[j]; i++) {
+            w ^= in[psi_inputs[j][i]];
+        }
+        h[j / 4] |= (uint64_t)w << (16 * (j % 4));
+    }
+}
+
+/* state = H[0..3], Sigma[4..7]; `size` a multiple of 32 */
+static void g94_blocks(const unsigned char *t, uint64_t *state, const unsigned char *data, size_t size)
+{
+    uint64_t m[4];
+    size_t off;
+
+    for (off = 0; off < size; off += 32) {
+        load_words(m, data + off, 4);
+        g94_step(t, state, m);
+        add_words(state + 4, m, 4);
+    }
+}
+
+/* --- Python bindings ----------------------------------------------------------------------- */
+
+static int check_size(const Py_buffer *b, Py_ssize_t size, const char *what)
+{
+    if (b->len != size) {
+        PyErr_Format(PyExc_ValueError, "%s must be %zd bytes, not %zd", what, size, b->len);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_blocks(const Py_buffer *b, Py_ssize_t block)
+{
+    if (b->len % block) {
+        PyErr_Format(PyExc_ValueError, "data must be whole %zd-byte blocks, not %zd bytes", block, b->len);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *words_to_bytes(const uint64_t *w, int count)
+{
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 8 * (Py_ssize_t)count);
+    if (out != NULL) {
+        store_words((unsigned char *)PyBytes_AS_STRING(out), w, count);
+    }
+    return out;
+}
+
+static PyObject *streebog_compress(PyObject *self, PyObject *args)
+{
+    Py_buffer ctx, state, data;
+    uint64_t st[24];
+    PyObject *out = NULL;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*:streebog_compress", &ctx, &state, &data)) {
+        return NULL;
+    }
+    if (check_size(&ctx, SB_CTX_BYTES, "ctx") || check_size(&state, 192, "state") || check_blocks(&data, 64)) {
+        goto done;
+    }
+    load_words(st, state.buf, 24);
+    if (data.len >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        sb_blocks(ctx.buf, st, data.buf, (size_t)data.len);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        sb_blocks(ctx.buf, st, data.buf, (size_t)data.len);
+    }
+    out = words_to_bytes(st, 24);
+done:
+    PyBuffer_Release(&ctx);
+    PyBuffer_Release(&state);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+static PyObject *streebog_g(PyObject *self, PyObject *args)
+{
+    Py_buffer ctx, h, n, m;
+    uint64_t hw[8], nw[8], mw[8];
+    PyObject *out = NULL;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*y*:streebog_g", &ctx, &h, &n, &m)) {
+        return NULL;
+    }
+    if (check_size(&ctx, SB_CTX_BYTES, "ctx") || check_size(&h, 64, "h") || check_size(&n, 64, "n")
+            || check_size(&m, 64, "m")) {
+        goto done;
+    }
+    load_words(hw, h.buf, 8);
+    load_words(nw, n.buf, 8);
+    load_words(mw, m.buf, 8);
+    sb_g(ctx.buf, hw, nw, mw);
+    out = words_to_bytes(hw, 8);
+done:
+    PyBuffer_Release(&ctx);
+    PyBuffer_Release(&h);
+    PyBuffer_Release(&n);
+    PyBuffer_Release(&m);
+    return out;
+}
+
+static PyObject *gost94_compress(PyObject *self, PyObject *args)
+{
+    Py_buffer tables, state, data;
+    uint64_t st[8];
+    PyObject *out = NULL;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*:gost94_compress", &tables, &state, &data)) {
+        return NULL;
+    }
+    if (check_size(&tables, G94_TABLES_BYTES, "tables") || check_size(&state, 64, "state")
+            || check_blocks(&data, 32)) {
+        goto done;
+    }
+    load_words(st, state.buf, 8);
+    if (data.len >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        g94_blocks(tables.buf, st, data.buf, (size_t)data.len);
+        Py_END_ALLOW_THREADS
+    }
+    else {
+        g94_blocks(tables.buf, st, data.buf, (size_t)data.len);
+    }
+    out = words_to_bytes(st, 8);
+done:
+    PyBuffer_Release(&tables);
+    PyBuffer_Release(&state);
+    PyBuffer_Release(&data);
+    return out;
+}
+
+static PyObject *gost94_step(PyObject *self, PyObject *args)
+{
+    Py_buffer tables, h, m;
+    uint64_t hw[4], mw[4];
+    PyObject *out = NULL;
+    (void)self;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*:gost94_step", &tables, &h, &m)) {
+        return NULL;
+    }
+    if (check_size(&tables, G94_TABLES_BYTES, "tables") || check_size(&h, 32, "h") || check_size(&m, 32, "m")) {
+        goto done;
+    }
+    load_words(hw, h.buf, 4);
+    load_words(mw, m.buf, 4);
+    g94_step(tables.buf, hw, mw);
+    out = words_to_bytes(hw, 4);
+done:
+    PyBuffer_Release(&tables);
+    PyBuffer_Release(&h);
+    PyBuffer_Release(&m);
+    return out;
+}
+
+static PyMethodDef speedups_methods[] = {
+    {"streebog_compress", streebog_compress, METH_VARARGS,
+     "streebog_compress(ctx, state, data) -> state: absorb whole 64-byte blocks"},
+    {"streebog_g", streebog_g, METH_VARARGS, "streebog_g(ctx, h, n, m) -> h: one g_N(h, m)"},
+    {"gost94_compress", gost94_compress, METH_VARARGS,
+     "gost94_compress(tables, state, data) -> state: absorb whole 32-byte blocks"},
+    {"gost94_step", gost94_step, METH_VARARGS, "gost94_step(tables, h, m) -> h: one step f(H, M)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "tanba.crypto._speedups",
+    .m_doc = "C compression functions for Streebog and GOST R 34.11-94 (optional; see tanba.crypto.accel).",
+    .m_size = -1,
+    .m_methods = speedups_methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void)
+{
+    PyObject *module;
+
+    psi_init();
+    module = PyModule_Create(&speedups_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(module, "VERSION", SPEEDUPS_VERSION) < 0
+            || PyModule_AddIntConstant(module, "CTX_SIZE", SB_CTX_BYTES) < 0
+            || PyModule_AddIntConstant(module, "TABLES_SIZE", G94_TABLES_BYTES) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
