@@ -96,9 +96,11 @@ async def sign_files(
 
     async def digests(key_hash: HashAlgorithm) -> Sequence[CmsInput]:
         assert hashing is not None
-        values = await asyncio.to_thread(hashing)
-        if key_hash is not (hash_alg or HashAlgorithm.SHA256):  # the key signs another hash (GOST)
+        if key_hash is not (hash_alg or HashAlgorithm.SHA256):
+            # the key signs another hash (GOST): hash again at once, not after the guess
             values = await asyncio.to_thread(lambda: [hash_file(f, key_hash) for f in files])
+        else:
+            values = await asyncio.to_thread(hashing)
         return [PrecomputedDigest(d) for d in values]
 
     access = KeyAccess(stores, consent, PromptGate(), None, "en")
