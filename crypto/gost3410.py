@@ -3,16 +3,24 @@
 The core works on integers (`sign_int`, `verify_int`); `sign`/`verify` take the digest as
 bytes in one of the two byte conventions (RFC / NCA, see DESIGN.md "National algorithms").
 
-Side channels: Python integers are not constant time, so nothing here is.  The scalar
-multiplications use fixed windows that do the same sequence of point operations whatever the
-scalar's digits are (no early exit, no skipped zero windows), which removes the coarsest
-timing leak; the private key never appears in an exception or repr.
+Two implementations of the scalar multiplications: the optional C extension
+(crypto/_ecspeed.c, through :func:`tanba.crypto.accel.ecspeed`) when it is built and not
+switched off, else the pure-Python code below, which is the reference: both give the same
+points, so a signature for a given k is the same bytes on either path (tests/crypto/
+test_ecspeed.py).
+
+Side channels: the C k*G (signing, public keys) is written to be constant time in k (its header
+says what that covers).  Python integers are not constant time, so nothing in the pure path is.
+Its scalar multiplications use fixed windows that do the same sequence of point operations
+whatever the scalar's digits are (no early exit, no skipped zero windows), which removes the
+coarsest timing leak; the private key never appears in an exception or repr.
 """
 
 from __future__ import annotations
 
 import secrets
 
+from tanba.crypto import accel
 from tanba.crypto.curves import Curve
 
 Point = tuple[int, int]
@@ -176,6 +184,35 @@ def _mul(c: Curve, k: int, pt: Point) -> _Jac:
     return acc
 
 
+# --- the C path ---------------------------------------------------------------------------
+
+#: the extension's object per curve (its comb table is built once); None: the extension refused
+#: the curve's numbers (a hand-made test curve), which then runs on the pure path
+_ENGINES: dict[Curve, accel.EcCurve | None] = {}
+
+
+def _engine(c: Curve) -> accel.EcCurve | None:
+    """The C implementation of ``c`` if the extension is in use, else None."""
+    module = accel.ecspeed()
+    if module is None:
+        return None
+    if c not in _ENGINES:
+        try:
+            engine: accel.EcCurve | None = module.Curve(c.p, c.a, c.b, c.q, c.x, c.y)
+        except ValueError:
+            engine = None
+        _ENGINES.setdefault(c, engine)
+    return _ENGINES[c]
+
+
+def _base(c: Curve, k: int) -> Point | None:
+    """k*G for 0 <= k < q, affine."""
+    engine = _engine(c)
+    if engine is not None:
+        return engine.mul_base(k)
+    return _to_affine(c, _mul_base(c, k))
+
+
 def on_curve(c: Curve, pt: Point) -> bool:
     x, y = pt
     return 0 <= x < c.p and 0 <= y < c.p and (y * y - x * x * x - c.a * x - c.b) % c.p == 0
@@ -183,13 +220,18 @@ def on_curve(c: Curve, pt: Point) -> bool:
 
 def multiply(c: Curve, k: int, pt: Point | None = None) -> Point | None:
     """k*P (P = the base point when None); None is the point at infinity."""
-    return _to_affine(c, _mul_base(c, k % c.q) if pt is None else _mul(c, k, pt))
+    if pt is None:
+        return _base(c, k % c.q)
+    engine = _engine(c)
+    if engine is not None and 0 <= k and k.bit_length() <= 512 and on_curve(c, pt):
+        return engine.mul(k, *pt)
+    return _to_affine(c, _mul(c, k, pt))
 
 
 def public_key(c: Curve, d: int) -> Point:
     if not 0 < d < c.q:
         raise SignatureError("private key out of range")
-    q = _to_affine(c, _mul_base(c, d))
+    q = _base(c, d)
     assert q is not None
     return q
 
@@ -205,7 +247,7 @@ def sign_int(c: Curve, d: int, e: int, k: int | None = None) -> tuple[int, int]:
         kk = k if k is not None else 1 + secrets.randbelow(c.q - 1)
         if not 0 < kk < c.q:
             raise SignatureError("k out of range")
-        pt = _to_affine(c, _mul_base(c, kk))
+        pt = _base(c, kk)
         r = pt[0] % c.q if pt is not None else 0
         s = (r * d + kk * e) % c.q
         if r != 0 and s != 0:
@@ -223,8 +265,14 @@ def verify_int(c: Curve, q_pt: Point, e: int, r: int, s: int) -> bool:
     v = pow(e, -1, c.q)
     z1 = s * v % c.q
     z2 = (c.q - r) * v % c.q
+    engine = _engine(c)
+    if engine is not None:
+        if c.cofactor != 1 and engine.mul(c.q, *q_pt) is not None:
+            return False  # Q outside the prime-order subgroup
+        pt = engine.mul2(z1, z2, *q_pt)
+        return pt is not None and pt[0] % c.q == r
     if c.cofactor != 1 and _to_affine(c, _mul(c, c.q, q_pt)) is not None:
-        return False  # Q outside the prime-order subgroup
+        return False
     pt = _to_affine(c, _add(c, _mul_base(c, z1), _mul(c, z2, q_pt)))
     return pt is not None and pt[0] % c.q == r
 
