@@ -20,6 +20,13 @@
   logged-in session per token, shared by the signers opened on it.  Opening a second signer
   while the token is unlocked checks the PIN against an HMAC of the one that unlocked it
   (a mismatch is ``wrong_pin`` and costs no token try); the last signer closed logs out.
+* GOST keys (CKK_GOSTR3410, and the TC26 vendor type CKK_GOSTR3410_512) are paired with their
+  certificates like RSA and EC keys.  They sign a digest Tanba computes: ``CKM_GOSTR3410``
+  for 256-bit keys, the TC26 vendor ``CKM_GOSTR3410_512`` for 512-bit ones.  The token
+  returns the signature in PKCS#11's layout (s || r, each big-endian: what SoftHSM, through
+  the gost engine, writes); :func:`_gost_signature` turns it into the key family's byte
+  order.  The vendor numbers cross python-pkcs11's closed enums in one place ("the
+  python-pkcs11 boundary" below).
 * python-pkcs11 takes the PIN as ``str``: the PIN is decoded for the ``C_Login`` call and
   that immutable copy cannot be wiped (the caller's bytearray can, and is theirs to zero).
 
@@ -42,9 +49,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11e
+from pkcs11.attributes import AttributeMapper, handle_ulong
 
+from tanba.crypto.gost import ByteOrder, Family
 from tanba.protocol.errors import (
     InvalidParams,
     NoCertificate,
@@ -63,6 +72,7 @@ from tanba.providers.base import (
     Signer,
 )
 from tanba.providers.chain import build_chain
+from tanba.providers.keyalg import key_family
 from tanba.providers.pkcs11_worker import ModuleWorker, acquire_worker
 
 log = logging.getLogger(__name__)
@@ -98,6 +108,96 @@ _MAYBE_REMOVED = (
     p11e.FunctionFailed,
     p11e.UserNotLoggedIn,
 )
+
+
+# -- the python-pkcs11 boundary: vendor key types and mechanisms ----------------------
+#
+# python-pkcs11 0.10.1 takes a mechanism only as a member of its ``Mechanism`` enum
+# (``MechanismWithParam`` checks ``isinstance``) and decodes CKA_KEY_TYPE with
+# ``KeyType(value)``, which raises ValueError on a vendor key type -- also inside
+# ``key.sign``, which reads the key's type first.  Upstream PR #217 (raw mechanism numbers)
+# is not merged.  So, here and nowhere else:
+#
+# * the TC26 vendor numbers become pseudo-members of those enums, made the way ``enum``
+#   itself makes pseudo-members of ``Flag`` values (``int.__new__`` plus ``_name_`` and
+#   ``_value_``): they pass python-pkcs11's ``isinstance`` checks, its C layer copies their
+#   integer value into CK_MECHANISM / the attribute template, and the enums themselves are
+#   not touched (nothing in python-pkcs11 is patched);
+# * logged-in sessions are opened with an ``AttributeMapper`` (python-pkcs11's public hook
+#   for attribute decoding, a ``Token.open`` argument) whose CKA_KEY_TYPE decoder returns
+#   those pseudo-members, and plain ints for key types nobody here knows, instead of raising.
+#
+# Should python-pkcs11 learn the numbers (or take raw ints), only this section changes.
+
+#: TC26 vendor range (DESIGN.md, "National algorithms")
+CKK_GOSTR3410_512 = 0xD4321003
+CKM_GOSTR3410_512 = 0xD4321006
+
+
+def _pseudo_member(enum_type: Any, value: int, name: str) -> Any:
+    member = int.__new__(enum_type, value)
+    member._name_ = name
+    member._value_ = value
+    return member
+
+
+KEY_GOSTR3410_512: KeyType = _pseudo_member(KeyType, CKK_GOSTR3410_512, "GOSTR3410_512")
+MECHANISM_GOSTR3410_512: Mechanism = _pseudo_member(Mechanism, CKM_GOSTR3410_512, "GOSTR3410_512")
+_VENDOR_KEY_TYPES: dict[int, KeyType] = {CKK_GOSTR3410_512: KEY_GOSTR3410_512}
+
+
+def _unpack_key_type(raw: bytes) -> KeyType | int:
+    value = int(handle_ulong[1](raw))
+    if value in _VENDOR_KEY_TYPES:
+        return _VENDOR_KEY_TYPES[value]
+    try:
+        return KeyType(value)
+    except ValueError:
+        return value  # another vendor's key type: never equal to one Tanba looks for
+
+
+class VendorAttributeMapper(AttributeMapper):
+    """python-pkcs11's attribute mapper, decoding vendor key types instead of raising."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_handler(Attribute.KEY_TYPE, lambda v: handle_ulong[0](int(v)), _unpack_key_type)
+
+
+class VendorTypesToken:
+    """A python-pkcs11 Token whose sessions open with :class:`VendorAttributeMapper`
+    (what :func:`login` needs of a token, nothing more)."""
+
+    def __init__(self, token: Any) -> None:
+        self._token = token
+
+    @property
+    def flags(self) -> int:
+        return int(self._token.flags)
+
+    @property
+    def slot(self) -> Any:
+        return self._token.slot
+
+    def open(self, **kwargs: Any) -> Any:
+        return self._token.open(attribute_mapper=VendorAttributeMapper(), **kwargs)
+
+
+#: key type and signing mechanism per GOST key size (bytes per coordinate)
+_GOST_KEY_TYPES: dict[int, KeyType] = {32: KeyType.GOSTR3410, 64: KEY_GOSTR3410_512}
+_GOST_MECHANISMS: dict[int, Mechanism] = {32: Mechanism.GOSTR3410, 64: MECHANISM_GOSTR3410_512}
+
+
+def _gost_signature(raw: bytes, family: Family) -> bytes:
+    """A GOST signature as the token returns it (PKCS#11: s || r, each big-endian) in the
+    byte order of the key's family: the one place token signatures are reordered."""
+    n = family.size
+    if len(raw) != 2 * n:
+        raise StoreError(f"the token returned a {len(raw)}-byte GOST signature, not {2 * n}")
+    if family.order is ByteOrder.RFC:
+        return raw
+    s, r = raw[:n], raw[n:]
+    return r[::-1] + s[::-1]  # NCA: r || s, each little-endian
 
 
 # -- token flags: the seam the PIN logic is tested at ---------------------------------
@@ -320,7 +420,8 @@ class Pkcs11Signer(Signer):
         self._store = store
         self._entry: _Login | None = entry
         self._cka_id = cka_id
-        self._is_ec = _key_type(identity.certificate) == pkcs11.KeyType.EC
+        self._family = key_family(identity.certificate)
+        self._is_ec = self._family is None and _key_type(identity.certificate) == pkcs11.KeyType.EC
 
     async def sign_digest(
         self, digest: bytes, hash_alg: HashAlgorithm, scheme: SignatureScheme
@@ -335,7 +436,20 @@ class Pkcs11Signer(Signer):
         for digest in digests:
             if len(digest) != hash_alg.digest_size:
                 raise InvalidParams(f"a {hash_alg} digest is {hash_alg.digest_size} bytes")
-        if (scheme is SignatureScheme.ECDSA) != self._is_ec:
+        family = self._family
+        if family is not None:
+            if scheme is not SignatureScheme.GOST3410:
+                raise InvalidParams(f"a {family.name} key cannot sign with {scheme}")
+            if hash_alg.value != family.hash:
+                raise InvalidParams(f"a {family.name} key signs {family.hash} digests, not {hash_alg.value}")
+            # The token takes the digest as the hash wrote it (and reads it little-endian,
+            # as both byte orders do): only the signature needs reordering.
+            signatures: list[bytes] = await self._store.call(
+                _sign, self._store.worker, self._entry, self._cka_id, list(digests),
+                _GOST_MECHANISMS[family.size], None,
+            )
+            return [_gost_signature(sig, family) for sig in signatures]
+        if scheme is SignatureScheme.GOST3410 or (scheme is SignatureScheme.ECDSA) != self._is_ec:
             raise InvalidParams(f"{scheme} does not fit this key")
         param: Any = None
         if scheme is SignatureScheme.RSA_PKCS1V15:
@@ -460,7 +574,7 @@ def _open_key(
         entry = None
     if entry is None:
         token = _find_token(lib, ref.serial)
-        session = login(token, pin, allow_final_try=allow_final_try)
+        session = login(VendorTypesToken(token), pin, allow_final_try=allow_final_try)
         key = os.urandom(32)
         entry = _Login(ref.serial, session, worker.generation, key, _pin_mac(key, pin))
         table[ref.serial] = entry
@@ -525,6 +639,9 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 def _key_type(cert: x509.Certificate) -> pkcs11.KeyType:
+    family = key_family(cert)
+    if family is not None:
+        return _GOST_KEY_TYPES[family.size]
     public = cert.public_key()
     if isinstance(public, rsa.RSAPublicKey):
         return pkcs11.KeyType.RSA

@@ -4,6 +4,8 @@
              session in a temp dir by ``softhsm-setup.sh`` (with the SoftHSM token).
 ``softhsm``  function-scoped :class:`SoftHSM`: a private copy of the token directory, with
              ``SOFTHSM2_CONF`` pointing at it, so a test may lock PINs or delete objects freely.
+``softhsm_gost``  the same for the GOST token "tanba-gost" on the GOST build of SoftHSM
+             (:class:`SoftHSMGost`, with the directory of its certificates).
 
 CI rule: when the environment variable ``CI`` is set, a skipped test (or a skipped module)
 is reported as a failure, so "the token was not there" can never pass silently.
@@ -101,6 +103,63 @@ def softhsm(softhsm_setup_dir: Path, tmp_path: Path,
     yield SoftHSM(module=SOFTHSM_MODULE, label=TOKEN_LABEL, pin=USER_PIN, so_pin=SO_PIN,
                   conf=conf, tokendir=tokendir)
     finalize_softhsm_module()
+
+
+# --- TANBA_PURE_PYTHON=1: the whole session on the pure-Python hashes --------------------------
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("TANBA_PURE_PYTHON") == "1":
+        from tanba.crypto import accel
+
+        accel.use_pure(True)
+
+
+# --- the GOST token (SoftHSM built with GOST by scripts/build-softhsm-gost.sh) -------------
+
+GOST_TOKEN_LABEL = "tanba-gost"
+
+
+def softhsm_gost_module() -> str:
+    """The GOST build of SoftHSM: $TANBA_SOFTHSM_GOST_MODULE, else where the build script puts it."""
+    module = os.environ.get("TANBA_SOFTHSM_GOST_MODULE")
+    if module:
+        return module
+    proc = subprocess.run(["bash", str(REPO / "scripts" / "build-softhsm-gost.sh"), "--path"],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return proc.stdout.strip()
+
+
+@dataclass(frozen=True)
+class SoftHSMGost(SoftHSM):
+    """A private copy of the "tanba-gost" token; ``pki`` holds its key's certificate
+    (gost-ru.pem), the CA (ca.pem), both keys (*.key.pem) and the gost engine config."""
+
+    pki: Path
+
+
+@pytest.fixture
+def softhsm_gost(softhsm_setup_dir: Path, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[SoftHSMGost]:
+    """A fresh copy of the GOST token for this test alone (``SOFTHSM2_CONF`` points at it).
+
+    Skips, with the reason, when softhsm-setup.sh made no GOST token (under CI: a failure).
+    """
+    module = softhsm_gost_module()
+    if not Path(module).is_file():
+        pytest.skip(f"no GOST build of SoftHSM at {module}: run scripts/build-softhsm-gost.sh "
+                    "(or set TANBA_SOFTHSM_GOST_MODULE)")
+    if not (softhsm_setup_dir / "gost-token.stamp").is_file():
+        pytest.skip("softhsm-setup.sh made no GOST token (is libengine-gost-openssl installed?)")
+    tokendir = tmp_path / "softhsm-gost-tokens"
+    shutil.copytree(softhsm_setup_dir / "gost-tokens", tokendir)
+    conf = tmp_path / "softhsm2-gost.conf"
+    conf.write_text(softhsm_conf_text(tokendir), encoding="utf-8")
+    finalize_softhsm_module(module)
+    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
+    monkeypatch.setenv("TANBA_SOFTHSM_GOST_MODULE", module)
+    yield SoftHSMGost(module=module, label=GOST_TOKEN_LABEL, pin=USER_PIN, so_pin=SO_PIN,
+                      conf=conf, tokendir=tokendir, pki=softhsm_setup_dir / "pki" / "gost-ru")
+    finalize_softhsm_module(module)
 
 
 # --- CI rule: under CI, skips are failures ----------------------------------------------------
