@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", ".mypy_cache",
-                              ".pytest_cache", ".hypothesis", "node_modules", ".state", ".softhsm")
+                              ".pytest_cache", ".hypothesis", "node_modules", ".state", ".softhsm", ".cache", "*.so")
 
 pytestmark = pytest.mark.slow
 
@@ -33,16 +33,24 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_build_makes_a_wheel_and_an_sdist_with_everything(dist: Path) -> None:
-    [wheel] = dist.glob("tanba-*-py3-none-any.whl")
+    # with a C compiler (CI has one) the wheel carries the optional GOST speedups, so it is
+    # a platform wheel; their C sources go into the sdist only
+    [wheel] = dist.glob("tanba-*-cp3*-*.whl") if shutil.which("cc") else dist.glob("tanba-*-py3-none-any.whl")
     [sdist] = dist.glob("tanba-*.tar.gz")
     names = set(zipfile.ZipFile(wheel).namelist())
+    if shutil.which("cc"):
+        for module in ("_speedups", "_ecspeed"):
+            assert any(n.startswith(f"tanba/crypto/{module}.") and n.endswith(".so") for n in names), module
+    assert not any(n.endswith(".c") for n in names)
     for path in ("tanba/cli/service.py", "tanba/cli/doctor.py", "tanba/agent/setup/lifecycle.py", "tanba/agent/setup/logs.py",
                  "tanba/agent/setup/doctor.py", "tanba/agent/setup/autostart/systemd.py", "tanba/agent/setup/autostart/manager.py",
                  "tanba/protocol/locales/ru.json"):
         assert path in names, path
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
-    assert {"pyproject.toml", "README.md", "agent/setup/autostart/launchd.py", "protocol/locales/kk.json"} <= members
+    assert {"pyproject.toml", "README.md", "agent/setup/autostart/launchd.py", "protocol/locales/kk.json",
+            "setup.py", "crypto/_speedups.c", "crypto/_ecspeed.c"} <= members
+    assert not any(m.endswith(".so") for m in members)
 
 
 def test_wheel_installs_into_a_fresh_venv_and_runs(dist: Path, tmp_path: Path) -> None:
