@@ -13,6 +13,7 @@ from pkcs11 import Mechanism, TokenFlag
 
 from tanba.protocol.errors import TanbaError
 from tanba.providers import detect
+from tanba.providers.pkcs11 import MECHANISM_GOSTR3410_512
 from tanba.providers.pkcs11_worker import acquire_worker
 from tanba.providers.registry import parse_pkcs11_spec, storage_for_module
 
@@ -32,6 +33,7 @@ SIGNING_MECHANISMS: tuple[Mechanism, ...] = (
     Mechanism.SHA384_RSA_PKCS, Mechanism.SHA512_RSA_PKCS, Mechanism.SHA256_RSA_PKCS_PSS,
     Mechanism.SHA384_RSA_PKCS_PSS, Mechanism.SHA512_RSA_PKCS_PSS, Mechanism.ECDSA,
     Mechanism.ECDSA_SHA256, Mechanism.ECDSA_SHA384, Mechanism.ECDSA_SHA512,
+    Mechanism.GOSTR3410, Mechanism.GOSTR3410_WITH_GOSTR3411, MECHANISM_GOSTR3410_512,
 )
 
 
