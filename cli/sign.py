@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ class HashingThread:
     """Digests of ``files`` computed by a daemon thread (an error is raised by ``result``)."""
 
     def __init__(self, files: Sequence[Path], hash_alg: HashAlgorithm) -> None:
+        self.hash_alg = hash_alg
         self._digests: list[bytes] = []
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(files, hash_alg), name="hash", daemon=True)
@@ -66,10 +67,10 @@ def file_summary(path: Path) -> DocumentSummary:
 async def sign_files(
     files: list[Path], fmt: str, detached: bool, tsa_url: str | None, hash_alg: HashAlgorithm | None,
     stores: Stores, consent: CliConsent, sign_element: str, parent: str,
-    hashing: Callable[[], list[bytes]] | None = None,
+    hashing: HashingThread | None = None,
 ) -> list[bytes]:
-    """Sign ``files`` through the agent's signing service; ``hashing`` waits for their
-    digests being computed (detached CMS, raw)."""
+    """Sign ``files`` through the agent's signing service; ``hashing`` is their digests being
+    computed early (detached CMS, raw), with the hash the key most likely signs."""
     import asyncio
 
     from tanba.agent.formats.cms import CmsInput, PrecomputedDigest
@@ -96,16 +97,28 @@ async def sign_files(
 
     async def digests(key_hash: HashAlgorithm) -> Sequence[CmsInput]:
         assert hashing is not None
-        if key_hash is not (hash_alg or HashAlgorithm.SHA256):
-            # the key signs another hash (GOST): hash again at once, not after the guess
+        if key_hash is not hashing.hash_alg:
+            # the key signs another hash than guessed: hash again at once, not after the guess
             values = await asyncio.to_thread(lambda: [hash_file(f, key_hash) for f in files])
         else:
-            values = await asyncio.to_thread(hashing)
+            values = await asyncio.to_thread(hashing.result)
         return [PrecomputedDigest(d) for d in values]
 
     access = KeyAccess(stores, consent, PromptGate(), None, "en")
     signed = await sign_batch(access, request, prepare=digests if hashing is not None else None)
     return signed.signatures
+
+
+def _likely_hash(p12: Sequence[Path], pkcs11: Sequence[str]) -> HashAlgorithm:
+    """SHA-256, or a GOST key's Streebog when the only key is one PKCS#12 file whose encrypted
+    key has a GOST key's size (providers/pkcs12_peek.py: read without the password)."""
+    if len(p12) == 1 and not pkcs11:
+        from tanba.providers.pkcs12_peek import guess_hash
+
+        guess = guess_hash(p12[0])
+        if guess is not None:
+            return HashAlgorithm(guess)
+    return HashAlgorithm.SHA256
 
 
 @click.command()
@@ -139,8 +152,9 @@ def command(
     sys.setswitchinterval(0.0002)
     hashing = None
     if fmt == "raw" or (fmt == "cms" and detached):
-        # first, before the heavy imports below; SHA-256 unless named (a GOST key rehashes)
-        hashing = HashingThread(files, hash_alg or HashAlgorithm.SHA256)
+        # first, before the heavy imports below: the named hash, else the one the key most
+        # likely signs (a wrong guess costs a second pass once the key is known)
+        hashing = HashingThread(files, hash_alg or _likely_hash(p12, pkcs11))
     import asyncio
 
     async def run() -> list[bytes]:
@@ -153,8 +167,7 @@ def command(
             raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
         try:
             return await sign_files(list(files), fmt, detached, tsa_url, hash_alg, stores,
-                                    CliConsent(wanted, pin_file), sign_element, parent,
-                                    hashing.result if hashing is not None else None)
+                                    CliConsent(wanted, pin_file), sign_element, parent, hashing)
         finally:
             await stores.close()
 

@@ -156,3 +156,28 @@ def test_an_unreadable_crl_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "sig.p7s").write_bytes(b"x")
     result = CliRunner().invoke(main, ["verify", str(tmp_path / "sig.p7s"), "--crl", str(tmp_path / "bad.crl")])
     assert result.exit_code == 2 and "cannot read CRL" in result.output
+
+
+def test_a_wrong_early_guess_still_signs_with_the_key_s_own_hash(tmp_path: Path) -> None:
+    """A KZ 2004 key looks like a 256-bit one: the file is hashed early with Streebog-256,
+    then again with GOST 34.311-95 once the key is known; the CMS is right."""
+    import datetime as dt
+
+    from asn1crypto import x509 as ax509
+
+    from support.gost_cms import check_gost_cms
+    from tanba.agent.setup.gost_pki import issue, nca_pkcs12, new_key
+    from tanba.crypto import gost
+
+    key = new_key(gost.KZ_2004, "1.2.398.3.10.1.1.1.1.1")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    cert = issue(key, ax509.Name.build({"common_name": "ТЕСТ 2004", "country_name": "KZ"}), None,
+                 now - dt.timedelta(days=1), now + dt.timedelta(days=9),
+                 [{"extn_id": "key_usage", "critical": True, "extn_value": {"digital_signature", "non_repudiation"}}])
+    p12 = tmp_path / "k2004.p12"
+    p12.write_bytes(nca_pkcs12(key, cert, [], "123456"))
+    doc = tmp_path / "doc.bin"
+    doc.write_bytes(b"x" * 300_000)
+    signed = tanba("sign", str(doc), "--p12", str(p12), "--pin-file", password(tmp_path, "123456"))
+    assert signed.exit_code == 0, signed.output
+    check_gost_cms(doc.with_name("doc.bin.cms").read_bytes(), doc.read_bytes())

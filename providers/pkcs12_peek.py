@@ -1,0 +1,116 @@
+"""A guess of a PKCS#12 file's key kind from what can be read without its password.
+
+`tanba sign` hashes big files while the rest of Tanba loads and the password is asked; the
+hash depends on the key (SHA-256 for RSA/EC, Streebog for GOST keys), which is encrypted.
+The length of the encrypted private key gives it away well enough for a guess: a GOST
+PrivateKeyInfo is 70–80 bytes (256-bit keys) or about 110 (512-bit), an EC P-256 one about
+140 and an RSA one over a thousand.  The guess only decides what is hashed *early*: the key
+itself decides what is signed, and a wrong guess costs a second hashing pass, never a wrong
+signature.
+
+Only the standard library and a minimal DER walk (no asn1crypto: this runs before anything
+heavy is imported); anything unexpected answers None.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_SHROUDED_KEY_BAG = bytes.fromhex("2a864886f70d010c0a0102")  # 1.2.840.113549.1.12.10.1.2
+_DATA = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1
+_MAX_FILE = 1 << 20
+
+
+Element = tuple[int, int, int, int]  # tag, content start, content end, where the next element starts
+
+
+def _tlv(buf: bytes, at: int) -> Element:
+    """The BER element at ``at`` (NCA's files, written by Java, use indefinite lengths)."""
+    tag = buf[at]
+    length = buf[at + 1]
+    at += 2
+    if length == 0x80:  # indefinite: children up to the end-of-contents octets
+        if not tag & 0x20:
+            raise ValueError("indefinite primitive")
+        pos = at
+        while buf[pos : pos + 2] != b"\0\0":
+            pos = _tlv(buf, pos)[3]
+        return tag, at, pos, pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4:
+            raise ValueError("length")
+        length = int.from_bytes(buf[at : at + count], "big")
+        at += count
+    end = at + length
+    if end > len(buf):
+        raise ValueError("truncated")
+    return tag, at, end, end
+
+
+def _children(buf: bytes, element: Element) -> list[Element]:
+    out = []
+    pos = element[1]
+    while pos < element[2]:
+        child = _tlv(buf, pos)
+        out.append(child)
+        pos = child[3]
+    return out
+
+
+def _octets(buf: bytes, element: Element) -> bytes:
+    """An OCTET STRING's bytes, primitive or constructed from chunks."""
+    if element[0] == 0x04:
+        return buf[element[1] : element[2]]
+    if element[0] == 0x24:
+        return b"".join(_octets(buf, chunk) for chunk in _children(buf, element))
+    raise ValueError("not an OCTET STRING")
+
+
+def _explicit_octets(buf: bytes, element: Element) -> bytes:
+    """The OCTET STRING inside a ``[0] EXPLICIT`` wrapper."""
+    return _octets(buf, _children(buf, element)[0])
+
+
+def _key_bag_lengths(pfx: bytes) -> list[int]:
+    """Lengths of the encrypted keys in the file's unencrypted SafeContents."""
+    _version, auth_safe, *_ = _children(pfx, _tlv(pfx, 0))
+    oid, wrapper = _children(pfx, auth_safe)[:2]
+    if pfx[oid[1] : oid[2]] != _DATA:
+        return []
+    safe = _explicit_octets(pfx, wrapper)
+    lengths = []
+    for info in _children(safe, _tlv(safe, 0)):
+        parts = _children(safe, info)
+        if len(parts) < 2 or safe[parts[0][1] : parts[0][2]] != _DATA:
+            continue  # an encrypted part (certificates): nothing to read before the password
+        bags = _explicit_octets(safe, parts[1])
+        for bag in _children(bags, _tlv(bags, 0)):
+            bag_parts = _children(bags, bag)
+            if bags[bag_parts[0][1] : bag_parts[0][2]] != _SHROUDED_KEY_BAG:
+                continue
+            epki = _children(bags, bag_parts[1])[0]
+            encrypted = _children(bags, epki)[1]
+            lengths.append(len(_octets(bags, encrypted)))
+    return lengths
+
+
+def guess_hash(path: Path) -> str | None:
+    """``"streebog256"`` / ``"streebog512"`` when the file's one key looks like a GOST key of
+    that size, ``"sha256"`` when it looks like another key, None when nothing can be told."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(_MAX_FILE + 1)
+        if len(data) > _MAX_FILE:
+            return None
+        lengths = _key_bag_lengths(data)
+    except (OSError, ValueError, IndexError):
+        return None
+    if len(lengths) != 1:
+        return None
+    size = lengths[0]
+    if size <= 96:
+        return "streebog256"
+    if size <= 128:
+        return "streebog512"
+    return "sha256"
