@@ -129,6 +129,39 @@ static void sb_lps(const unsigned char *t, const uint64_t *x, uint64_t *y)
     }
 }
 
+/* y = LPS(x) and y2 = LPS(x2) at once (neither output may overlap an input) */
+static void sb_lps2(const unsigned char *t, const uint64_t *x, uint64_t *y, const uint64_t *x2, uint64_t *y2)
+{
+    uint64_t a0 = x[0], a1 = x[1], a2 = x[2], a3 = x[3], a4 = x[4], a5 = x[5], a6 = x[6], a7 = x[7];
+    uint64_t b0 = x2[0], b1 = x2[1], b2 = x2[2], b3 = x2[3], b4 = x2[4], b5 = x2[5], b6 = x2[6], b7 = x2[7];
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        y[i] = table64(t, a0 & 0xFF) ^ table64(t + 2048, a1 & 0xFF) ^ table64(t + 4096, a2 & 0xFF)
+            ^ table64(t + 6144, a3 & 0xFF) ^ table64(t + 8192, a4 & 0xFF) ^ table64(t + 10240, a5 & 0xFF)
+            ^ table64(t + 12288, a6 & 0xFF) ^ table64(t + 14336, a7 & 0xFF);
+        y2[i] = table64(t, b0 & 0xFF) ^ table64(t + 2048, b1 & 0xFF) ^ table64(t + 4096, b2 & 0xFF)
+            ^ table64(t + 6144, b3 & 0xFF) ^ table64(t + 8192, b4 & 0xFF) ^ table64(t + 10240, b5 & 0xFF)
+            ^ table64(t + 12288, b6 & 0xFF) ^ table64(t + 14336, b7 & 0xFF);
+        a0 >>= 8;
+        a1 >>= 8;
+        a2 >>= 8;
+        a3 >>= 8;
+        a4 >>= 8;
+        a5 >>= 8;
+        a6 >>= 8;
+        a7 >>= 8;
+        b0 >>= 8;
+        b1 >>= 8;
+        b2 >>= 8;
+        b3 >>= 8;
+        b4 >>= 8;
+        b5 >>= 8;
+        b6 >>= 8;
+        b7 >>= 8;
+    }
+}
+
 /* h = g_N(h, m) = E(LPS(h ^ N), m) ^ h ^ m */
 static void sb_g(const unsigned char *ctx, uint64_t *h, const uint64_t *n, const uint64_t *m)
 {
@@ -141,14 +174,14 @@ static void sb_g(const unsigned char *ctx, uint64_t *h, const uint64_t *n, const
     sb_lps(ctx, x, k);
     memcpy(s, m, sizeof s);
     for (r = 0; r < 12; r++) {
+        /* the state's and the key schedule's LPS of a round both read the old key only:
+         * done together, their look-ups overlap in the pipeline */
+        uint64_t x2[8];
         for (i = 0; i < 8; i++) {
             x[i] = k[i] ^ s[i];
+            x2[i] = k[i] ^ table64(ctx, SB_TABLE_WORDS + 8 * (size_t)r + (size_t)i);
         }
-        sb_lps(ctx, x, s);
-        for (i = 0; i < 8; i++) {
-            x[i] = k[i] ^ table64(ctx, SB_TABLE_WORDS + 8 * (size_t)r + (size_t)i);
-        }
-        sb_lps(ctx, x, k);
+        sb_lps2(ctx, x, s, x2, k);
     }
     for (i = 0; i < 8; i++) {
         h[i] ^= k[i] ^ s[i] ^ m[i];
