@@ -39,6 +39,7 @@ class HashingThread:
 
     def __init__(self, files: Sequence[Path], hash_alg: HashAlgorithm) -> None:
         self.hash_alg = hash_alg
+        self._abandoned = threading.Event()
         self._digests: list[bytes] = []
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(files, hash_alg), name="hash", daemon=True)
@@ -46,9 +47,13 @@ class HashingThread:
 
     def _run(self, files: Sequence[Path], hash_alg: HashAlgorithm) -> None:
         try:
-            self._digests = [hash_file(f, hash_alg) for f in files]
+            self._digests = [hash_file(f, hash_alg, abandoned=self._abandoned.is_set) for f in files]
         except BaseException as exc:  # handed to the waiting thread by result()
             self._error = exc
+
+    def abandon(self) -> None:
+        """The key signs another hash: stop at the next window (the thread's memory goes)."""
+        self._abandoned.set()
 
     def result(self) -> list[bytes]:
         self._thread.join()
@@ -98,7 +103,8 @@ async def sign_files(
     async def digests(key_hash: HashAlgorithm) -> Sequence[CmsInput]:
         assert hashing is not None
         if key_hash is not hashing.hash_alg:
-            # the key signs another hash than guessed: hash again at once, not after the guess
+            # the key signs another hash than guessed: hash again at once (the guess stops)
+            hashing.abandon()
             values = await asyncio.to_thread(lambda: [hash_file(f, key_hash) for f in files])
         else:
             values = await asyncio.to_thread(hashing.result)

@@ -17,7 +17,7 @@ import logging
 import mmap
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from tanba.crypto import hashes as national_hashes
@@ -80,10 +80,17 @@ def hash_stream(stream: Stream, alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE
         h.update(view[:n] if n < chunk_size else view)
 
 
-def _hash_mapped(fd: int, size: int, alg: HashAlgorithm, window: int) -> bytes:
+class Abandoned(Exception):
+    """A hash its caller no longer needs (``hash_file``'s ``abandoned`` said so)."""
+
+
+def _hash_mapped(fd: int, size: int, alg: HashAlgorithm, window: int,
+                 abandoned: Callable[[], bool] | None = None) -> bytes:
     h = new_hash(alg)
     offset = 0
     while offset < size:
+        if abandoned is not None and abandoned():
+            raise Abandoned(f"hashing with {alg.value} abandoned")
         length = min(window, size - offset)
         with mmap.mmap(fd, length, access=mmap.ACCESS_READ, offset=offset) as mapped:
             if hasattr(mapped, "madvise"):
@@ -94,14 +101,17 @@ def _hash_mapped(fd: int, size: int, alg: HashAlgorithm, window: int) -> bytes:
     return h.digest()
 
 
-def hash_file(path: str | os.PathLike[str], alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE) -> bytes:
-    """Digest of the file at ``path``; an unreadable file is ``invalid_params``."""
+def hash_file(path: str | os.PathLike[str], alg: HashAlgorithm, chunk_size: int = CHUNK_SIZE, *,
+              abandoned: Callable[[], bool] | None = None) -> bytes:
+    """Digest of the file at ``path``; an unreadable file is ``invalid_params``.  A mapped
+    file stops between windows with :class:`Abandoned` once ``abandoned()`` is true (an early
+    guess of `tanba sign` that the key proved wrong)."""
     try:
         with open(path, "rb", buffering=0) as f:
             info = os.fstat(f.fileno())
             if stat.S_ISREG(info.st_mode) and info.st_size > chunk_size:
                 try:
-                    digest = _hash_mapped(f.fileno(), info.st_size, alg, MAP_WINDOW)
+                    digest = _hash_mapped(f.fileno(), info.st_size, alg, MAP_WINDOW, abandoned)
                 except (OSError, ValueError):  # a file system that cannot map: read it
                     f.seek(0)
                     digest = hash_stream(f, alg, chunk_size)

@@ -113,3 +113,13 @@ def test_missing_file_is_invalid_params(tmp_path: Path) -> None:
 def test_non_bytes_chunks_are_invalid_params() -> None:
     with pytest.raises(InvalidParams):
         digest_of(iter(["text, not bytes"]), HashAlgorithm.SHA256)  # type: ignore[list-item]
+
+
+def test_a_mapped_file_hash_stops_when_abandoned(tmp_path: Path) -> None:
+    from tanba.agent.formats.digest import Abandoned
+
+    path = tmp_path / "doc.bin"
+    path.write_bytes(b"a" * (CHUNK_SIZE + 1))
+    with pytest.raises(Abandoned):
+        hash_file(path, HashAlgorithm.SHA256, abandoned=lambda: True)
+    assert hash_file(path, HashAlgorithm.SHA256, abandoned=lambda: False) == hashlib.sha256(path.read_bytes()).digest()
