@@ -130,7 +130,7 @@ def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password
         now = dt.datetime.now(dt.UTC)
         rows = [["STORAGE", "OWNER", "IIN/BIN", "PURPOSE", "ALGORITHM", "ISSUER", "VALID UNTIL", "ID"]]
         for info, _ in listing.infos:
-            numbers = "/".join(n for n in (info.iin, info.bin) if n) or "-"
+            numbers = "/".join(n for n in (info.iin, info.bin, info.personal_number, info.unp) if n) or "-"
             rows.append([info.storage, info.owner_name, numbers, info.purpose_label or "-", info.algorithm,
                          info.issuer_cn or info.issuer, _until(info, now), info.id])
         click.echo(_table(rows))
@@ -167,6 +167,8 @@ def show_command(cert_id: str, p12_files: tuple[Path, ...], modules: tuple[str, 
         *((f"  {key}", value) for key, value in info.subject.items()),
         ("IIN", info.iin or "-"),
         ("BIN", info.bin or "-"),
+        *((("Personal number", info.personal_number),) if info.personal_number else ()),
+        *((("UNP", info.unp),) if info.unp else ()),
         ("Purpose", info.purpose_label or "-"),
         ("Issuer", info.issuer),
         ("Serial number", info.serial_number),

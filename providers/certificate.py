@@ -12,6 +12,9 @@ Definitions (documented here because clients depend on them):
   values.  An attribute that repeats (two ``OU``) is joined with ``", "`` in certificate order.
 * ``iin`` is the 12 digits of a subject ``serialNumber`` ``IIN<12 digits>``; ``bin`` the 12
   digits of a subject ``OU`` ``BIN<12 digits>`` (Kazakhstan's individual / business numbers).
+* ``personal_number`` and ``unp``: Belarus's personal number (subject attribute
+  1.2.112.1.2.1.1.1.1.1) and УНП, the payer's number (1.2.112.1.2.1.1.1.1.2), as written,
+  upper-cased and stripped (RUC GosSUOK's certificates carry them).
 * ``serial_number`` is lowercase hexadecimal without leading zeros (the DER sign byte and
   any zero padding dropped: serial 0x00ab12 is ``"ab12"``); compare serials only after the
   same normalisation (:func:`normalize_serial`).
@@ -68,6 +71,9 @@ warnings.filterwarnings("ignore", message="Attribute's length must be >= 1 and <
 OID_CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string  # 1.3.6.1.5.5.7.3.2
 OID_EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string  # 1.3.6.1.5.5.7.3.4
 OID_ANY_EKU = "2.5.29.37.0"
+#: Belarus: the personal number and the УНП in the subject (STB 34.101.19 / RUC GosSUOK)
+OID_BY_PERSONAL_NUMBER = x509.ObjectIdentifier("1.2.112.1.2.1.1.1.1.1")
+OID_BY_UNP = x509.ObjectIdentifier("1.2.112.1.2.1.1.1.1.2")
 
 #: subject attribute -> short name used in ``CertInfo.subject`` and on the wire.
 SHORT_NAMES: Mapping[x509.ObjectIdentifier, str] = MappingProxyType(
@@ -88,6 +94,8 @@ SHORT_NAMES: Mapping[x509.ObjectIdentifier, str] = MappingProxyType(
         NameOID.USER_ID: "UID",
         NameOID.BUSINESS_CATEGORY: "businessCategory",
         NameOID.PSEUDONYM: "pseudonym",
+        OID_BY_PERSONAL_NUMBER: "personalNumber",
+        OID_BY_UNP: "UNP",
     }
 )
 
@@ -151,6 +159,13 @@ def _subject_map(name: x509.Name) -> dict[str, str]:
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     attrs = name.get_attributes_for_oid(oid)
     return _attr_value(attrs[0]) if attrs else None
+
+
+def _number(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    value = _first(name, oid)
+    if value is None:
+        return None
+    return value.strip().upper() or None
 
 
 def _forward_dn(name: x509.Name) -> str:
@@ -221,6 +236,8 @@ class CertInfo:
     subject_cn: str | None
     iin: str | None
     bin: str | None
+    personal_number: str | None
+    unp: str | None
     issuer: str  # RFC 4514
     issuer_dn_forward: str
     issuer_cn: str | None
@@ -272,6 +289,8 @@ class CertInfo:
             subject_cn=_first(cert.subject, NameOID.COMMON_NAME),
             iin=iin_match.group(1) if iin_match else None,
             bin=bin_value,
+            personal_number=_number(cert.subject, OID_BY_PERSONAL_NUMBER),
+            unp=_number(cert.subject, OID_BY_UNP),
             issuer=cert.issuer.rfc4514_string(_DN_NAMES),
             issuer_dn_forward=_forward_dn(cert.issuer),
             issuer_cn=_first(cert.issuer, NameOID.COMMON_NAME),

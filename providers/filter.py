@@ -10,6 +10,7 @@ Every criterion that is set must hold (they are ANDed); an unset criterion match
   emailProtection also match a key that serves ``auth`` / ``sign`` without listing them: a
   portal's login filter ``[clientAuth]`` finds NCA's one-key-per-person GOST keys.
 * ``iin`` / ``bin``: equal to the 12 digits read from the subject.
+* ``personalNumber`` / ``unp`` (Belarus): equal to the subject's, case-insensitively.
 * ``serialNumber``: hexadecimal, compared case-insensitively with leading zeros ignored.
 * ``issuer``: case-insensitive; matches when it equals the issuer's CN or is a substring of
   the issuer's RFC 4514 DN (so ``"TANBA TEST INTERMEDIATE CA"`` and ``"O=Example"`` both work).
@@ -47,6 +48,10 @@ def matches(f: CertFilter, info: CertInfo, now: dt.datetime) -> bool:
     if f.iin is not None and info.iin != f.iin:
         return False
     if f.bin is not None and info.bin != f.bin:
+        return False
+    if f.personal_number is not None and info.personal_number != f.personal_number.upper():
+        return False
+    if f.unp is not None and info.unp != f.unp.upper():
         return False
     if f.serial_number is not None and normalize_serial(f.serial_number) != info.serial_number:
         return False

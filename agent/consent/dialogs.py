@@ -302,6 +302,10 @@ class CertificateDialog(Dialog[Identity]):
             ids.append(self.t("dialog.certs.iin", iin=info.iin))
         if info.bin:
             ids.append(self.t("dialog.certs.bin", bin=info.bin))
+        if info.personal_number:
+            ids.append(self.t("dialog.certs.personal_number", number=info.personal_number))
+        if info.unp:
+            ids.append(self.t("dialog.certs.unp", unp=info.unp))
         expired = self._now > info.not_after
         status: str | None = None
         if expired:

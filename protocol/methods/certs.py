@@ -46,6 +46,10 @@ class CertFields(Protocol):
     @property
     def iin(self) -> str | None: ...
     @property
+    def personal_number(self) -> str | None: ...
+    @property
+    def unp(self) -> str | None: ...
+    @property
     def bin(self) -> str | None: ...
     @property
     def issuer(self) -> str: ...
@@ -89,6 +93,10 @@ def cert_wire(c: CertFields) -> dict[str, Any]:
         out["iin"] = c.iin
     if c.bin is not None:
         out["bin"] = c.bin
+    if c.personal_number is not None:
+        out["personalNumber"] = c.personal_number
+    if c.unp is not None:
+        out["unp"] = c.unp
     out.update(
         issuer=c.issuer,
         serialNumber=c.serial_number,

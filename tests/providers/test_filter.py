@@ -8,6 +8,7 @@ import pytest
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.base import Identity
+from support.belarus import belarusian_identity
 from tanba.providers.filter import select
 
 NOW = dt.datetime.now(dt.UTC)
@@ -88,3 +89,24 @@ def test_criteria_combine(identities: list[Identity], pki: Manifest) -> None:
     f = CertFilter(key_usage="sign", iin=rsa.iin, storages=("PKCS12",))
     assert names(f, identities) == {"rsa-sign"}
     assert names(CertFilter(key_usage="auth", iin=rsa.iin, storages=("PKCS12",)), identities) == set()
+
+
+def test_belarusian_personal_number_and_unp_are_read_shown_and_filtered() -> None:
+    from tanba.protocol.methods.certs import cert_wire
+    from tanba.providers.certificate import cert_info
+
+    person = belarusian_identity("3010176a001pb5", None)
+    employee = belarusian_identity("4020385B002PB7", "190123456")
+    info = cert_info(employee)
+    assert info.personal_number == "4020385B002PB7" and info.unp == "190123456"
+    assert info.subject["personalNumber"] == "4020385B002PB7" and info.subject["UNP"] == "190123456"
+    assert cert_info(person).personal_number == "3010176A001PB5" and cert_info(person).unp is None
+    wire = cert_wire(info)
+    assert wire["personalNumber"] == "4020385B002PB7" and wire["unp"] == "190123456"
+    assert "unp" not in cert_wire(cert_info(person))
+    now = dt.datetime.now(dt.timezone.utc)
+    both = [person, employee]
+    assert select(both, CertFilter(personal_number="3010176A001PB5"), now) == [person]
+    assert select(both, CertFilter(personal_number="4020385b002pb7"), now) == [employee]  # case-insensitive
+    assert select(both, CertFilter(unp="190123456"), now) == [employee]
+    assert select(both, CertFilter(unp="190123457"), now) == []

@@ -414,3 +414,12 @@ def test_every_dialog_text_is_translated(locale: str) -> None:
     assert not missing
     same = [k for k in english if translated[k] == english[k] and not english[k].startswith(("OK", "{n}"))]
     assert same == [], same  # a copied English string is not a translation
+
+
+def test_a_belarusian_certificate_shows_its_personal_number_and_unp() -> None:
+    from support.belarus import belarusian_identity
+
+    employee = belarusian_identity("4020385B002PB7", "190123456")
+    dialog = CertificateDialog(CertificateChoice(ORIGIN, "ru", Action.SIGN, (employee,)))
+    [row] = dialog.rows
+    assert "Личный номер 4020385B002PB7" in row.ids and "УНП 190123456" in row.ids

@@ -59,3 +59,13 @@ def test_a_filter_names_its_own_fields_and_the_wire_adds_its_path() -> None:
     with pytest.raises(InvalidParams) as info:
         CertFilter.from_wire({"iin": "12"}, "filter")
     assert info.value.data["field"] == "filter.iin"
+
+
+@pytest.mark.parametrize(("wire", "field"), [({"personalNumber": "3010176A001PB"}, "personalNumber"),
+                                             ({"personalNumber": "3010176A001PБ5"}, "personalNumber"),
+                                             ({"unp": "19012345"}, "unp"), ({"unp": 190123456}, "unp")])
+def test_malformed_belarusian_numbers_are_invalid_params(wire: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidParams) as err:
+        CertFilter.from_wire(wire)
+    assert err.value.data.get("field") == field
+    assert CertFilter.from_wire({"personalNumber": "3010176A001PB5", "unp": "190123456"}).unp == "190123456"
