@@ -44,9 +44,13 @@ def engine_enc(workdir: Path, alg: str, key: bytes, iv: bytes, data: bytes, *, d
             os.environ["CRYPT_PARAMS"] = old
 
 
-def first_difference(a: bytes, b: bytes) -> int:
-    assert len(a) == len(b)
-    return next((i for i in range(len(a)) if a[i] != b[i]), len(a))
+def agree_until_meshing(a: bytes, b: bytes) -> bool:
+    """Equal over the first 1024 bytes (or all of them, when shorter) and, past them, apart in
+    the first 8-byte block: a random byte still matches by chance 1 time in 256, a whole
+    block never in practice."""
+    if len(a) <= 1024:
+        return a == b
+    return a[:1024] == b[:1024] and a[1024:1032] != b[1024:1032]
 
 
 # -- the S-box objects ---------------------------------------------------------------------------
@@ -197,7 +201,7 @@ def test_cfb_against_engine_gost89(workdir: Path, sbox: g.SBox) -> None:
         assert engine_enc(workdir, "gost89", key, iv, ours, decrypt=True, params=sbox.oid) == data, n
         # without meshing only the first 1024 bytes agree
         plain_cfb = c.cfb_encrypt(iv, data)
-        assert first_difference(plain_cfb, theirs) == min(n, 1024), n
+        assert agree_until_meshing(plain_cfb, theirs), n
 
 
 @pytest.mark.parametrize("sbox", [g.TC26_Z, g.CRYPTOPRO_A], ids=lambda s: s.name)
@@ -232,7 +236,7 @@ def test_cnt_against_engine(workdir: Path, alg: str, sbox: g.SBox) -> None:
         assert c.cnt(iv, data, meshing=True) == theirs, n
         assert c.cnt(iv, theirs, meshing=True) == data, n
         assert engine_enc(workdir, alg, key, iv, c.cnt(iv, data, meshing=True), decrypt=True) == data, n
-        assert first_difference(c.cnt(iv, data), theirs) == min(n, 1024), n
+        assert agree_until_meshing(c.cnt(iv, data), theirs), n
 
 
 def test_cnt_counter_edges_against_engine(workdir: Path) -> None:
@@ -334,7 +338,7 @@ def test_engine_pkcs12_pbes2_gost89_paramset_z_is_cfb_with_meshing(workdir: Path
     bags = pkcs12.SafeContents.load(plain)
     assert sorted(bytes(bag["bag_value"]["cert_value"]) for bag in bags) == sorted(certs)
     unmeshed = cipher.cfb_decrypt(params["iv"].native, ciphertext)
-    assert first_difference(unmeshed, plain) == 1024
+    assert agree_until_meshing(unmeshed, plain)
 
 
 # -- API edges -----------------------------------------------------------------------------------
