@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import datetime as dt
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import x509 as ax509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-from websockets.asyncio.client import connect
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench_native import ORIGIN, raw_rate, timed, v1_rate  # this folder's scripts: the same peers, measured alike
+from gost_hash import ENGINE_CONFIG
 from tanba.agent.consent.auto import AutoApprover
 from tanba.agent.formats.cms import CmsBuilder
 from tanba.agent.services import Services
@@ -56,18 +53,7 @@ from tanba.protocol.limits import Limits
 from tanba.providers.pkcs12 import Pkcs12Store
 from tanba.providers.registry import Stores
 
-ORIGIN = "https://bench.test"
 PASSWORD = "123456"
-ENGINE_CONFIG = """openssl_conf = openssl_def
-[openssl_def]
-engines = engine_section
-[engine_section]
-gost = gost_section
-[gost_section]
-engine_id = gost
-dynamic_path = /usr/lib/x86_64-linux-gnu/engines-3/gost.so
-default_algorithms = ALL
-"""
 
 
 @dataclass(frozen=True)
@@ -122,16 +108,6 @@ def make(kind: Kind, tmp: Path) -> Made:
     return Made(kind, key, p12, root_pem, (ca_pem,))
 
 
-def rsa_rate(n: int) -> float:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    digests = [os.urandom(32) for _ in range(n)]
-    algorithm = utils.Prehashed(hashes.SHA256())
-    start = time.perf_counter()
-    for digest in digests:
-        key.sign(digest, padding.PKCS1v15(), algorithm)
-    return n / (time.perf_counter() - start)
-
-
 def gost_rate(key: gost.PrivateKey, n: int) -> float:
     size = 32 if key.family.hash != "streebog512" else 64
     digests = [os.urandom(size) for _ in range(n)]
@@ -141,7 +117,8 @@ def gost_rate(key: gost.PrivateKey, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def v1_rate(made: Made, tmp: Path, n: int) -> float:
+async def gost_v1_rate(made: Made, tmp: Path, n: int) -> float:
+    """bench_native's /v1 batch on an agent holding ``made``'s PKCS#12 file."""
     pin = tmp / "pin"
     pin.write_text(PASSWORD)
     settings = Settings(port=0, allow_origin=(ORIGIN,), approver="auto", pin_file=pin, autodetect=False,
@@ -151,22 +128,11 @@ async def v1_rate(made: Made, tmp: Path, n: int) -> float:
                         "bench", stores=stores)
     server = AgentServer(services, Tracker())
     await server.start()
-    data = [base64.b64encode(f"document number {i}: заявление".encode()).decode() for i in range(n)]
-    request = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "sign", "params": {"format": "cms", "data": data}})
     try:
-        async with connect(f"ws://127.0.0.1:{server.port}/v1", origin=ORIGIN, max_size=None) as ws:
-            start = time.perf_counter()
-            await ws.send(request)
-            while True:
-                reply = json.loads(await ws.recv())
-                if "method" not in reply:
-                    break
-            elapsed = time.perf_counter() - start
+        return await v1_rate(server, n)
     finally:
         await server.close()
         await stores.close()
-    assert len(reply["result"]["signatures"]) == n, reply
-    return n / elapsed
 
 
 async def verify_p50(made: Made, rounds: int) -> float:
@@ -188,23 +154,6 @@ async def verify_p50(made: Made, rounds: int) -> float:
     return statistics.median(times) * 1000
 
 
-_TIMER = """
-import json, os, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-_, status, usage = os.wait4(proc.pid, 0)
-print(json.dumps([time.perf_counter() - start, status, usage.ru_maxrss, proc.stderr.read().decode()]))
-"""
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one run of ``cmd``, from a small helper process."""
-    out = subprocess.run([sys.executable, "-S", "-c", _TIMER, *cmd], capture_output=True, text=True, check=True,
-                         env=env)
-    elapsed, status, maxrss, err = json.loads(out.stdout)
-    if status != 0:
-        raise RuntimeError(f"{cmd[0]} failed: {err}")
-    return float(elapsed), int(maxrss)
 
 
 def big_file(made: Made, tmp: Path, big: Path, rounds: int) -> tuple[float, float, int]:
@@ -212,7 +161,7 @@ def big_file(made: Made, tmp: Path, big: Path, rounds: int) -> tuple[float, floa
     pin.write_text(PASSWORD)
     tanba = shutil.which("tanba", path=str(Path(sys.executable).parent)) or "tanba"
     ours = [tanba, "sign", str(big), "--p12", str(made.p12), "--pin-file", str(pin), "--out-dir", str(tmp / "out")]
-    (tmp / "engine.cnf").write_text(ENGINE_CONFIG)
+    (tmp / "engine.cnf").write_text(ENGINE_CONFIG)  # gost_hash.py's
     env = dict(os.environ, OPENSSL_CONF=str(tmp / "engine.cnf"))
     theirs = ["openssl", "dgst", made.kind.engine_md, str(big)]
     timed(theirs, env)  # warm the page cache
@@ -237,7 +186,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tanba-bench-gost-") as name:
         tmp = Path(name)
         made = {kind.name: make(kind, tmp) for kind in KINDS}
-        rsa_best = max(rsa_rate(args.docs) for _ in range(args.rounds))
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        rsa_best = max(raw_rate(rsa_key, args.docs) for _ in range(args.rounds))
         print(f"raw RSA-2048 (cryptography): {rsa_best:.0f} sig/s")
         for kind in KINDS:
             best = max(gost_rate(made[kind.name].key, args.docs) for _ in range(args.rounds))
@@ -245,7 +195,7 @@ def main() -> None:
         for kind in KINDS[:3]:
             best = 0.0
             for _ in range(args.rounds):
-                best = max(best, asyncio.run(v1_rate(made[kind.name], tmp, args.docs)))
+                best = max(best, asyncio.run(gost_v1_rate(made[kind.name], tmp, args.docs)))
             print(f"/v1 CAdES-BES batch of {args.docs}, {kind.name}: {best:.0f} doc/s = {best / rsa_best:.2f} x "
                   f"raw RSA-2048")
         p50 = asyncio.run(verify_p50(made["GOST 2012-256"], 30))

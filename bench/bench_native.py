@@ -103,13 +103,14 @@ print(json.dumps([time.perf_counter() - start, status, usage.ru_maxrss, proc.std
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one run of ``cmd``.
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one run of ``cmd`` (in ``env``, default: this one's).
 
     Measured from a small helper process: a child forked from this (large) process would
     report this process's RSS as its own peak, whatever it does after exec.
     """
-    out = subprocess.run([sys.executable, "-S", "-c", _TIMER, *cmd], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-S", "-c", _TIMER, *cmd], capture_output=True, text=True, check=True,
+                         env=env)
     elapsed, status, maxrss, err = json.loads(out.stdout)
     if status != 0:
         raise RuntimeError(f"{cmd[0]} failed: {err}")
