@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from struct import Struct
 
+from tanba.crypto.blocks import absorb
+
 __all__ = ["H", "BeltHash", "belt_hash", "compress", "decrypt_block", "encrypt_block"]
 
 #: The substitution table H of STB 34.101.31, H[0x00] .. H[0xFF] (its first 32 bytes are also
@@ -201,25 +203,7 @@ class BeltHash:
 
     def update(self, data: bytes | bytearray | memoryview, /) -> None:
         """Absorb ``data``; whole blocks are compressed straight from its buffer."""
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        size = len(view)
-        self._count += size
-        start = 0
-        tail = self._tail
-        if tail:
-            start = min(32 - len(tail), size)
-            tail += view[:start]
-            if len(tail) < 32:
-                return
-            self._blocks(tail, 0, 32)
-            tail.clear()
-        stop = start + (size - start) // 32 * 32
-        if stop > start:
-            self._blocks(view, start, stop)
-        if stop < size:
-            tail += view[stop:]
+        self._count += absorb(self._tail, data, 32, self._blocks)
 
     def _blocks(self, buffer: bytes | bytearray | memoryview, start: int, stop: int) -> None:
         """Compress the whole blocks ``buffer[start:stop]`` (a multiple of 32 bytes): step 3."""

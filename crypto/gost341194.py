@@ -35,6 +35,7 @@ from functools import lru_cache
 from struct import Struct
 
 from tanba.crypto import accel
+from tanba.crypto.blocks import absorb
 from tanba.crypto.gost28147 import GOSTR3411_94_CRYPTOPRO, GOSTR3411_94_TEST, SBox, encrypt_words
 
 TEST_SBOX = GOSTR3411_94_TEST
@@ -103,7 +104,7 @@ class Gost341194:
     digest_size = 32
     block_size = 32
 
-    __slots__ = ("name", "sbox", "pad_empty", "_tables", "_h", "_sigma", "_bits", "_buf")
+    __slots__ = ("name", "sbox", "pad_empty", "_tables", "_h", "_sigma", "_bits", "_tail")
 
     def __init__(self, sbox: SBox = TEST_SBOX, data: bytes | bytearray | memoryview = b"", *,
                  name: str = "gost3411-94", pad_empty: bool = False) -> None:
@@ -114,32 +115,17 @@ class Gost341194:
         self._h = 0
         self._sigma = 0
         self._bits = 0
-        self._buf = b""
+        self._tail = bytearray()  # fewer than 32 bytes not yet processed
         if data:
             self.update(data)
 
     def update(self, data: bytes | bytearray | memoryview, /) -> None:
         """Absorb ``data``; whole blocks are compressed straight from its buffer."""
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        size = len(view)
-        start = 0
-        if self._buf:
-            start = min(32 - len(self._buf), size)
-            self._buf += view[:start]
-            if len(self._buf) < 32:
-                return
-            self._blocks(self._buf)
-            self._buf = b""
-        stop = start + (size - start) // 32 * 32
-        if stop > start:
-            self._blocks(view[start:stop])
-        if stop < size:
-            self._buf = bytes(view[stop:])
+        absorb(self._tail, data, 32, self._blocks)
 
-    def _blocks(self, buf: bytes | memoryview) -> None:
-        """Compress the whole 32-byte blocks of ``buf``."""
+    def _blocks(self, buffer: bytes | bytearray | memoryview, start: int, stop: int) -> None:
+        """Compress the whole 32-byte blocks of ``buffer[start:stop]``."""
+        buf = memoryview(buffer)[start:stop]
         n = len(buf)
         ext = accel.speedups()
         if ext is not None:
@@ -173,11 +159,11 @@ class Gost341194:
                 out = ext.gost94_step(ext_tables, h.to_bytes(32, "little"), m.to_bytes(32, "little"))
                 return int.from_bytes(out, "little")
         h, sigma, bits = self._h, self._sigma, self._bits
-        if self._buf:
-            m = int.from_bytes(self._buf, "little")
+        if self._tail:
+            m = int.from_bytes(self._tail, "little")
             h = step(h, m)
             sigma += m
-            bits += 8 * len(self._buf)
+            bits += 8 * len(self._tail)
         elif bits == 0 and self.pad_empty:
             h = step(h, 0)
         h = step(h, bits & _M256)
@@ -190,5 +176,5 @@ class Gost341194:
     def copy(self) -> Gost341194:
         c = Gost341194.__new__(Gost341194)
         c.name, c.sbox, c.pad_empty, c._tables = self.name, self.sbox, self.pad_empty, self._tables
-        c._h, c._sigma, c._bits, c._buf = self._h, self._sigma, self._bits, self._buf
+        c._h, c._sigma, c._bits, c._tail = self._h, self._sigma, self._bits, bytearray(self._tail)
         return c

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from struct import Struct
 
 from tanba.crypto import accel
+from tanba.crypto.blocks import absorb
 from tanba.crypto.pi import PI
 
 __all__ = ["Streebog"]
@@ -197,24 +198,7 @@ class Streebog:
 
     def update(self, data: bytes | bytearray | memoryview, /) -> None:
         """Absorb ``data``; whole blocks are compressed straight from its buffer."""
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        size = len(view)
-        start = 0
-        tail = self._tail
-        if tail:
-            start = min(64 - len(tail), size)
-            tail += view[:start]
-            if len(tail) < 64:
-                return
-            self._blocks(tail, 0, 64)
-            tail.clear()
-        stop = start + (size - start) // 64 * 64
-        if stop > start:
-            self._blocks(view, start, stop)
-        if stop < size:
-            tail += view[stop:]
+        absorb(self._tail, data, 64, self._blocks)
 
     def _blocks(self, buffer: bytes | bytearray | memoryview, start: int, stop: int) -> None:
         """Compress the whole blocks ``buffer[start:stop]`` (``stop - start`` a multiple of 64)."""
