@@ -1,12 +1,16 @@
 """Whether the national hashes run through the optional C extension: the one place that says so.
 
-``tanba.crypto._speedups`` (crypto/_speedups.c) holds the compression functions of Streebog and
-GOST R 34.11-94.  setup.py builds it when a C compiler is present at install time; without one
-the install still succeeds and the pure-Python code runs instead.  :mod:`.streebog` and
-:mod:`.gost341194` ask :func:`speedups` before each batch of blocks, so they take the C path when
-the extension imported and the pure path has not been forced.  Both paths hold the same state
-(the pure modules' own), and give the same bytes: the pure code is the reference, and
-tests/crypto/test_speedups.py compares the two.
+``tanba.crypto._speedups`` (crypto/_speedups.c) holds the compression functions of Streebog,
+GOST R 34.11-94 and belt-hash.  setup.py builds it when a C compiler is present at install time;
+without one the install still succeeds and the pure-Python code runs instead.  :mod:`.streebog`
+and :mod:`.gost341194` ask :func:`speedups`, and :mod:`.belt` asks :func:`belt_speedups`, before
+each batch of blocks, so they take the C path when the extension imported and the pure path has
+not been forced.  Both paths hold the same state (the pure modules' own), and give the same
+bytes: the pure code is the reference, and tests/crypto/test_speedups.py compares the two.
+
+``belt_compress`` came after ``VERSION`` 1 without changing any other function, so a build from
+before it is still used for the other hashes: whether it has the function is checked once, at
+import, and :func:`belt_speedups` answers ``None`` (belt-hash runs in Python) when it has not.
 
 ``tanba.crypto._ecspeed`` (crypto/_ecspeed.c) holds GOST R 34.10's prime-field and curve
 arithmetic: :mod:`.gost3410` asks :func:`ecspeed` on every scalar multiplication and runs its
@@ -22,8 +26,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Protocol, cast
 
-__all__ = ["EcCurve", "EcSpeed", "Speedups", "available", "ec_available", "ecspeed", "enabled", "speedups",
-           "use_pure"]
+__all__ = ["EcCurve", "EcSpeed", "Speedups", "available", "belt_speedups", "ec_available", "ecspeed",
+           "enabled", "speedups", "use_pure"]
 
 #: the ``VERSION`` of the extension this Python code is written against (a stale build in the
 #: source tree with another version is ignored rather than trusted)
@@ -48,6 +52,8 @@ class Speedups(Protocol):
     def gost94_compress(self, tables: bytes, state: bytes, data: Buffer, /) -> bytes: ...
 
     def gost94_step(self, tables: bytes, h: bytes, m: bytes, /) -> bytes: ...
+
+    def belt_compress(self, state: bytes, data: Buffer, /) -> bytes: ...
 
 
 def _load() -> Speedups | None:
@@ -86,6 +92,8 @@ def _load_ec() -> EcSpeed | None:
 
 
 _EXTENSION = _load()
+#: the extension if it has ``belt_compress`` (a build from before belt-hash does not)
+_BELT_EXTENSION = _EXTENSION if hasattr(_EXTENSION, "belt_compress") else None
 _EC_EXTENSION = _load_ec()
 _pure = False
 
@@ -112,6 +120,11 @@ def use_pure(flag: bool = True) -> bool:
 def speedups() -> Speedups | None:
     """The extension if it is to be used, else ``None``."""
     return None if _pure else _EXTENSION
+
+
+def belt_speedups() -> Speedups | None:
+    """The extension if it is to be used and has ``belt_compress``, else ``None``."""
+    return None if _pure else _BELT_EXTENSION
 
 
 def ec_available() -> bool:

@@ -2,7 +2,9 @@
 
 Both paths hash from the same state, so every comparison here runs one input through
 ``accel.use_pure(True)`` and ``accel.use_pure(False)`` and wants the same bytes.  Under CI the
-extension must have been built (a missing compiler there is a failure, not a skip).
+extension must have been built (a missing compiler there is a failure, not a skip).  belt-hash
+(its own section at the end) is hashed through :class:`BeltHash` itself, and asks
+``accel.belt_speedups`` rather than ``accel.speedups``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from tanba.crypto import accel, hashes
+from tanba.crypto import accel, belt, hashes
+from tanba.crypto.belt import BeltHash
 from tanba.crypto.gost341194 import TEST_SBOX, Gost341194
 from tanba.crypto.streebog import Streebog
 
@@ -201,3 +204,167 @@ def test_the_extension_refuses_malformed_arguments(paths: None) -> None:
         ext.gost94_compress(bytes(ext.TABLES_SIZE), bytes(64), b"x" * 31)
     with pytest.raises(TypeError):
         ext.gost94_step(bytes(ext.TABLES_SIZE), "not bytes", bytes(32))  # type: ignore[arg-type]
+
+
+# --- belt-hash --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def belt_paths(paths: None) -> None:
+    """As ``paths``, and the built extension has ``belt_compress`` (one built before it has
+    not: belt-hash then runs in Python, which is tested below; here that is a skip, under CI a
+    failure)."""
+    previous = accel.use_pure(False)
+    ext = accel.belt_speedups()
+    accel.use_pure(previous)
+    if ext is None:
+        pytest.skip("the C extension was built before belt_compress: rebuild it")
+
+
+def belt_in_mode(pure: bool, chunks: Sequence[bytes | bytearray | memoryview]) -> bytes:
+    accel.use_pure(pure)
+    h = BeltHash()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.digest()
+
+
+def belt_both(chunks: Sequence[bytes | bytearray | memoryview]) -> tuple[bytes, bytes]:
+    """(pure digest, C digest) of the concatenated chunks."""
+    return belt_in_mode(True, chunks), belt_in_mode(False, chunks)
+
+
+def test_belt_every_length_to_200_bytes_gives_the_same_digest(belt_paths: None) -> None:
+    rng = random.Random("belt-lengths")
+    for length in range(201):
+        data = rng.randbytes(length)
+        pure, fast = belt_both([data])
+        assert pure == fast, length
+        chunks = split_at_random(data, rng)
+        assert belt_both(chunks) == (pure, pure), [len(c) for c in chunks]
+
+
+@pytest.mark.parametrize("length", [4095, 4096, 4097, 5000, 40_000 + 7, 100_003])
+def test_belt_large_inputs_split_across_updates_give_the_same_digest(length: int, belt_paths: None) -> None:
+    """Around and past the size at which the C code drops the GIL, whole and in pieces."""
+    rng = random.Random(f"belt-large-{length}")
+    data = rng.randbytes(length)
+    pure = belt_in_mode(True, [data])
+    assert belt_in_mode(False, [data]) == pure
+    for _ in range(3):
+        chunks = split_at_random(data, rng)
+        assert belt_in_mode(False, chunks) == pure, [len(c) for c in chunks]
+    # block-aligned and unaligned pieces of a few KiB, as a file read in chunks would come
+    assert belt_in_mode(False, [data[i:i + 4096] for i in range(0, length, 4096)]) == pure
+    assert belt_in_mode(False, [data[i:i + 4099] for i in range(0, length, 4099)]) == pure
+
+
+@pytest.mark.slow
+def test_belt_one_mebibyte_gives_the_same_digest(belt_paths: None) -> None:
+    data = random.Random("belt-mib").randbytes((1 << 20) + 13)
+    pure, fast = belt_both([data[:300_000], data[300_000:]])
+    assert pure == fast == belt_in_mode(False, [data])
+
+
+def test_belt_every_kind_of_buffer_gives_the_same_digest(belt_paths: None) -> None:
+    data = random.Random("belt-buffers").randbytes(5000)
+    want = belt_in_mode(True, [data])
+    wide = memoryview(bytearray(data)).cast("I")  # a non-byte format: hashed as its bytes
+    assert belt_in_mode(False, [bytearray(data)]) == want
+    assert belt_in_mode(False, [memoryview(data)[:1001], memoryview(data)[1001:]]) == want
+    assert belt_in_mode(False, [wide]) == want
+
+
+def test_belt_stb_a23_vectors_through_the_c_path(belt_paths: None) -> None:
+    """STB 34.101.31 table A.23: belt-hash of H[0..n-1] (n = 32 and 48 reach the C code)."""
+    accel.use_pure(False)
+    assert BeltHash(belt.H[:13]).hexdigest().upper() == (
+        "ABEF9725D4C5A83597A367D14494CC2542F20F659DDFECC961A3EC550CBA8C75")
+    assert BeltHash(belt.H[:32]).hexdigest().upper() == (
+        "749E4C3653AECE5E48DB4761227742EB6DBE13F4A80F7BEFF1A9CF8D10EE7786")
+    assert BeltHash(belt.H[:48]).hexdigest().upper() == (
+        "9D02EE446FB6A29FE5C982D4B13AF9D3E90861BC4CEF27CF306BFB0B174A154A")
+
+
+def test_belt_takes_the_c_path_when_it_is_there(belt_paths: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every whole block goes through ``belt_compress`` (and none when the pure path is forced)."""
+    accel.use_pure(False)
+    ext = accel.speedups()
+    assert ext is not None and accel.belt_speedups() is ext
+    real = ext.belt_compress
+    fed: list[int] = []
+
+    def spy(state: bytes, data: bytes | bytearray | memoryview, /) -> bytes:
+        fed.append(len(memoryview(data)))
+        return real(state, data)
+
+    monkeypatch.setattr(ext, "belt_compress", spy)
+    data = random.Random("belt-spy").randbytes(1000)
+    h = BeltHash(data[:10])
+    h.update(data[10:])
+    assert h.digest() == belt_in_mode(True, [data])
+    assert fed == [32, 960]  # the first block through the pending tail, then 30 from the buffer
+    fed.clear()
+    belt_in_mode(True, [data])
+    assert fed == []
+
+
+def test_belt_runs_in_python_on_an_extension_built_before_belt_compress(
+        belt_paths: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """accel checks once, at import, whether the extension has ``belt_compress``; without it
+    the other hashes keep the C path and belt-hash takes the pure one."""
+    data = random.Random("belt-old-build").randbytes(777)
+    want = belt_in_mode(True, [data])
+    monkeypatch.setattr(accel, "_BELT_EXTENSION", None)
+    accel.use_pure(False)
+    assert accel.speedups() is not None and accel.belt_speedups() is None
+    assert belt_in_mode(False, [data]) == want
+
+
+def test_belt_state_carries_over_when_the_path_changes_mid_stream(belt_paths: None) -> None:
+    data = random.Random("belt-switch").randbytes(999)
+    accel.use_pure(False)
+    h = BeltHash(data[:400])
+    accel.use_pure(True)
+    h.update(data[400:650])
+    accel.use_pure(False)
+    c = h.copy()
+    h.update(data[650:])
+    c.update(data[650:700])
+    assert h.digest() == belt_in_mode(True, [data])
+    assert c.digest() == belt_in_mode(True, [data[:700]])
+    assert h.digest() == belt_in_mode(True, [data])  # digest() did not finalise
+
+
+def test_belt_hashing_on_threads_gives_each_its_own_digest(belt_paths: None) -> None:
+    """The C code drops the GIL over large buffers; threads hashing at once do not mix states."""
+    accel.use_pure(False)
+    inputs = [random.Random(f"belt-thread-{i}").randbytes(1 << 20) for i in range(4)]
+    want = [BeltHash(d).digest() for d in inputs]
+    got: list[bytes] = [b""] * len(inputs)
+
+    def work(i: int) -> None:
+        h = BeltHash()
+        for off in range(0, len(inputs[i]), 1 << 18):
+            h.update(memoryview(inputs[i])[off:off + (1 << 18)])
+        got[i] = h.digest()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == want
+
+
+def test_belt_compress_refuses_malformed_arguments(belt_paths: None) -> None:
+    accel.use_pure(False)
+    ext = accel.belt_speedups()
+    assert ext is not None
+    with pytest.raises(ValueError, match="state must be 48 bytes"):
+        ext.belt_compress(bytes(47), b"")
+    with pytest.raises(ValueError, match="whole 32-byte blocks"):
+        ext.belt_compress(bytes(48), b"x" * 33)
+    with pytest.raises(TypeError):
+        ext.belt_compress("not bytes", bytes(32))  # type: ignore[arg-type]
+    assert ext.belt_compress(bytes(48), b"") == bytes(48)
