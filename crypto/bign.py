@@ -20,8 +20,8 @@ an event of probability below 2^-128 on the three standard curves.
 The curve numbers are STB 34.101.45 appendix Б (tables Б.1-Б.3), as bee2's
 src/crypto/bign/bign_params.c carries them; G = (0, yG).  Point arithmetic is the one of
 :mod:`tanba.crypto.gost3410` (short Weierstrass, any :class:`~tanba.crypto.curves.Curve`),
-including its optional C path.  belt (STB 34.101.31) comes from :mod:`tanba.crypto.belt`,
-imported where it is needed.
+including its optional C path.  belt (STB 34.101.31) comes from :mod:`tanba.crypto.belt` and
+belt-wblock from :mod:`tanba.crypto.beltwrap`, imported where they are needed.
 """
 
 from __future__ import annotations
@@ -193,32 +193,12 @@ def _belt_hash(*parts: bytes) -> bytes:
     return h.digest()
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(len(a), "little")
-
-
-def _wblock_rounds(blocks: list[bytes], key: bytes, first: int, count: int) -> None:
-    """Rounds first..first+count-1 of belt-wblock (STB 34.101.31 7.2) on whole 128-bit blocks,
-    in place: s = r1 ^ ... ^ r(n-1); r = r2 || ... || r(n-1) || (rn ^ belt-block(s) ^ <i>) || s."""
-    from tanba.crypto.belt import encrypt_block
-
-    for i in range(first, first + count):
-        s = blocks[0]
-        for blk in blocks[1:-1]:
-            s = _xor(s, blk)
-        last = _xor(_xor(blocks[-1], encrypt_block(key, s)), i.to_bytes(16, "little"))
-        del blocks[0]
-        blocks[-1] = last
-        blocks.append(s)
-
-
 def wblock_encrypt(data: bytes, key: bytes) -> bytes:
-    """belt-wblock for a whole number (>= 2) of 128-bit blocks (all bign needs: 32, 48, 64)."""
-    if len(data) < 32 or len(data) % 16 or len(key) != 32:
-        raise ValueError("belt-wblock here takes 2 or more whole blocks and a 256-bit key")
-    blocks = [data[j:j + 16] for j in range(0, len(data), 16)]
-    _wblock_rounds(blocks, key, 1, 2 * len(blocks))
-    return b"".join(blocks)
+    """belt-wblock of ``data`` (32 bytes or more) under the 256-bit ``key``: this module's
+    argument order; the cipher is :func:`tanba.crypto.beltwrap.wblock_encrypt` (key first)."""
+    from tanba.crypto.beltwrap import wblock_encrypt as encrypt
+
+    return encrypt(key, data)
 
 
 # --- signatures ---------------------------------------------------------------------------
@@ -231,14 +211,15 @@ def _check_hash(c: Curve, h: bytes) -> None:
 def genk(c: Curve, d: int, h: bytes, hash_oid: str = BELT_HASH, t: bytes = b"") -> int:
     """bign-genk (6.3.3): the deterministic one-time key for private key d and hash value h."""
     _check_hash(c, h)
+    from tanba.crypto.beltwrap import wblock_encrypt as encrypt
+
     theta = _belt_hash(oid_to_der(hash_oid), encode_private_key(c, d), t)
-    blocks = [h[j:j + 16] for j in range(0, len(h), 16)]
-    n = len(blocks)
-    i = 1
+    n = len(h) // 16  # 2, 3 or 4 whole blocks
+    word, i = h, 1
     while True:
-        _wblock_rounds(blocks, theta, i, 2 * n)
-        i += 2 * n
-        k = int.from_bytes(b"".join(blocks), "little")
+        word = encrypt(theta, word, first_round=i)  # rounds i .. i + 2n - 1
+        i += 2 * n  # the counter runs on across passes (module docstring)
+        k = int.from_bytes(word, "little")
         if 0 < k < c.q:
             return k
 

@@ -18,8 +18,16 @@ checked on its files):
 * a Streebog MAC whose key is the last 32 of 96 bytes of PBKDF2-HMAC-Streebog-512 over the
   password and the MAC salt (OpenSSL's TC26 rule), the password used as typed (UTF-8).
 
-The Russian KDFs run in Python (about a second per 2048 iterations): unlocking such a file
-takes a few seconds.
+Belarusian keys (STB 34.101.78, "bpki", what bee2 and bee2evp write): PBES2 with PBKDF2
+whose PRF is hmac-hbelt (1.2.112.0.2.0.34.101.47.12, HMAC over belt-hash) and the cipher
+belt-kwp256 (1.2.112.0.2.0.34.101.31.73, parameters NULL): the 32-byte key unwraps the whole
+ciphertext with the all-zero header, whose check is the password check.  A lone
+EncryptedPrivateKeyInfo of that kind (a bpki container) opens with
+:func:`decrypt_encrypted_private_key_info`; :mod:`~tanba.providers.bpki` writes them.
+
+The Russian and Belarusian KDFs run in Python (about a second per 2048 iterations of
+HMAC-Streebog; hmac-hbelt's usual 10,000 take one to two): unlocking such a file takes a
+few seconds.
 
 The MAC is checked first: a wrong password is ``WrongPin``; a right one with contents that
 cannot be read (an unknown cipher, a broken bag) is ``StoreError`` naming what was found.
@@ -33,12 +41,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from asn1crypto import core
+from asn1crypto import core, keys
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tanba.crypto import kdf, kuznyechik, rc2
+from tanba.crypto import beltwrap, kdf, kuznyechik, rc2
 from tanba.crypto.gost28147 import Gost28147, sbox_by_oid
 from tanba.protocol.errors import StoreError, WrongPin
 
@@ -49,6 +57,9 @@ _GOST_HASHES = {
     "1.2.643.7.1.1.2.2": "streebog256", "1.2.643.7.1.1.2.3": "streebog512",  # Streebog (MAC)
     "1.2.643.2.2.9": "gost3411-94",
 }
+#: PBKDF2 PRF OIDs of STB 34.101.47 -> tanba.crypto.hashes names (hmac-hbelt)
+_BELT_PRFS = {"1.2.112.0.2.0.34.101.47.12": "belt-hash"}
+_BELT_KWP256 = "1.2.112.0.2.0.34.101.31.73"
 _GOST28147 = "1.2.643.2.2.21"
 _KUZNYECHIK_CTR_ACPKM = "1.2.643.7.1.1.5.2.1"
 _MAX_ITERATIONS = 10_000_000  # a file asking for more is not a key file but a denial of service
@@ -116,10 +127,15 @@ def mac_ok(pfx: Any, password: bytes) -> bool | None:
     return hmac.compare_digest(mac, mac_data["mac"]["digest"].native)
 
 
+class DecryptionFailed(ValueError):
+    """The decrypted data fails the cipher's own check (padding, a key wrap's header): with
+    a cipher that checks, the sign of a wrong password."""
+
+
 def _unpad(data: bytes, block: int) -> bytes:
     n = data[-1] if data else 0
     if not 1 <= n <= block or data[-n:] != bytes([n]) * n:
-        raise ValueError("bad padding")
+        raise DecryptionFailed("bad padding")
     return data[:-n]
 
 
@@ -157,13 +173,14 @@ def _pbes2(params: Any, password: bytes, data: bytes) -> bytes:
     scheme_oid = scheme["algorithm"].dotted
     name = scheme["algorithm"].native
     sizes = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32, "tripledes_3key": 24,
-             _GOST28147: 32, _KUZNYECHIK_CTR_ACPKM: 32}
+             _GOST28147: 32, _KUZNYECHIK_CTR_ACPKM: 32, _BELT_KWP256: 32}
     size = sizes.get(name, sizes.get(scheme_oid))
     if size is None:
         raise ValueError(f"encryption scheme {scheme_oid}")
     prf_hash = str(prf.native).removeprefix("hmac_with_")
-    if prf.dotted in _GOST_HASHES:
-        key = kdf.pbkdf2_hmac(_GOST_HASHES[prf.dotted], password, salt, iterations, size)
+    national = _GOST_HASHES.get(prf.dotted) or _BELT_PRFS.get(prf.dotted)
+    if national is not None:
+        key = kdf.pbkdf2_hmac(national, password, salt, iterations, size)
     elif prf_hash in _SHA:
         key = hashlib.pbkdf2_hmac(prf_hash, password, salt, iterations, size)
     else:
@@ -174,6 +191,8 @@ def _pbes2(params: Any, password: bytes, data: bytes) -> bytes:
     if scheme_oid == _KUZNYECHIK_CTR_ACPKM:
         ukm = _ukm(scheme["parameters"])
         return kuznyechik.ctr_acpkm(key, ukm[:8], data)
+    if scheme_oid == _BELT_KWP256:
+        return _belt_kwp(scheme["parameters"], key, data)
     iv = scheme["parameters"].native
     if name == "tripledes_3key":
         return _unpad(_cbc(TripleDES(key), iv, data), 8)
@@ -186,6 +205,19 @@ class _Gost28147Params(core.Sequence):  # type: ignore[misc]  # asn1crypto is un
 
 class _UkmParams(core.Sequence):  # type: ignore[misc]
     _fields = [("ukm", core.OctetString)]
+
+
+def _belt_kwp(parameters: Any, key: bytes, data: bytes) -> bytes:
+    """belt-kwp256 unwrap with the zero header; its parameters are NULL (what bee2 writes and
+    requires) or absent."""
+    if parameters.native is not None:
+        raise ValueError("belt-kwp256 parameters must be NULL")
+    if len(data) < 32:
+        raise ValueError("belt-kwp256 ciphertext shorter than 32 bytes")
+    try:
+        return beltwrap.kwp_unwrap(key, data)
+    except ValueError as exc:
+        raise DecryptionFailed(str(exc)) from exc
 
 
 def _gost28147_parameters(value: Any) -> tuple[bytes, str]:
@@ -214,6 +246,46 @@ def decrypt(algorithm: Any, password: bytes, data: bytes) -> bytes:
     if kind == "pbes2":
         return _pbes2(params, password, data)
     raise ValueError(f"encryption {algorithm['algorithm'].dotted}")
+
+
+class _PrivateKeyInfoShape(core.Sequence):  # type: ignore[misc]
+    """PKCS#8 PrivateKeyInfo as far as a decryption check needs: version, algorithm, key."""
+
+    _fields = [("version", core.Integer), ("private_key_algorithm", core.Sequence),
+               ("private_key", core.OctetString),
+               ("attributes", core.Any, {"implicit": 0, "optional": True}),
+               ("public_key", core.Any, {"implicit": 1, "optional": True})]
+
+
+def decrypt_encrypted_private_key_info(der: bytes, password: bytes) -> bytes:
+    """The PKCS#8 PrivateKeyInfo DER inside the EncryptedPrivateKeyInfo ``der`` (a PKCS#8
+    file, a shrouded key bag's value, a bpki container), decrypted as shrouded key bags are.
+
+    ``StoreError`` when ``der`` is not an EncryptedPrivateKeyInfo or its scheme cannot be
+    used; ``WrongPin`` when the decryption fails its check (padding, belt-kwp's header) or
+    yields no PrivateKeyInfo: with no MAC, that is what a wrong password looks like.
+    """
+    try:
+        epki = keys.EncryptedPrivateKeyInfo.load(bytes(der), strict=True)
+        algorithm = epki["encryption_algorithm"]
+        data = epki["encrypted_data"].native
+        if not isinstance(data, bytes):
+            raise ValueError("no encrypted data")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"not a readable EncryptedPrivateKeyInfo ({exc})") from exc
+    try:
+        plain = decrypt(algorithm, password, data)
+    except DecryptionFailed as exc:
+        raise WrongPin("wrong password for the encrypted private key") from exc
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise StoreError(f"the encrypted private key cannot be decrypted here ({exc})") from exc
+    try:
+        shape = _PrivateKeyInfoShape.load(plain, strict=True)
+        if shape["version"].native not in (0, 1) or not isinstance(shape["private_key"].native, bytes):
+            raise ValueError("not a PrivateKeyInfo")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise WrongPin("wrong password for the encrypted private key") from exc
+    return plain
 
 
 def _local_key_id(bag: Any) -> bytes:
