@@ -8,6 +8,11 @@
 #                  NCA-shaped PKCS#12 files with a GOST 2015-512 key for login and signing
 #                  (gost-kz.p12 and its revoked twin, password 123456), the CA chain and CRL.
 #                  SoftHSM 2.6 has no GOST 2012-512 keys, so this key lives in files only.
+# DIR/pki/bign     the Belarusian test PKI (agent/setup/bign_pki.py): root and CA signed with bign
+#                  (STB 34.101.45), a CRL, and PKCS#12 files with bign-curve256v1 keys: a person
+#                  (personal number), an organisation's employee (УНП), the person revoked
+#                  (bign-person.p12, bign-org.p12, bign-person-revoked.p12, password 123456).
+#                  No PKCS#11 module offers bign here, so these keys live in files only.
 # DIR/softhsm2.conf, DIR/tokens/
 #                  one token "tanba-test" (SO PIN 12345678, user PIN 1234) with the keys and
 #                  certificates of rsa-auth, rsa-sign, ec-auth, ec-sign (label = name, CKA_ID from
@@ -65,6 +70,14 @@ if [ ! -f "$pki/gost/manifest.json" ]; then
         "$python" -m tanba.agent.setup.gost_pki "$pki/gost" >/dev/null
     else
         echo "softhsm-setup: $python cannot import tanba: no GOST test files (install Tanba in that venv)" >&2
+    fi
+fi
+if [ ! -f "$pki/bign/manifest.json" ]; then
+    if "$python" -c 'import tanba.crypto.bign' 2>/dev/null; then
+        echo "softhsm-setup: making the Belarusian (bign) test PKI in $pki/bign" >&2
+        "$python" -m tanba.agent.setup.bign_pki "$pki/bign" >/dev/null
+    else
+        echo "softhsm-setup: $python cannot import tanba: no bign test files (install Tanba in that venv)" >&2
     fi
 fi
 

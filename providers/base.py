@@ -33,6 +33,9 @@ class HashAlgorithm(enum.StrEnum):
     STREEBOG256 = "streebog256"
     STREEBOG512 = "streebog512"
     GOST34311 = "gost34311-95"
+    BELT_HASH = "belt-hash"
+    BASH384 = "bash384"
+    BASH512 = "bash512"
 
     @property
     def digest_size(self) -> int:
@@ -40,7 +43,7 @@ class HashAlgorithm(enum.StrEnum):
 
     @property
     def national(self) -> bool:
-        """A GOST hash (computed by :mod:`tanba.crypto.hashes`, not hashlib)."""
+        """A national hash (GOST, belt, bash: computed by :mod:`tanba.crypto.hashes`, not hashlib)."""
         return self.value in NATIONAL_DIGESTS
 
 
@@ -57,6 +60,13 @@ class SignatureScheme(enum.StrEnum):
     ECDSA = "ecdsa"
     #: GOST R 34.10 (KZ 34.310): the signature in the key family's byte order (NCA or RFC)
     GOST3410 = "gost3410"
+    #: STB 34.101.45 bign: S0 || S1 as the standard writes it, deterministic k
+    BIGN = "bign"
+
+    @property
+    def national(self) -> bool:
+        """GOST or bign: the key signs the digest of its family's own hash, in its own order."""
+        return self in (SignatureScheme.GOST3410, SignatureScheme.BIGN)
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,7 +53,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11e
 from pkcs11.attributes import AttributeMapper, handle_ulong
 
-from tanba.crypto.gost import ByteOrder, Family
+from tanba.crypto.gost import ByteOrder, Family, Kind
 from tanba.protocol.errors import (
     InvalidParams,
     NoCertificate,
@@ -438,6 +438,9 @@ class Pkcs11Signer(Signer):
                 raise InvalidParams(f"a {hash_alg} digest is {hash_alg.digest_size} bytes")
         family = self._family
         if family is not None:
+            if family.kind is Kind.BIGN:
+                raise StoreError("bign keys on tokens need the module's bign mechanism, which Tanba "
+                                 "does not know for this module")
             if scheme is not SignatureScheme.GOST3410:
                 raise InvalidParams(f"a {family.name} key cannot sign with {scheme}")
             if hash_alg.value != family.hash:
@@ -449,7 +452,7 @@ class Pkcs11Signer(Signer):
                 _GOST_MECHANISMS[family.size], None,
             )
             return [_gost_signature(sig, family) for sig in signatures]
-        if scheme is SignatureScheme.GOST3410 or (scheme is SignatureScheme.ECDSA) != self._is_ec:
+        if scheme.national or (scheme is SignatureScheme.ECDSA) != self._is_ec:
             raise InvalidParams(f"{scheme} does not fit this key")
         param: Any = None
         if scheme is SignatureScheme.RSA_PKCS1V15:

@@ -67,7 +67,7 @@ from tanba.providers.base import (
 )
 from tanba.providers import gost_asn1, pkcs12_decode
 from tanba.providers.chain import build_chain
-from tanba.providers.keyalg import gost_public_key, key_family
+from tanba.providers.keyalg import gost_public_key, key_family, national_scheme
 from tanba.providers.pkcs12_decode import mac_ok
 
 log = logging.getLogger(__name__)
@@ -512,7 +512,7 @@ class Pkcs12Signer(Signer):
             raise StoreError(f"{self.identity.location} is locked; unlock it again to sign")
         if self._gost_key is not None:
             family = self._gost_key.family
-            if scheme != SignatureScheme.GOST3410:
+            if scheme is not national_scheme(family):
                 raise InvalidParams(f"a {family.name} key cannot sign with {scheme!r}")
             if hash_alg.value != family.hash:
                 raise InvalidParams(f"a {family.name} key signs {family.hash} digests, not {hash_alg.value}")

@@ -38,9 +38,14 @@ the real peers of each country write (:func:`profile_for`):
   hashAlgorithm {the Streebog OID, NULL} and the Streebog hash of the certificate, as the
   engine's CAdES mode (and CAdES-BES) has it.  The engine's smimeCapabilities attribute, an
   OpenSSL default that says nothing about the signature, is not copied.
+- Belarus (STB 34.101.45 bign): digestAlgorithm {belt-hash 1.2.112.0.2.0.34.101.31.81, NULL}
+  (bash384/512 for the larger curves), signatureAlgorithm {bign-with-hbelt …45.12, NULL} —
+  or bign-with-hspec …45.11 with the hash's OID as parameters — and, CAdES-BES as the
+  Russian profile, signingCertificateV2 whose ESSCertIDv2 names the key's own hash.
 
 The messageDigest is the hash output as it stands; the signature value comes from the
-signer already in the family's byte order (NCA: r‖s little-endian; RFC: s‖r big-endian).
+signer already in the family's byte order (NCA: r‖s little-endian; RFC: s‖r big-endian;
+bign: S0‖S1 as the standard writes it).
 """
 
 from __future__ import annotations
@@ -188,6 +193,9 @@ def profile_for(certificate: x509.Certificate, hash_alg: HashAlgorithm, scheme: 
     if hash_alg.value != family.hash:  # keyalg.signing_hash refuses this before
         raise InvalidParams(f"a {family.name} key signs only with {family.hash}")
     digest_alg = gost_digest_algorithm_der(family)
+    if family.kind is gost.Kind.BIGN:
+        params = _oid(family.signature_params_oid) if family.signature_params_oid else _NULL
+        return Profile(digest_alg, der_tlv(SEQ, _oid(family.signature_oid) + params), hash_alg)
     if family.key_oid in _KALKAN_FAMILIES:
         return Profile(digest_alg, der_tlv(SEQ, _oid(family.signature_oid) + _NULL), None)
     return Profile(digest_alg, der_tlv(SEQ, _oid(family.key_oid) + _NULL), hash_alg)

@@ -32,7 +32,11 @@ a key is ``invalid_params`` (:func:`tanba.providers.keyalg.signing_hash`):
   KZ 2015: ``urn:ietf:params:xml:ns:pkigovkz:xmlsec:algorithms:gostr34102015-gostr34112015-512``
   / ``…:gostr34112015-512`` (``-256`` by analogy);
 * RU GOST R 34.10-2012: ``urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr34102012-gostr34112012-256``
-  / ``…:gostr34112012-256`` (and ``-512``).
+  / ``…:gostr34112012-256`` (and ``-512``);
+* BY bign: ``http://www.w3.org/2009/xmldsig11#bign-with-hbelt`` / ``…#belt-hash256`` (the names
+  of bee2j, by bee2's authors; ``xmldsig-more#`` spellings, jbelt's, are read too), and
+  ``…#bign-with-bash384`` / ``…#bash384`` (``512``) for the larger curves.  The
+  SignatureValue is the bign signature S0 || S1 as the standard writes it.
 
 How Kalkan encodes them, found on a real Kalkan document (``kalkan_gost2004.xml``, NCA test
 data, GOST 34.310-2004 key; pinned by ``tests/agent/verify/test_xml_gost.py``):
@@ -122,7 +126,7 @@ from tanba.agent.formats.xmlparse import DEFAULT_MAX_BYTES, has_xml_declaration,
 from tanba.crypto.gost import Family
 from tanba.protocol.errors import InternalError, InvalidParams
 from tanba.providers.base import HashAlgorithm, SignatureScheme, Signer
-from tanba.providers.keyalg import gost_public_key, key_family, signing_hash
+from tanba.providers.keyalg import gost_public_key, key_family, national_scheme, signing_hash
 
 log = logging.getLogger(__name__)
 
@@ -254,17 +258,17 @@ def _signature_method(cert: x509.Certificate, requested: HashAlgorithm | None) -
     family = key_family(cert)
     if family is not None:
         gost_public_key(cert)  # a key Tanba cannot read is refused before anything is signed
-        return _Method(SignatureScheme.GOST3410, hash_alg, family.xml_signature_uri, family.xml_digest_uri, family)
+        return _Method(national_scheme(family), hash_alg, family.xml_signature_uri, family.xml_digest_uri, family)
     try:
         key = cert.public_key()
     except (UnsupportedAlgorithm, ValueError) as exc:
-        raise InvalidParams("XML signatures need an RSA, EC or GOST key") from exc
+        raise InvalidParams("XML signatures need an RSA, EC, GOST or bign key") from exc
     if isinstance(key, rsa.RSAPublicKey):
         scheme, name = SignatureScheme.RSA_PKCS1V15, "rsa"
     elif isinstance(key, ec.EllipticCurvePublicKey):
         scheme, name = SignatureScheme.ECDSA, "ecdsa"
     else:
-        raise InvalidParams("XML signatures need an RSA, EC or GOST key")
+        raise InvalidParams("XML signatures need an RSA, EC, GOST or bign key")
     return _Method(scheme, hash_alg, f"{_MORE}{name}-{hash_alg.value}", DIGEST_METHODS[hash_alg], None)
 
 

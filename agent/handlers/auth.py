@@ -22,7 +22,7 @@ from tanba.agent.formats.digest import hash_bytes
 from tanba.protocol.errors import OriginDenied, StoreError
 from tanba.protocol.methods.auth import METHOD, AuthParams, AuthToken
 from tanba.providers.base import HashAlgorithm, SignatureScheme
-from tanba.providers.keyalg import key_family
+from tanba.providers.keyalg import key_family, national_scheme
 
 _EC_ALGORITHMS = {256: ("ES256", HashAlgorithm.SHA256), 384: ("ES384", HashAlgorithm.SHA384), 521: ("ES512", HashAlgorithm.SHA512)}
 
@@ -52,7 +52,7 @@ async def handle(ctx: RequestContext, params: AuthParams) -> AuthToken:
         family = key_family(certificate)
         public_key = certificate.public_key() if family is None else None
         if family is not None:
-            algorithm, hash_alg, scheme = family.webeid_name, HashAlgorithm(family.hash), SignatureScheme.GOST3410
+            algorithm, hash_alg, scheme = family.webeid_name, HashAlgorithm(family.hash), national_scheme(family)
         elif isinstance(public_key, rsa.RSAPublicKey):
             algorithm, hash_alg, scheme = "RS256", HashAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15
         elif isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.key_size in _EC_ALGORITHMS:

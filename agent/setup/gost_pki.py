@@ -88,7 +88,10 @@ def new_key(family: gost.Family = gost.KZ_2015_512, curve_oid: str = CURVE) -> g
 
 
 def _algorithm(key: gost.PrivateKey) -> ax509.SignedDigestAlgorithm:
-    return ax509.SignedDigestAlgorithm({"algorithm": key.family.signature_oid, "parameters": core.Null()})
+    """The family's signature OID with NULL (bign-with-hspec: with its hash's OID)."""
+    named = key.family.signature_params_oid
+    params = core.ObjectIdentifier(named) if named else core.Null()
+    return ax509.SignedDigestAlgorithm({"algorithm": key.family.signature_oid, "parameters": params})
 
 
 def _sign(key: gost.PrivateKey, tbs: Any) -> bytes:

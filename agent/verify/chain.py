@@ -146,11 +146,11 @@ class GostSignatureValidator(SignatureValidator):
             )
             return
         key = _gost_key(public_key_info)
-        if key.family is not family:
+        if not gost.signs_with(key.family, signature_algorithm["algorithm"].dotted):
             raise InvalidSignature(f"a {family.name} signature from a {key.family.name} key")
-        digest = signed_data if context.prehashed else hash_bytes(signed_data, HashAlgorithm(family.hash))
+        digest = signed_data if context.prehashed else hash_bytes(signed_data, HashAlgorithm(key.family.hash))
         if not key.verify(digest, signature):
-            raise InvalidSignature(f"{family.name} signature does not verify")
+            raise InvalidSignature(f"{key.family.name} signature does not verify")
 
 
 def _gost_key(public_key_info: keys.PublicKeyInfo) -> gost.PublicKey:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import cms, pem
+from asn1crypto import core as asn1_core
 from asn1crypto import tsp  # noqa: F401 - registers signingCertificate(V2) and TSTInfo
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -329,7 +330,7 @@ def _verify_signature(
     algo = info["signature_algorithm"]
     family = gost.by_signature_oid(algo["algorithm"].dotted)
     if family is not None:
-        _verify_gost(cert, family, digest_alg, info["signature"].native, message, prehashed)
+        _verify_gost(cert, algo, family, digest_alg, info["signature"].native, message, prehashed)
         return
     try:
         kind = algo.signature_algo
@@ -379,14 +380,16 @@ def _verify_signature(
 
 def _verify_gost(
     cert: asn1_x509.Certificate,
+    algo: Any,
     family: gost.Family,
     digest_alg: HashAlgorithm,
     signature: bytes,
     message: bytes | None,
     prehashed: bytes | None,
 ) -> None:
-    """A GOST signature: the family's own hash, the certificate's key of that family."""
-    if digest_alg.value != family.hash:
+    """A GOST or bign signature: the family's own hash, the certificate's key of that family
+    (``family`` is the one the signature OID names first: bign-with-hspec names two)."""
+    if family.kind is gost.Kind.GOST and digest_alg.value != family.hash:
         raise _Bad("unsupported_algorithm")  # no peer signs GOST over another hash
     spki = cert["tbs_certificate"]["subject_public_key_info"].dump()
     if not gost_asn1.is_gost_spki(spki):
@@ -396,8 +399,13 @@ def _verify_gost(
     except gost.UnsupportedKey as exc:  # an unknown curve, a broken point
         logger.info("GOST signer key not usable: %s", exc)
         raise _Bad("unsupported_algorithm") from exc
-    if key.family is not family:
+    if not gost.signs_with(key.family, algo["algorithm"].dotted):
         raise _Bad("signature_invalid")  # e.g. a 256-bit signature named for a 512-bit key
+    if digest_alg.value != key.family.hash:
+        raise _Bad("unsupported_algorithm")  # a bign key signs with its level's hash only
+    named = key.family.signature_params_oid
+    if named is not None and _parameter_oid(algo) != named:
+        raise _Bad("signature_invalid")  # bign-with-hspec naming another hash than the key's
     if prehashed is not None:
         digest = prehashed
     else:
@@ -405,6 +413,17 @@ def _verify_gost(
         digest = hash_bytes(message, digest_alg)
     if not key.verify(digest, signature):
         raise _Bad("signature_invalid")
+
+
+def _parameter_oid(algo: Any) -> str | None:
+    """The OID an AlgorithmIdentifier's parameters hold (bign-with-hspec), else None."""
+    der = algo["parameters"].dump() if algo["parameters"].native is not None else b""
+    if der[:1] != b"\x06":
+        return None
+    try:
+        return str(asn1_core.ObjectIdentifier.load(der).dotted)
+    except ValueError:
+        return None
 
 
 async def _check_timestamp(

@@ -13,9 +13,10 @@ METHOD: Final = "sign"
 FORMATS: Final = ("cms", "xml", "raw")
 #: digestAlgorithm name -> digest length in bytes
 DIGEST_SIZES: Final = {"sha256": 32, "sha384": 48, "sha512": 64,
-                       "streebog256": 32, "streebog512": 64, "gost34311-95": 32}
-#: the hashes of national keys: a GOST key signs only with its own (DESIGN "National algorithms")
-NATIONAL_DIGESTS: Final = ("streebog256", "streebog512", "gost34311-95")
+                       "streebog256": 32, "streebog512": 64, "gost34311-95": 32,
+                       "belt-hash": 32, "bash384": 48, "bash512": 64}
+#: the hashes of national keys: a GOST or bign key signs only with its own (DESIGN "National algorithms")
+NATIONAL_DIGESTS: Final = ("streebog256", "streebog512", "gost34311-95", "belt-hash", "bash384", "bash512")
 
 Format = Literal["cms", "xml", "raw"]
 
