@@ -76,8 +76,9 @@ def _workdir(given: Path | None) -> Iterator[Path]:
 
 
 def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, ...], tuple[str, ...], str, str, tuple[Path, ...]]:
-    """(the test PKI, PKCS#12 files, PKCS#11 specs, PIN, what to tell the user, the GOST
-    PKI's root and CA certificates)."""
+    """(the test PKI, PKCS#12 files, PKCS#11 specs, PIN, what to tell the user, the national
+    PKIs' root and CA certificates: GOST's, then bign's)."""
+    from tanba.agent.setup.bign_pki import BignManifest, make_bign_pki
     from tanba.agent.setup.gost_pki import GostManifest, make_gost_pki
     from tanba.agent.setup.testpki import P12_PASSWORD, Manifest, make_test_pki
 
@@ -93,16 +94,27 @@ def _keys(work: Path, softhsm_dir: Path | None) -> tuple[Manifest, tuple[Path, .
             token_gost = GostManifest.load(gost_dir)
             gost_files, gost_cas = (token_gost.p12["gost-kz"],), (token_gost.root_pem, token_gost.ca_pem)
             note = f" A GOST 2015 key (login and signing) in {gost_files[0]}; its password is {token_gost.password}."
+        bign_dir = softhsm_dir / "pki" / "bign"
+        if (bign_dir / "manifest.json").exists():
+            token_bign = BignManifest.load(bign_dir)
+            gost_files += (token_bign.p12["bign-person"],)
+            gost_cas += (token_bign.root_pem, token_bign.ca_pem)
+            note += (f" A Belarusian bign key in {token_bign.p12['bign-person']}; "
+                     f"its password is {token_bign.password}.")
         return (manifest, gost_files, (f"AKKaztokenStore={module}",), SOFTHSM_PIN,
                 f"Keys: the SoftHSM token 'tanba-test' ({module}); its PIN is {SOFTHSM_PIN}.{note}", gost_cas)
     pki = work / "pki"
     manifest = Manifest.load(pki) if (pki / "manifest.json").exists() else make_test_pki(pki)
     gost_dir = pki / "gost"
     gost = GostManifest.load(gost_dir) if (gost_dir / "manifest.json").exists() else make_gost_pki(gost_dir)
-    files = (*(manifest.identities[name].p12 for name in DEMO_IDENTITIES), gost.p12["gost-kz"])
+    bign_dir = pki / "bign"
+    bign = BignManifest.load(bign_dir) if (bign_dir / "manifest.json").exists() else make_bign_pki(bign_dir)
+    files = (*(manifest.identities[name].p12 for name in DEMO_IDENTITIES), gost.p12["gost-kz"],
+             bign.p12["bign-person"])
     return (manifest, files, (), P12_PASSWORD,
             f"Keys: {len(files)} test PKCS#12 files in {pki} (one a GOST 2015 key for login and signing, "
-            f"as NCA issues them); their password is {P12_PASSWORD}.", (gost.root_pem, gost.ca_pem))
+            f"as NCA issues them, one a Belarusian bign key); their password is {P12_PASSWORD}.",
+            (gost.root_pem, gost.ca_pem, bign.root_pem, bign.ca_pem))
 
 
 async def _run(work: Path, agent_port: int, page_port: int, approver: str, softhsm_dir: Path | None) -> None:
@@ -115,9 +127,9 @@ async def _run(work: Path, agent_port: int, page_port: int, approver: str, softh
 
     manifest, p12, pkcs11, pin, keys_note, gost_cas = _keys(work, softhsm_dir)
     root = manifest.root_pem
-    gost_root = gost_cas[:1]
+    national_roots, national_cas = gost_cas[0::2], gost_cas[1::2]  # (root, CA) per national PKI
     # A portal knows its national CA's issuing certificates: auth tokens carry only the leaf.
-    validator = ChainValidator([root, *gost_root], intermediates=[manifest.intermediate_pem, *gost_cas[1:]],
+    validator = ChainValidator([root, *national_roots], intermediates=[manifest.intermediate_pem, *national_cas],
                                revocation="soft", timeout=3.0)
     demo = DemoServer(f"http://localhost:{page_port}", "", validator)
     try:

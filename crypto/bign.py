@@ -13,9 +13,10 @@ The one-time key k is random (:mod:`secrets`) or, by default, the deterministic 
 section 6.3.3 (bee2's ``bignSign2``): theta = belt-hash(OID(h) || <d>_{2l} || t), then H is
 encrypted with belt-wblock under theta (one pass is 2n belt-block rounds over the n 128-bit
 blocks of H) until the result read as an integer lies in 1..q-1.  The text (and the
-belt/bign/bake Internet-Draft that restates it) lets the round counter run on across passes;
-bee2 restarts it, which can only matter after a first pass lands in [q, 2^(2l)) or on 0,
-an event of probability below 2^-128 on the three standard curves.
+belt/bign/bake Internet-Draft that restates it) lets the round counter run on across passes,
+and so does this code; an implementation restarting it would differ only after a first pass
+lands in [q, 2^(2l)) or on 0, an event of probability below 2^-128 on the three standard
+curves (the standard's examples cannot tell the two apart).
 
 The curve numbers are STB 34.101.45 appendix Б (tables Б.1-Б.3), as bee2's
 src/crypto/bign/bign_params.c carries them; G = (0, yG).  Point arithmetic is the one of
