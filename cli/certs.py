@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from tanba.agent.setup.config import ConfigError, configured_bign_pkcs11
 from tanba.agent.state.secretfile import read_secret_file
 from tanba.protocol.errors import Busy, TanbaError, WrongPin
 from tanba.protocol.methods.certs import cert_wire
@@ -70,7 +71,11 @@ async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> 
 async def _collect(p12_files: Sequence[Path], modules: Sequence[str], password_file: Path | None) -> _Listing:
     out = _Listing()
     try:
-        stores = Stores(await build_stores(p12_files, modules, autodetect=False))
+        bign = configured_bign_pkcs11()  # the config file's [bign-pkcs11], for bign tokens
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        stores = Stores(await build_stores(p12_files, modules, autodetect=False, bign=bign))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
     try:

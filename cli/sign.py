@@ -164,11 +164,16 @@ def command(
     import asyncio
 
     async def run() -> list[bytes]:
+        from tanba.agent.setup.config import ConfigError, configured_bign_pkcs11
         from tanba.cli.consent import CliConsent
         from tanba.providers.registry import Stores, build_stores
 
         try:
-            stores = Stores(await build_stores(list(p12), list(pkcs11), autodetect))
+            bign = configured_bign_pkcs11()  # the config file's [bign-pkcs11], for bign tokens
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
+            stores = Stores(await build_stores(list(p12), list(pkcs11), autodetect, bign=bign))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
         try:

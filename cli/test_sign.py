@@ -63,10 +63,15 @@ async def run_test_sign(
     from tanba.agent.consent.base import DocumentSummary
     from tanba.agent.access.keys import KeyAccess
     from tanba.agent.access.gate import PromptGate
+    from tanba.agent.setup.config import ConfigError, configured_bign_pkcs11
     from tanba.cli.consent import CliConsent
     from tanba.protocol.methods.filter import CertFilter
 
-    stores = Stores(await build_stores(p12, specs, autodetect))
+    try:
+        bign = configured_bign_pkcs11()  # the config file's [bign-pkcs11], for bign tokens
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    stores = Stores(await build_stores(p12, specs, autodetect, bign=bign))
     document = DocumentSummary(len(MESSAGE), "sha256", hashlib.sha256(MESSAGE).hexdigest(), MESSAGE.decode())
     access = KeyAccess(stores, CliConsent(wanted, pin_file, announce=False), PromptGate(), None, "en")
     try:

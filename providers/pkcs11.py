@@ -27,6 +27,12 @@
   the gost engine, writes); :func:`_gost_signature` turns it into the key family's byte
   order.  The vendor numbers cross python-pkcs11's closed enums in one place ("the
   python-pkcs11 boundary" below).
+* bign keys (STB 34.101.45) have no public PKCS#11 numbers: each vendor defines its own
+  mechanism and key type.  With a :class:`~tanba.providers.registry.BignPkcs11` (the
+  ``[bign-pkcs11]`` config table) a bign-256 certificate's private key is found by that key
+  type and signs the 32-byte belt-hash digest with that mechanism; the 48-byte S0 || S1 is
+  returned as the token gives it.  Without it bign identities are still listed, and opening
+  one is a StoreError naming the config keys (no PIN is sent).
 * python-pkcs11 takes the PIN as ``str``: the PIN is decoded for the ``C_Login`` call and
   that immutable copy cannot be wiped (the caller's bytearray can, and is theirs to zero).
 
@@ -74,6 +80,7 @@ from tanba.providers.base import (
 from tanba.providers.chain import build_chain
 from tanba.providers.keyalg import key_family
 from tanba.providers.pkcs11_worker import ModuleWorker, acquire_worker
+from tanba.providers.registry import BignPkcs11
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +125,8 @@ _MAYBE_REMOVED = (
 # ``key.sign``, which reads the key's type first.  Upstream PR #217 (raw mechanism numbers)
 # is not merged.  So, here and nowhere else:
 #
-# * the TC26 vendor numbers become pseudo-members of those enums, made the way ``enum``
+# * the TC26 vendor numbers (and the bign numbers an administrator configures, see
+#   :class:`BignNumbers`) become pseudo-members of those enums, made the way ``enum``
 #   itself makes pseudo-members of ``Flag`` values (``int.__new__`` plus ``_name_`` and
 #   ``_value_``): they pass python-pkcs11's ``isinstance`` checks, its C layer copies their
 #   integer value into CK_MECHANISM / the attribute template, and the enums themselves are
@@ -146,10 +154,28 @@ MECHANISM_GOSTR3410_512: Mechanism = _pseudo_member(Mechanism, CKM_GOSTR3410_512
 _VENDOR_KEY_TYPES: dict[int, KeyType] = {CKK_GOSTR3410_512: KEY_GOSTR3410_512}
 
 
-def _unpack_key_type(raw: bytes) -> KeyType | int:
+@dataclass(frozen=True)
+class BignNumbers:
+    """A configured :class:`BignPkcs11` as python-pkcs11 takes it: pseudo-members of its
+    enums, made per store (nothing global changes, two modules may use different numbers)."""
+
+    mechanism: Mechanism
+    key_type: KeyType
+
+    @classmethod
+    def of(cls, config: BignPkcs11) -> BignNumbers:
+        return cls(
+            _pseudo_member(Mechanism, config.mechanism, f"VENDOR_BIGN_{config.mechanism:#010x}"),
+            _pseudo_member(KeyType, config.key_type, f"VENDOR_BIGN_{config.key_type:#010x}"),
+        )
+
+
+def _unpack_key_type(raw: bytes, extra: dict[int, KeyType] | None = None) -> KeyType | int:
     value = int(handle_ulong[1](raw))
     if value in _VENDOR_KEY_TYPES:
         return _VENDOR_KEY_TYPES[value]
+    if extra and value in extra:
+        return extra[value]
     try:
         return KeyType(value)
     except ValueError:
@@ -157,19 +183,23 @@ def _unpack_key_type(raw: bytes) -> KeyType | int:
 
 
 class VendorAttributeMapper(AttributeMapper):
-    """python-pkcs11's attribute mapper, decoding vendor key types instead of raising."""
+    """python-pkcs11's attribute mapper, decoding vendor key types instead of raising;
+    ``extra`` adds configured ones (the bign key type)."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: Sequence[KeyType] = ()) -> None:
         super().__init__()
-        self.register_handler(Attribute.KEY_TYPE, lambda v: handle_ulong[0](int(v)), _unpack_key_type)
+        known = {int(k): k for k in extra}
+        self.register_handler(Attribute.KEY_TYPE, lambda v: handle_ulong[0](int(v)),
+                              lambda raw: _unpack_key_type(raw, known))
 
 
 class VendorTypesToken:
     """A python-pkcs11 Token whose sessions open with :class:`VendorAttributeMapper`
     (what :func:`login` needs of a token, nothing more)."""
 
-    def __init__(self, token: Any) -> None:
+    def __init__(self, token: Any, extra: Sequence[KeyType] = ()) -> None:
         self._token = token
+        self._extra = tuple(extra)
 
     @property
     def flags(self) -> int:
@@ -180,7 +210,7 @@ class VendorTypesToken:
         return self._token.slot
 
     def open(self, **kwargs: Any) -> Any:
-        return self._token.open(attribute_mapper=VendorAttributeMapper(), **kwargs)
+        return self._token.open(attribute_mapper=VendorAttributeMapper(self._extra), **kwargs)
 
 
 #: key type and signing mechanism per GOST key size (bytes per coordinate)
@@ -198,6 +228,31 @@ def _gost_signature(raw: bytes, family: Family) -> bytes:
         return raw
     s, r = raw[:n], raw[n:]
     return r[::-1] + s[::-1]  # NCA: r || s, each little-endian
+
+
+#: the bign family the configured mechanism signs: bign-256 with belt-hash (bign-with-hbelt)
+_BIGN_TOKEN_FAMILY = "BIGN-256"
+
+_BIGN_UNCONFIGURED = (
+    "bign keys on PKCS#11 tokens sign with the module's vendor-defined bign mechanism, which "
+    "Tanba does not guess: set mechanism and key-type in the [bign-pkcs11] table of the config "
+    "file to the numbers in the token vendor's PKCS#11 documentation"
+)
+
+
+def _bign_signature(raw: bytes, family: Family) -> bytes:
+    """A bign signature as the token returns it.
+
+    Assumption (no vendor documentation is public): the token returns S0 || S1 exactly as
+    STB 34.101.45 writes the signature (little-endian octet strings, 16 + 32 bytes for
+    bign-256), so it is returned as is -- unlike GOST, PKCS#11 defines no layout of its own
+    for bign.  Only the length is checked.
+    """
+    if len(raw) != family.signature_size:
+        raise StoreError(
+            f"the token returned a {len(raw)}-byte bign signature, not {family.signature_size}"
+        )
+    return raw
 
 
 # -- token flags: the seam the PIN logic is tested at ---------------------------------
@@ -304,11 +359,14 @@ class Pkcs11Store(KeyStore):
         *,
         token_label: str | None = None,
         token_serial: str | None = None,
+        bign: BignPkcs11 | None = None,
     ) -> None:
         self.module = Path(module)
         self.storage = storage
         self.token_label = token_label
         self.token_serial = token_serial
+        #: the module's bign numbers (config ``[bign-pkcs11]``); None: bign keys cannot sign
+        self.bign: BignNumbers | None = None if bign is None else BignNumbers.of(bign)
         self._worker: ModuleWorker | None = acquire_worker(self.module)
 
     @property
@@ -399,9 +457,10 @@ class Pkcs11Store(KeyStore):
             pin_text = None if pin is None else bytes(pin).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise WrongPin("the PIN is not valid UTF-8") from exc
-        key_type = _key_type(identity.certificate)
+        key_type = _key_type(identity.certificate, self.bign)  # before any PIN is sent
+        extra = () if self.bign is None else (self.bign.key_type,)
         entry: _Login = await self.call(
-            _open_key, self.worker, ref, pin_text, allow_final_try, key_type
+            _open_key, self.worker, ref, pin_text, allow_final_try, key_type, extra
         )
         del pin_text
         return Pkcs11Signer(self, identity, entry, ref.cka_id)
@@ -439,8 +498,7 @@ class Pkcs11Signer(Signer):
         family = self._family
         if family is not None:
             if family.kind is Kind.BIGN:
-                raise StoreError("bign keys on tokens need the module's bign mechanism, which Tanba "
-                                 "does not know for this module")
+                return await self._sign_bign(family, digests, hash_alg, scheme)
             if scheme is not SignatureScheme.GOST3410:
                 raise InvalidParams(f"a {family.name} key cannot sign with {scheme}")
             if hash_alg.value != family.hash:
@@ -467,6 +525,24 @@ class Pkcs11Signer(Signer):
         if scheme is SignatureScheme.ECDSA:
             return [_ecdsa_der(sig) for sig in raw]
         return raw
+
+    async def _sign_bign(
+        self, family: Family, digests: Sequence[bytes], hash_alg: HashAlgorithm, scheme: SignatureScheme
+    ) -> list[bytes]:
+        assert self._entry is not None
+        if scheme is not SignatureScheme.BIGN:
+            raise InvalidParams(f"a {family.name} key cannot sign with {scheme}")
+        if hash_alg is not HashAlgorithm.BELT_HASH:
+            raise InvalidParams(f"a {family.name} key on a token signs belt-hash digests, not {hash_alg.value}")
+        numbers = self._store.bign
+        if numbers is None:
+            raise StoreError(_BIGN_UNCONFIGURED)
+        # The mechanism takes the 32-byte belt-hash value as the hash wrote it (STB 34.101.45's
+        # H, the input of bign-with-hbelt).
+        signatures: list[bytes] = await self._store.call(
+            _sign, self._store.worker, self._entry, self._cka_id, list(digests), numbers.mechanism, None,
+        )
+        return [_bign_signature(sig, family) for sig in signatures]
 
     async def close(self) -> None:
         entry, self._entry = self._entry, None
@@ -569,6 +645,7 @@ def _open_key(
     pin: str | None,
     allow_final_try: bool,
     key_type: pkcs11.KeyType,
+    extra_key_types: Sequence[KeyType] = (),
 ) -> _Login:
     table = _logins(worker)
     entry = table.get(ref.serial)
@@ -577,7 +654,7 @@ def _open_key(
         entry = None
     if entry is None:
         token = _find_token(lib, ref.serial)
-        session = login(VendorTypesToken(token), pin, allow_final_try=allow_final_try)
+        session = login(VendorTypesToken(token, extra_key_types), pin, allow_final_try=allow_final_try)
         key = os.urandom(32)
         entry = _Login(ref.serial, session, worker.generation, key, _pin_mac(key, pin))
         table[ref.serial] = entry
@@ -641,8 +718,15 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _key_type(cert: x509.Certificate) -> pkcs11.KeyType:
+def _key_type(cert: x509.Certificate, bign: BignNumbers | None = None) -> pkcs11.KeyType:
     family = key_family(cert)
+    if family is not None and family.kind is Kind.BIGN:
+        if bign is None:
+            raise StoreError(_BIGN_UNCONFIGURED)
+        if family.name != _BIGN_TOKEN_FAMILY:
+            raise StoreError(f"the configured bign mechanism signs belt-hash digests with "
+                             f"{_BIGN_TOKEN_FAMILY} keys, not {family.name} keys")
+        return bign.key_type
     if family is not None:
         return _GOST_KEY_TYPES[family.size]
     public = cert.public_key()

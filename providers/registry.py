@@ -6,6 +6,10 @@ auto-detection of installed modules.  ``NAME`` is normally an NCALayer storage n
 known module file gets its storage name from :mod:`tanba.providers.detect`, an unknown one
 its file name.  A module is opened once: given twice, or given and also detected, the first
 mention wins (one module under two storage names would list every key twice).
+
+bign keys on tokens sign with the module's own, vendor-defined mechanism and key type:
+:class:`BignPkcs11` carries those numbers (the ``[bign-pkcs11]`` config table) to every
+PKCS#11 store; without it bign keys are listed but cannot sign.  Nothing is guessed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,32 @@ NCALAYER_STORAGES = frozenset({
     "AKEToken5110Store", "AKJaCartaStore", "AKAKEYStore",
 })
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+#: PKCS#11's vendor range (CKM_VENDOR_DEFINED, CKK_VENDOR_DEFINED) and the largest CK_ULONG
+#: every platform holds (32 bits on Windows)
+VENDOR_DEFINED = 0x80000000
+VENDOR_MAX = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class BignPkcs11:
+    """A module's vendor numbers for bign (STB 34.101.45) signing, from the administrator.
+
+    ``mechanism`` signs a 32-byte belt-hash digest with a bign-256 private key whose
+    CKA_KEY_TYPE is ``key_type``.  Both are vendor-defined (>= 0x80000000) and not public:
+    they come from the token vendor's documentation, never from a guess.
+    """
+
+    mechanism: int
+    key_type: int
+
+    def __post_init__(self) -> None:
+        for name, value in (("mechanism", self.mechanism), ("key-type", self.key_type)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name}: expected an integer")
+            if not VENDOR_DEFINED <= value <= VENDOR_MAX:
+                raise ValueError(f"{name}: {value:#x} is not a vendor-defined number "
+                                 f"(0x80000000 to 0xffffffff)")
 
 
 def parse_pkcs11_spec(spec: str) -> tuple[str | None, Path]:
@@ -59,10 +89,11 @@ def storage_for_module(path: Path) -> str:
 
 
 async def build_stores(
-    p12: Sequence[Path], pkcs11: Sequence[str], autodetect: bool
+    p12: Sequence[Path], pkcs11: Sequence[str], autodetect: bool, *, bign: BignPkcs11 | None = None
 ) -> list[KeyStore]:
-    """One store for all PKCS#12 files, one per PKCS#11 module.  Raises ValueError for a
-    malformed ``--pkcs11`` spec; modules are loaded later, by their first use."""
+    """One store for all PKCS#12 files, one per PKCS#11 module (each given ``bign``).
+    Raises ValueError for a malformed ``--pkcs11`` spec; modules are loaded later, by their
+    first use."""
     stores: list[KeyStore] = []
     if p12:
         from tanba.providers.pkcs12 import Pkcs12Store
@@ -84,7 +115,7 @@ async def build_stores(
                 log.info("PKCS#11 module %s already offered: %s skipped", path, storage)
                 continue
             seen.add(real)
-            stores.append(Pkcs11Store(path, storage))
+            stores.append(Pkcs11Store(path, storage, bign=bign))
     return stores
 
 

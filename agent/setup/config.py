@@ -22,6 +22,17 @@ Every `serve` flag of DESIGN.md has a key of the same name in the file::
     max-message = 67108864
     max-connections = 64
 
+    [bign-pkcs11]              # only for tokens with Belarusian bign keys (STB 34.101.45)
+    mechanism = 0x80000001     # the module's CKM for bign-256 signing of a belt-hash digest
+    key-type = 0x80000002      # the module's CKK of bign private keys
+
+bign has no public PKCS#11 numbers: each vendor defines its own, so Tanba guesses none.
+``[bign-pkcs11]`` gives the numbers from the token vendor's PKCS#11 documentation to every
+PKCS#11 module Tanba opens; both keys are required, and both must be vendor-defined
+(0x80000000 to 0xffffffff, TOML writes them in hex as above).  Without the table bign keys
+on tokens are listed but cannot sign.  ``tanba sign``, ``certs`` and ``test-sign`` read this
+table (and only it) from the same file (:func:`load_bign_pkcs11`).
+
 Unknown keys and wrong types are errors that name the key: a typo in an administrator's
 file must not silently weaken a setting.
 """
@@ -38,6 +49,7 @@ from typing import Any, Final
 
 from tanba.protocol.limits import Limits
 from tanba.protocol.origin import normalize_origin
+from tanba.providers.registry import BignPkcs11
 
 APPROVERS: Final = ("tk", "terminal", "auto")
 DEFAULT_PORT: Final = 13579
@@ -70,6 +82,9 @@ class Settings:
     #: minutes a key stays unlocked for the site that used it (0: ask the PIN every time)
     unlock_window: float = 0
     limits: Limits = field(default_factory=Limits)
+    #: the PKCS#11 modules' vendor-defined bign numbers (``[bign-pkcs11]``); None: bign
+    #: keys on tokens cannot sign
+    bign_pkcs11: BignPkcs11 | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -165,6 +180,33 @@ def canonical_origin(value: str, key: str = "allow-origin") -> str:
     return origin
 
 
+#: [bign-pkcs11] key -> BignPkcs11 field; every key is required
+_BIGN_KEYS: Final[dict[str, str]] = {"mechanism": "mechanism", "key-type": "key_type"}
+BIGN_TABLE: Final = "bign-pkcs11"
+
+
+def parse_bign_pkcs11(value: Any) -> BignPkcs11:
+    """The ``[bign-pkcs11]`` table; errors name the key (``bign-pkcs11.mechanism: ...``)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{BIGN_TABLE}: expected a table")
+    for key in value:
+        if key not in _BIGN_KEYS:
+            raise ConfigError(f"{BIGN_TABLE}.{key}: unknown setting")
+    numbers: dict[str, int] = {}
+    for key, name in _BIGN_KEYS.items():
+        if key not in value:
+            raise ConfigError(f"{BIGN_TABLE}.{key}: required (the module's vendor-defined number)")
+        number = value[key]
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ConfigError(f"{BIGN_TABLE}.{key}: expected an integer, like 0x80000001")
+        try:
+            BignPkcs11(number, number)  # the range check, one number at a time
+        except ValueError as exc:
+            raise ConfigError(f"{BIGN_TABLE}.{key}: {str(exc).partition(': ')[2]}") from exc
+        numbers[name] = number
+    return BignPkcs11(**numbers)
+
+
 def parse_config(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
     """Turn a decoded TOML document into Settings keyword arguments."""
     values: dict[str, Any] = {}
@@ -184,6 +226,9 @@ def parse_config(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"limits: {exc}") from exc
             continue
+        if key == BIGN_TABLE:
+            values["bign_pkcs11"] = parse_bign_pkcs11(value)
+            continue
         if key not in _KEYS:
             raise ConfigError(f"{key}: unknown setting")
         name, kind = _KEYS[key]
@@ -191,20 +236,47 @@ def parse_config(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
     return values
 
 
-def load_file(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The decoded file; None when it does not exist."""
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError:
-        return {}
+        return None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    if data is None:
+        return {}
     try:
         return parse_config(data, path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def configured_bign_pkcs11() -> BignPkcs11 | None:
+    """The ``[bign-pkcs11]`` table of the user's config file (``TANBA_CONFIG_DIR`` honoured),
+    for the commands that build their stores without `serve`'s settings."""
+    from tanba.agent.state import paths
+
+    return load_bign_pkcs11(paths.config_file())
+
+
+def load_bign_pkcs11(path: Path) -> BignPkcs11 | None:
+    """Only the ``[bign-pkcs11]`` table of the config file (what the one-shot commands
+    need of it; the other keys are `serve`'s).  None without the file or the table."""
+    data = _read_toml(path)
+    if data is None or BIGN_TABLE not in data:
+        return None
+    try:
+        return parse_bign_pkcs11(data[BIGN_TABLE])
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 

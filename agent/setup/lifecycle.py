@@ -68,7 +68,7 @@ T = TypeVar("T")
 DEFAULT_STOP_TIMEOUT = 10.0
 #: settings that only a restart changes (the listening sockets, the approver)
 RESTART_ONLY = ("host", "port", "ipv6", "tls", "approver", "pin_file")
-STORE_FIELDS = ("p12", "pkcs11", "autodetect")
+STORE_FIELDS = ("p12", "pkcs11", "autodetect", "bign_pkcs11")
 
 
 class StartError(Exception):
@@ -215,7 +215,8 @@ class Agent:
     async def _stores(settings: Settings) -> Stores:
         from tanba.providers.registry import Stores, build_stores
 
-        return Stores(await build_stores(settings.p12, settings.pkcs11, settings.autodetect))
+        return Stores(await build_stores(settings.p12, settings.pkcs11, settings.autodetect,
+                                          bign=settings.bign_pkcs11))
 
     async def start(self) -> AgentServer:
         """Build the services and listen.  Raises :class:`StartError`."""

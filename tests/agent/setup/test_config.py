@@ -88,3 +88,46 @@ def test_non_loopback_bind_is_impossible() -> None:
         with pytest.raises(ConfigError):
             Settings(host=host)
     assert Settings(host="::1").host == "::1"
+
+
+def test_the_bign_pkcs11_table_gives_the_modules_vendor_numbers(tmp_path: Path) -> None:
+    from tanba.agent.setup.config import load_bign_pkcs11
+    from tanba.providers.registry import BignPkcs11
+
+    text = "port = 14000\n[bign-pkcs11]\nmechanism = 0x80000001\nkey-type = 0x80000002\n"
+    (tmp_path / "config.toml").write_text(text)
+    settings = build_settings(load_file(tmp_path / "config.toml"), {})
+    assert settings.bign_pkcs11 == BignPkcs11(mechanism=0x80000001, key_type=0x80000002)
+    assert load_bign_pkcs11(tmp_path / "config.toml") == settings.bign_pkcs11  # what the CLI reads
+    assert Settings().bign_pkcs11 is None and load_bign_pkcs11(tmp_path / "absent.toml") is None
+    (tmp_path / "other.toml").write_text("port = 14000\n")
+    assert load_bign_pkcs11(tmp_path / "other.toml") is None
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("mechanism = 0x80000001", r"bign-pkcs11\.key-type: required"),
+        ("key-type = 0x80000002", r"bign-pkcs11\.mechanism: required"),
+        ("mechanism = 0x1041\nkey-type = 0x80000002", r"bign-pkcs11\.mechanism: 0x1041 is not a vendor-defined"),
+        ("mechanism = 0x80000001\nkey-type = 3", r"bign-pkcs11\.key-type: 0x3 is not a vendor-defined"),
+        ("mechanism = 0x80000001\nkey-type = 0x100000000", r"bign-pkcs11\.key-type: .* not a vendor-defined"),
+        ('mechanism = "0x80000001"\nkey-type = 0x80000002', r"bign-pkcs11\.mechanism: expected an integer"),
+        ("mechanism = 0x80000001\nkey-type = true", r"bign-pkcs11\.key-type: expected an integer"),
+        ("mechanism = 0x80000001\nkey-type = 0x80000002\nkeytype = 1", r"bign-pkcs11\.keytype: unknown setting"),
+    ],
+)
+def test_bign_pkcs11_mistakes_are_named(tmp_path: Path, table: str, message: str) -> None:
+    from tanba.agent.setup.config import load_bign_pkcs11
+
+    (tmp_path / "config.toml").write_text(f"[bign-pkcs11]\n{table}\n")
+    with pytest.raises(ConfigError, match=message):
+        build_settings(load_file(tmp_path / "config.toml"), {})
+    with pytest.raises(ConfigError, match=message):
+        load_bign_pkcs11(tmp_path / "config.toml")
+
+
+def test_bign_pkcs11_must_be_a_table(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("bign-pkcs11 = 5\n")
+    with pytest.raises(ConfigError, match="bign-pkcs11: expected a table"):
+        load_file(tmp_path / "config.toml")
