@@ -117,7 +117,8 @@ async def sign_files(
 
 def _likely_hash(p12: Sequence[Path], pkcs11: Sequence[str]) -> HashAlgorithm:
     """SHA-256, or a GOST key's Streebog when the only key is one PKCS#12 file whose encrypted
-    key has a GOST key's size (providers/pkcs12_peek.py: read without the password)."""
+    key has a GOST key's size, belt-hash when it is in the bign container
+    (providers/pkcs12_peek.py: read without the password)."""
     if len(p12) == 1 and not pkcs11:
         from tanba.providers.pkcs12_peek import guess_hash
 
@@ -133,7 +134,8 @@ def _likely_hash(p12: Sequence[Path], pkcs11: Sequence[str]) -> HashAlgorithm:
 @click.option("--detached/--attached", default=True, help="CMS: keep the document outside the signature [detached].")
 @click.option("--timestamp", "tsa_url", metavar="URL", help="CMS: add an RFC 3161 timestamp from this TSA (CAdES-T).")
 @click.option("--digest", type=click.Choice([a.value for a in HashAlgorithm]), default=None,
-              help="Hash to sign [the key's own: sha256 for RSA/EC, streebog or gost34311-95 for GOST keys].")
+              help="Hash to sign [the key's own: sha256 for RSA/EC, streebog or gost34311-95 for GOST keys, "
+                   "belt-hash (bash384/512) for bign keys].")
 @click.option("--sign-element", default="", metavar="XPATH", help="XML: the element to sign [the document].")
 @click.option("--parent", default="", metavar="XPATH", help="XML: where the Signature goes [the root].")
 @click.option("--p12", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 file (repeatable).")

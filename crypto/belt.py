@@ -234,10 +234,17 @@ class BeltHash:
     def _final(self) -> Key:
         """Steps 3 (the zero-padded last block, if any) and 4, on copies of the state."""
         h, s = self._h, self._s
+        bits = (8 * self._count) & _M128  # <|X|>_128
+        ext = accel.belt_speedups()
+        if ext is not None:  # the same two compressions in C (what HMAC/PBKDF2 spend their time on)
+            state = _STATE.pack(*h, *s)
+            if self._tail:
+                state = ext.belt_compress(state, bytes(self._tail).ljust(32, b"\x00"))
+            last = bits.to_bytes(16, "little") + state[32:]  # <|X|>_128 || s
+            return _KEY.unpack(ext.belt_compress(state[:32] + bytes(16), last)[:32])
         if self._tail:
             t, h = _compress(_KEY.unpack(bytes(self._tail).ljust(32, b"\x00")), h)
             s = (s[0] ^ t[0], s[1] ^ t[1], s[2] ^ t[2], s[3] ^ t[3])
-        bits = (8 * self._count) & _M128  # <|X|>_128
         r = (bits & _M32, (bits >> 32) & _M32, (bits >> 64) & _M32, bits >> 96)
         # 4. Y <- sigma2(<|X|>_128 || s || h)
         return _compress(r + s, h)[1]

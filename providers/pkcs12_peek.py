@@ -4,7 +4,9 @@
 hash depends on the key (SHA-256 for RSA/EC, Streebog for GOST keys), which is encrypted.
 The length of the encrypted private key gives it away well enough for a guess: a GOST
 PrivateKeyInfo is 70–80 bytes (256-bit keys) or about 110 (512-bit), an EC P-256 one about
-140 and an RSA one over a thousand.  The guess only decides what is hashed *early*: the key
+140 and an RSA one over a thousand.  A key in Belarus's own container (STB 34.101.78: PBES2
+with hmac-hbelt and belt-kwp256, named in the clear) is a bign key: belt-hash for the 81
+bytes of a bign-256 key, bash384 / bash512 for the larger ones.  The guess only decides what is hashed *early*: the key
 itself decides what is signed, and a wrong guess costs a second hashing pass, never a wrong
 signature.
 
@@ -19,6 +21,9 @@ from pathlib import Path
 _SHROUDED_KEY_BAG = bytes.fromhex("2a864886f70d010c0a0102")  # 1.2.840.113549.1.12.10.1.2
 _DATA = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1
 _MAX_FILE = 1 << 20
+#: DER of the object identifiers that name STB 34.101.78's key encryption
+_HMAC_HBELT = bytes.fromhex("2a7000020022652f0c")  # 1.2.112.0.2.0.34.101.47.12
+_BELT_KWP256 = bytes.fromhex("2a7000020022651f49")  # 1.2.112.0.2.0.34.101.31.73
 
 
 Element = tuple[int, int, int, int]  # tag, content start, content end, where the next element starts
@@ -72,8 +77,9 @@ def _explicit_octets(buf: bytes, element: Element) -> bytes:
     return _octets(buf, _children(buf, element)[0])
 
 
-def _key_bag_lengths(pfx: bytes) -> list[int]:
-    """Lengths of the encrypted keys in the file's unencrypted SafeContents."""
+def _key_bags(pfx: bytes) -> list[tuple[int, bool]]:
+    """(length, whether belt protects it) of each encrypted key in the file's unencrypted
+    SafeContents."""
     _version, auth_safe, *_ = _children(pfx, _tlv(pfx, 0))
     oid, wrapper = _children(pfx, auth_safe)[:2]
     if pfx[oid[1] : oid[2]] != _DATA:
@@ -90,25 +96,29 @@ def _key_bag_lengths(pfx: bytes) -> list[int]:
             if bags[bag_parts[0][1] : bag_parts[0][2]] != _SHROUDED_KEY_BAG:
                 continue
             epki = _children(bags, bag_parts[1])[0]
-            encrypted = _children(bags, epki)[1]
-            lengths.append(len(_octets(bags, encrypted)))
+            algorithm, encrypted = _children(bags, epki)[:2]
+            named = bags[algorithm[1] : algorithm[2]]
+            lengths.append((len(_octets(bags, encrypted)), _HMAC_HBELT in named or _BELT_KWP256 in named))
     return lengths
 
 
 def guess_hash(path: Path) -> str | None:
     """``"streebog256"`` / ``"streebog512"`` when the file's one key looks like a GOST key of
-    that size, ``"sha256"`` when it looks like another key, None when nothing can be told."""
+    that size, ``"belt-hash"`` / ``"bash384"`` / ``"bash512"`` for a key in the bign
+    container, ``"sha256"`` when it looks like another key, None when nothing can be told."""
     try:
         with path.open("rb") as f:
             data = f.read(_MAX_FILE + 1)
         if len(data) > _MAX_FILE:
             return None
-        lengths = _key_bag_lengths(data)
+        bags = _key_bags(data)
     except (OSError, ValueError, IndexError):
         return None
-    if len(lengths) != 1:
+    if len(bags) != 1:
         return None
-    size = lengths[0]
+    size, belt = bags[0]
+    if belt:  # kwp adds 16 bytes to a PrivateKeyInfo of 65 / 81 / 97 bytes
+        return "belt-hash" if size <= 81 else "bash384" if size <= 97 else "bash512"
     if size <= 96:
         return "streebog256"
     if size <= 128:

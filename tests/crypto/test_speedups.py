@@ -287,7 +287,8 @@ def test_belt_stb_a23_vectors_through_the_c_path(belt_paths: None) -> None:
 
 
 def test_belt_takes_the_c_path_when_it_is_there(belt_paths: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every whole block goes through ``belt_compress`` (and none when the pure path is forced)."""
+    """Every whole block, the padded tail and the final length block go through
+    ``belt_compress`` (and none when the pure path is forced)."""
     accel.use_pure(False)
     ext = accel.speedups()
     assert ext is not None and accel.belt_speedups() is ext
@@ -303,7 +304,9 @@ def test_belt_takes_the_c_path_when_it_is_there(belt_paths: None, monkeypatch: p
     h = BeltHash(data[:10])
     h.update(data[10:])
     assert h.digest() == belt_in_mode(True, [data])
-    assert fed == [32, 960]  # the first block through the pending tail, then 30 from the buffer
+    # the first block through the pending tail, 30 from the buffer; then digest(): the
+    # zero-padded 8-byte tail and <|X|> || s
+    assert fed == [32, 960, 32, 32]
     fed.clear()
     belt_in_mode(True, [data])
     assert fed == []

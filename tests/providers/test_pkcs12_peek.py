@@ -31,6 +31,15 @@ def test_nca_files_in_java_s_indefinite_lengths_are_read() -> None:
     assert guess_hash(NCA / "gost2004_sign_expired.p12") == "sha256"  # RSA keys, whatever the name says
 
 
+def test_bign_files_guess_belt_hash_from_the_container_named_in_the_clear(tmp_path: Path) -> None:
+    from tanba.agent.setup.bign_pki import make_bign_pki
+
+    bign = make_bign_pki(tmp_path / "bign")
+    for name in ("bign-person", "bign-org"):
+        # the encrypted key has a 256-bit GOST key's size: only its container tells it apart
+        assert guess_hash(bign.p12[name]) == "belt-hash", name
+
+
 def test_anything_odd_is_no_guess(tmp_path: Path, gost: GostManifest) -> None:
     data = gost.p12["gost-kz"].read_bytes()
     for name, blob in (("empty", b""), ("text", b"not a pfx"), ("cut", data[: len(data) // 2]),
