@@ -46,10 +46,12 @@ def engine_enc(workdir: Path, alg: str, key: bytes, iv: bytes, data: bytes, *, d
 
 def agree_until_meshing(a: bytes, b: bytes) -> bool:
     """Equal over the first 1024 bytes (or all of them, when shorter) and, past them, apart in
-    the first 8-byte block: a random byte still matches by chance 1 time in 256, a whole
-    block never in practice."""
+    the first 8-byte block. Only a whole block is compared: a lone byte past 1024 (n = 1025)
+    still matches by chance 1 time in 256, a whole block never in practice."""
     if len(a) <= 1024:
         return a == b
+    if len(a) < 1032:
+        return a[:1024] == b[:1024]
     return a[:1024] == b[:1024] and a[1024:1032] != b[1024:1032]
 
 
