@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test-sign": ("test_sign", "Sign a test message with a certificate and verify it."),
     "sign": ("sign", "Sign files (CMS or XML) without the daemon."),
     "verify": ("verify", "Verify a CMS or XML signature without the daemon."),
+    "verify-token": ("verify_token", "Check an auth (Web eID) login token as a portal's back end does."),
     "doctor": ("doctor", "Check the agent, its port, TLS trust, tokens, key files and config; say how to fix."),
     "service": ("service", "Install, remove or show the autostart service (systemd, launchd, logon task)."),
     "demo": ("demo", "Run the agent with test keys and serve the demo portal page."),

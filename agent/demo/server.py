@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
-from tanba.agent.demo.webeid import TokenError, describe, verify_token
+from tanba.agent.verify.token import TokenError, describe, verify_token
 from tanba.agent.verify.chain import ChainValidator
 
 log = logging.getLogger(__name__)

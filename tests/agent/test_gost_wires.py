@@ -79,7 +79,7 @@ async def test_v1_raw_is_refused_with_the_dual_use_key(tmp_path: Path) -> None:
 
 @needs_nca
 async def test_v1_auth_token_with_the_one_key(tmp_path: Path) -> None:
-    from tanba.agent.demo.webeid import check_signature
+    from tanba.agent.verify.token import check_signature
 
     consent = ScriptedConsent(pin="Qwerty12")
     challenge = b64(b"n" * 33)
@@ -222,7 +222,7 @@ async def test_v1_sign_and_auth_with_a_russian_key(tmp_path: Path, bits: int) ->
     /v1 CMS checked by `openssl cms -verify` with the engine, the auth token by the demo's
     back-end check (RFC byte order, Streebog of the key's size)."""
     from support.gost_engine import openssl
-    from tanba.agent.demo.webeid import check_signature
+    from tanba.agent.verify.token import check_signature
 
     md = f"-md_gost12_{bits}"
     openssl(tmp_path, "genpkey", "-algorithm", f"gost2012_{bits}", "-pkeyopt", "paramset:A", "-out", "k.pem")

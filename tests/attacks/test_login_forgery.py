@@ -29,7 +29,7 @@ from support.attack import request, rpc, still_serves
 from support.consent import ScriptedConsent
 from support.ncalayer import BASICS, ask, greet, ncalayer_still_serves
 from support.native import agent_with_keys
-from tanba.agent.demo.webeid import check_signature
+from tanba.agent.verify.token import check_signature
 from tanba.agent.handlers.auth import signed_digest
 from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest

@@ -3,8 +3,13 @@
 The token (``web-eid:1.0``) carries the certificate, the algorithm and a signature over
 hash(hash(origin) ‖ hash(challenge)).  The back end supplies the origin it serves and the
 challenge it issued — never values taken from the token or the page — so a token made for
-another site, or for another challenge, fails.  Then the certificate's chain is checked
-against the portal's trust anchors.
+another site, or for another challenge, fails.  Then the certificate's purpose (it must
+serve ``auth``: clientAuth, or a national dual-use key) and its chain are checked against
+the portal's trust anchors.
+
+This is the engine of the public API :mod:`tanba.verify` (which adds challenge bookkeeping);
+the demo portal uses it too.  Error codes (:class:`TokenError`) are stable: ``malformed``,
+``unsupported_algorithm``, ``signature_invalid``, ``not_auth_certificate``.
 """
 
 from __future__ import annotations
@@ -63,7 +68,12 @@ class AuthResult:
     chain_valid: bool
     revocation: Revocation
     problems: tuple[str, ...]
-    accepted: bool  # signature good, chain valid, not revoked
+    accepted: bool  # signature good, chain valid, not revoked (and "good" when revocation is required)
+    #: Belarus's personal number and УНП, when the certificate has them
+    personal_number: str | None = None
+    unp: str | None = None
+    #: the certificate the token was signed with (its signature, purpose and chain checked)
+    certificate: x509.Certificate | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +86,8 @@ class AuthResult:
             "chainValid": self.chain_valid,
             "revocation": self.revocation,
             "problems": list(self.problems),
+            "personalNumber": self.personal_number,
+            "unp": self.unp,
         }
 
 
@@ -182,6 +194,7 @@ async def verify_token(
     cert = check_signature(token, origin, challenge)
     status = await validator.validate(cert)
     about = describe(cert)
+    info = CertInfo.from_certificate(cert, id="token", storage="")
     return AuthResult(
         name=about["name"],
         iin=about["iin"],
@@ -192,4 +205,7 @@ async def verify_token(
         revocation=status.revocation,
         problems=status.problems,
         accepted=validator.acceptable(status),
+        personal_number=info.personal_number,
+        unp=info.unp,
+        certificate=cert,
     )

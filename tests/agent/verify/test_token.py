@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tanba.agent.demo.webeid import TokenError, check_signature, verify_token
+from tanba.agent.verify.token import TokenError, check_signature, verify_token
 from tanba.agent.setup.testpki import Manifest
 from tanba.agent.verify.chain import ChainValidator
 
