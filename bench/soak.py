@@ -44,8 +44,9 @@ from fuzz_live import ORIGIN, LiveAgent, live_agent  # noqa: E402
 MAX_BUSY_WAIT = 120.0
 #: the earlier, count-based limit, still reported
 MANY_TRIES = 200
-#: 50 clients hold two sockets each: above the default cap of 64 connections
-CONFIG = "unlock-window = 5\n[limits]\nmax-connections = 128\n"
+#: 50 clients hold two sockets each, all from one origin: above the default caps of 64
+#: connections and 16 per origin, on purpose (a soak of honest load, not an admission test)
+CONFIG = "unlock-window = 5\n[limits]\nmax-connections = 128\nmax-per-origin = 128\n"
 MIX = [("hello", 30), ("verify", 15), ("sign", 20), ("certs", 5), ("auth", 5), ("tokens", 15), ("nca-sign", 10)]
 
 

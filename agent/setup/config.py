@@ -20,7 +20,12 @@ Every `serve` flag of DESIGN.md has a key of the same name in the file::
 
     [limits]
     max-message = 67108864
-    max-connections = 64
+    max-connections = 64       # upgraded WebSockets in all
+    max-per-origin = 16        # ... of one web origin
+    max-local-programs = 16    # ... of local programs (no Origin), together
+    max-pending = 128          # connections not yet upgraded
+    header-timeout = 2         # seconds to send the request headers
+    handshake-timeout = 10     # seconds for the whole opening handshake
 
     [bign-pkcs11]              # only for tokens with Belarusian bign keys (STB 34.101.45)
     mechanism = 0x80000001     # the module's CKM for bign-256 signing of a belt-hash digest
@@ -32,6 +37,17 @@ PKCS#11 module Tanba opens; both keys are required, and both must be vendor-defi
 (0x80000000 to 0xffffffff, TOML writes them in hex as above).  Without the table bign keys
 on tokens are listed but cannot sign.  ``tanba sign``, ``certs`` and ``test-sign`` read this
 table (and only it) from the same file (:func:`load_bign_pkcs11`).
+
+``[limits]`` bounds what clients may take (DESIGN.md rule 7; docs/security.md, "Admission"):
+``max-message``, ``max-depth``, ``max-values``, ``max-batch``, ``max-in-flight`` bound each
+message and request; the rest bound connections.  A connection not yet upgraded has
+``header-timeout`` seconds to send its request headers (with TLS, as many for the TLS
+handshake first) and ``handshake-timeout`` for the whole handshake (the "allow this site?"
+question extends it); at most ``max-pending`` are kept, and a newcomer pushes out the
+oldest one still waiting for its headers.  Upgraded WebSockets are capped per origin
+(``max-per-origin``), for local programs together (``max-local-programs``) and in all
+(``max-connections``); over a cap a connection is closed with 1013 and a reason naming the
+cap.  Counts are whole numbers of at least 1; timeouts are positive numbers of seconds.
 
 Unknown keys and wrong types are errors that name the key: a typo in an administrator's
 file must not silently weaken a setting.
@@ -130,6 +146,10 @@ _LIMIT_KEYS: Final[dict[str, str]] = {
     "max-batch": "max_batch",
     "max-in-flight": "max_in_flight",
     "max-connections": "max_connections",
+    "max-per-origin": "max_per_origin",
+    "max-local-programs": "max_local_programs",
+    "max-pending": "max_pending",
+    "header-timeout": "header_timeout",
     "handshake-timeout": "handshake_timeout",
 }
 

@@ -7,6 +7,18 @@ token).  A refusal is a bare 403 with no server header: nothing about the agent 
 page it does not serve.  After the upgrade each message of either endpoint goes through
 :func:`~tanba.agent.transport.pipeline.serve_one` (decode → run → render → send); the drivers here
 and in :mod:`~tanba.agent.ncalayer.session` only read frames and bound what is in flight.
+
+Admission (issue 18; :mod:`~tanba.agent.transport.admission` keeps the books): a connection
+not yet upgraded is *pending* — it has ``header-timeout`` seconds from its arrival (after
+TLS, with TLS) to send its request headers and ``handshake-timeout`` for the whole
+handshake, the origin question extending only its own connection; when ``max-pending``
+are pending, the oldest one still waiting for its headers is dropped for a newcomer.  An
+upgraded connection counts against its origin's ``max-per-origin`` (local programs:
+``max-local-programs``) and the global ``max-connections``; over a cap it is closed with
+1013 and a reason naming the cap.  The books follow asyncio's ``connection_made`` and
+``connection_lost``, which come exactly once each for every connection that reaches us
+(a failed TLS handshake reaches neither), so no path — 403, 404, a bad request, a timeout,
+a drop, a client gone — can leak a count.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import OPEN
 
 from tanba.agent.consent.base import OriginDecision
 from tanba.agent.dispatch import Method
@@ -33,6 +46,7 @@ from tanba.agent.ncalayer.session import serve as serve_ncalayer
 from tanba.agent.services import Services
 from tanba.agent.state.client_token import check_bearer
 from tanba.agent.transport import memory
+from tanba.agent.transport.admission import CAPS, TRY_AGAIN_LATER, Admission, Throttled
 from tanba.agent.transport.native import NativeEndpoint
 from tanba.agent.transport.pipeline import serve_one
 from tanba.agent.transport.tracker import Tracker
@@ -54,8 +68,19 @@ class AgentStartError(Exception):
     """The agent cannot listen (port taken, address not available)."""
 
 
+class _FloodLogs:
+    """The log lines a flood repeats, one server's: each written at once the first time,
+    then at most once per 10 s with the count held back."""
+
+    def __init__(self) -> None:
+        self.dropped = Throttled(log, logging.WARNING)
+        self.no_room = Throttled(log, logging.WARNING)
+        self.late = Throttled(log, logging.INFO)
+        self.over_cap = {cap: Throttled(log, logging.WARNING) for cap in CAPS}
+
+
 class TanbaConnection(ServerConnection):
-    """A connection that knows who it serves; counted against the connection cap.
+    """A connection that knows who it serves; admitted by its agent's :class:`Admission`.
 
     Each :class:`AgentServer` serves connections of its own subclass, whose ``agent`` is
     that server (websockets makes the connections; this is how they know their agent)."""
@@ -65,6 +90,9 @@ class TanbaConnection(ServerConnection):
     locale: str = i18n.DEFAULT_LOCALE
     route: str = NATIVE_PATH
     _timeout: asyncio.Timeout | None = None
+    _extended = False
+    #: loop time of connection_made: the header and handshake deadlines count from it
+    _arrived = 0.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,40 +105,60 @@ class TanbaConnection(ServerConnection):
     def process_event(self, event: Any) -> None:
         if isinstance(event, Frame) and event.opcode in (Opcode.TEXT, Opcode.BINARY):
             self.message_kinds.append(event.opcode)
+        first = self.request is None
         super().process_event(event)
+        if first and self.request is not None:
+            # The request headers are in: no longer dropped for a newcomer, and the
+            # header deadline gives way to the handshake timeout.
+            self.agent.admission.headers(self)
+            if self._timeout is not None and not self._timeout.expired() and not self._extended:
+                self._timeout.reschedule(self._deadline())
 
     async def recv_message(self) -> tuple[Opcode, bytes]:
         data = await self.recv(decode=False)
         return self.message_kinds.popleft(), data
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        agent = self.agent
-        super().connection_made(transport)
-        if agent.open_connections >= agent.services.settings.limits.max_connections:
-            log.warning("connection cap reached (%d); refusing a connection", agent.open_connections)
-            assert isinstance(transport, asyncio.Transport)
-            transport.abort()
-            self._counted = False
-            return
-        agent.open_connections += 1
-        self._counted = True
+        super().connection_made(transport)  # starts the handshake task (it runs later)
+        self._arrived = self.loop.time()
+        admission, logs = self.agent.admission, self.agent.flood_logs
+        for victim in admission.arrive(self):
+            if victim is self:
+                logs.no_room("%d handshakes under way (max-pending); refusing a connection", admission.pending)
+            else:
+                logs.dropped("pending connections at max-pending (%d); dropping the oldest unfinished one", admission.pending)
+            victim.transport.abort()  # connection_lost follows; the books hold it no longer
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if getattr(self, "_counted", False):
-            self._counted = False
-            self.agent.open_connections -= 1
+        self.agent.admission.leave(self)
         super().connection_lost(exc)
 
-    async def handshake(self, *args: Any, **kwargs: Any) -> None:
-        # Our own handshake timeout, so that the origin prompt can lift it while the user
-        # reads the question (websockets' open_timeout cannot be changed mid-handshake).
+    def _deadline(self) -> float:
         limits = self.agent.services.settings.limits
-        async with asyncio.timeout(limits.handshake_timeout) as timeout:
-            self._timeout = timeout
-            await super().handshake(*args, **kwargs)
+        if self.request is None:
+            return self._arrived + limits.header_deadline
+        return self._arrived + limits.handshake_timeout
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        # Our own deadlines (websockets' open_timeout is one figure, fixed for the whole
+        # handshake): the headers by header-timeout, the rest by handshake-timeout, and
+        # the origin prompt lifts them while the user reads the question.
+        try:
+            async with asyncio.timeout_at(self._deadline()) as timeout:
+                self._timeout = timeout
+                await super().handshake(*args, **kwargs)
+        except TimeoutError:
+            if self.request is None:
+                self.agent.flood_logs.late("a connection sent no request headers in time (header-timeout); dropped")
+            else:
+                self.agent.flood_logs.late("a handshake did not finish in time (handshake-timeout); dropped")
+            raise  # websockets aborts the connection
+        finally:
+            self._timeout = None
 
     def extend_handshake(self, seconds: float) -> None:
-        if self._timeout is not None:
+        if self._timeout is not None and not self._timeout.expired():
+            self._extended = True
             self._timeout.reschedule(asyncio.get_running_loop().time() + seconds)
 
 
@@ -129,7 +177,9 @@ class AgentServer:
         #: wss when set (the locally trusted certificate of `tanba tls install`)
         self.ssl_context = ssl_context
         self.methods: Mapping[str, Method[Any, Any]] = table()
-        self.open_connections = 0
+        #: who holds a connection slot (see the module docstring); limits as of now
+        self.admission: Admission[TanbaConnection] = Admission(lambda: self.services.settings.limits)
+        self.flood_logs = _FloodLogs()
         self.port = services.settings.port
         self._server: Server | None = None
 
@@ -140,6 +190,11 @@ class AgentServer:
         hosts: list[str] = [settings.host]
         if settings.ipv6 and "::1" not in hosts:
             hosts.append("::1")
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            # The TLS handshake comes before connection_made, so before the books: bound it
+            # as the request headers are bounded (asyncio's default is 60 s).
+            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": settings.limits.header_deadline}
         try:
             self._server = await serve(
                 self._handle_connection,
@@ -154,7 +209,7 @@ class AgentServer:
                 max_queue=4,
                 ping_interval=20,
                 ping_timeout=20,
-                ssl=self.ssl_context,
+                **tls,
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -166,6 +221,16 @@ class AgentServer:
         sockets = self._server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]
+
+    @property
+    def open_connections(self) -> int:
+        """Upgraded WebSocket connections now counted against the caps."""
+        return self.admission.open
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections accepted and not upgraded (or refused after the upgrade and closing)."""
+        return self.admission.pending
 
     @property
     def scheme(self) -> str:
@@ -290,10 +355,25 @@ class AgentServer:
 
     async def _handle_connection(self, connection: ServerConnection) -> None:
         assert isinstance(connection, TanbaConnection)
+        if not await self._admitted(connection):
+            return
         if connection.route == "/":
             await serve_ncalayer(self, connection)
         else:
             await self._serve_native(connection)
+
+    async def _admitted(self, connection: TanbaConnection) -> bool:
+        """Count the upgraded connection as open, or close it (1013, the cap as reason)."""
+        refusal = self.admission.upgrade(connection, connection.origin)
+        if refusal is None:
+            return True
+        who = "a local program" if connection.origin is None else connection.origin
+        self.flood_logs.over_cap[refusal.cap]("%s: %s; closing its new connection", who, refusal.reason)
+        if connection.protocol.state is OPEN:
+            # Pending until it is gone, first to be dropped for a newcomer; and not for long.
+            connection.close_timeout = self.services.settings.limits.header_deadline
+            await connection.close(TRY_AGAIN_LATER, refusal.reason)
+        return False
 
     async def _serve_native(self, connection: TanbaConnection) -> None:
         slots = asyncio.Semaphore(self.services.settings.limits.max_in_flight)

@@ -52,7 +52,7 @@ def keys_settings(pki: Manifest, **limits: Any) -> Settings:
 async def test_100_parallel_requests_give_one_dialog_and_99_busy(tmp_path: Path, pki: Manifest) -> None:
     consent = ScriptedConsent(pin="123456")
     shown, release = held_confirm(consent)
-    settings = keys_settings(pki, max_connections=128)
+    settings = keys_settings(pki, max_connections=128, max_per_origin=128)
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings) as server:
         sockets = [await connect(url(server), origin=Origin(PORTAL)) for _ in range(100)]
         try:
@@ -180,19 +180,37 @@ async def test_message_flood_is_answered_in_full_and_in_bounded_parallelism(tmp_
         await still_serves(server)
 
 
-async def test_1000_sockets_hit_the_connection_cap_and_the_agent_recovers(tmp_path: Path) -> None:
+async def test_1000_sockets_from_one_page_get_its_cap_and_the_agent_recovers(tmp_path: Path) -> None:
+    """Issue 18: one page opening 1,000 sockets keeps max-per-origin of them (16 by
+    default); the others are upgraded and closed with 1013 naming the cap, or (pushed out
+    of the pending budget by the page's own newer sockets) dropped before the upgrade."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 2600:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
-    cap = 64  # the default
+    cap = 16  # the default
     async with running_agent(tmp_path, ScriptedConsent(), ALLOWED) as server:
-        assert server.services.settings.limits.max_connections == cap
+        assert server.services.settings.limits.max_per_origin == cap
         attempts = await asyncio.gather(
             *(connect(url(server), origin=Origin(PORTAL), open_timeout=10) for _ in range(1000)), return_exceptions=True
         )
-        opened = [ws for ws in attempts if not isinstance(ws, BaseException)]
-        assert len(opened) == cap
+        upgraded = [ws for ws in attempts if not isinstance(ws, BaseException)]
+        for _ in range(250):
+            if server.pending_connections == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert server.pending_connections == 0
         assert server.open_connections == cap
+        assert server.admission.open_by_origin() == {PORTAL: cap}
+        for _ in range(250):  # the clients see the agent's close frames
+            if sum(ws.close_code is None for ws in upgraded) == cap:
+                break
+            await asyncio.sleep(0.02)
+        refused = [ws for ws in upgraded if ws.close_code is not None]
+        opened = [ws for ws in upgraded if ws.close_code is None]
+        assert len(opened) == cap
+        assert {(ws.close_code, ws.close_reason) for ws in refused} <= {
+            (1013, "too many connections from this origin (max-per-origin = 16)")
+        }
         # the ones that got in are served
         assert (await rpc(opened[0], request("agent.hello")))["result"]["name"] == "tanba"
         for ws in opened:
@@ -201,7 +219,7 @@ async def test_1000_sockets_hit_the_connection_cap_and_the_agent_recovers(tmp_pa
             if server.open_connections == 0:
                 break
             await asyncio.sleep(0.02)
-        assert server.open_connections == 0
+        assert server.open_connections == 0 and server.admission.open_by_origin() == {}
         await still_serves(server)
 
 

@@ -258,7 +258,7 @@ async def test_100_parallel_pages_give_one_dialog_and_99_busy(tmp_path: Path, pk
         return await original(confirmation)
 
     consent.confirm = slow  # type: ignore[method-assign]
-    settings = Settings(allow_origin=(PORTAL,), autodetect=False, limits=Limits(max_connections=128))
+    settings = Settings(allow_origin=(PORTAL,), autodetect=False, limits=Limits(max_connections=128, max_per_origin=128))
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"], settings=settings) as server:
         pages = [await connect(url(server, "/"), origin=Origin(PORTAL)) for _ in range(100)]
         try:

@@ -131,3 +131,49 @@ def test_bign_pkcs11_must_be_a_table(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("bign-pkcs11 = 5\n")
     with pytest.raises(ConfigError, match="bign-pkcs11: expected a table"):
         load_file(tmp_path / "config.toml")
+
+
+ADMISSION = """
+[limits]
+max-connections = 40
+max-per-origin = 8
+max-local-programs = 4
+max-pending = 256
+header-timeout = 1.5
+handshake-timeout = 20
+"""
+
+
+def test_the_admission_limits_live_in_the_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(ADMISSION)
+    limits = build_settings(load_file(tmp_path / "config.toml"), {}).limits
+    assert (limits.max_connections, limits.max_per_origin, limits.max_local_programs) == (40, 8, 4)
+    assert (limits.max_pending, limits.header_timeout, limits.handshake_timeout) == (256, 1.5, 20)
+    assert limits.max_message == 64 * 1024 * 1024  # the rest keep their defaults
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("max-pending = 0", "max_pending must be positive"),
+        ("max-per-origin = 2.5", "max_per_origin must be a whole number"),
+        ("max-local-programs = true", r"limits\.max-local-programs: expected a number"),
+        ("header-timeout = 0", "header_timeout must be positive"),
+        ('header-timeout = "2"', r"limits\.header-timeout: expected a number"),
+        ("header-timeout = inf", "header_timeout must be positive"),
+        ("max-per-page = 4", r"limits\.max-per-page: unknown setting"),
+    ],
+)
+def test_admission_limit_mistakes_are_named(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "config.toml").write_text(f"[limits]\n{line}\n")
+    with pytest.raises(ConfigError, match=message):
+        build_settings(load_file(tmp_path / "config.toml"), {})
+
+
+def test_every_limits_key_is_documented() -> None:
+    from tanba.agent.setup import config
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for key in config._LIMIT_KEYS:
+        assert f"``{key}``" in (config.__doc__ or "") or f"{key} =" in (config.__doc__ or ""), key
+        assert f"{key} =" in readme, key
