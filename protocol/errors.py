@@ -111,9 +111,36 @@ class StoreError(TanbaError):
     code = -32008
 
 
+#: why no timestamp could be had, for the user's message (:func:`tanba.protocol.i18n.error_text`)
+TIMESTAMP_PROBLEMS: Final = ("not_configured", "bad_url", "no_answer", "bad_answer")
+#: what a TSA that answered said, for ``bad_answer``
+TIMESTAMP_ANSWERS: Final = ("http_status", "http_refused", "refused", "not_timestamp", "mismatch")
+
+
 class TimestampFailed(TanbaError):
+    """No timestamp.  ``problem`` says which case it is, for the user's message:
+    ``not_configured`` (no TSA to ask: nothing was contacted), ``bad_url`` (the configured
+    address is not http(s)), ``no_answer`` (the TSA at ``tsa_url`` was not reached or did
+    not answer in time), ``bad_answer`` (it answered, ``answer`` says what — one of
+    :data:`TIMESTAMP_ANSWERS`, ``status`` the HTTP status or the TSA's PKIStatus); None: the
+    generic text.  ``tsa_url`` is the address as it may be shown (no user, password or query).
+    None of these go into ``data``: ``/v1``'s error data stay ``{"reason"}``."""
+
     reason = "timestamp_failed"
     code = -32009
+
+    def __init__(
+        self, detail: str = "", *, problem: str | None = None, tsa_url: str = "", answer: str = "", status: str = ""
+    ) -> None:
+        super().__init__(detail)
+        if problem is not None and problem not in TIMESTAMP_PROBLEMS:
+            raise ValueError(f"unknown timestamp problem {problem!r}")
+        if answer and answer not in TIMESTAMP_ANSWERS:
+            raise ValueError(f"unknown timestamp answer {answer!r}")
+        self.problem = problem
+        self.tsa_url = tsa_url
+        self.answer = answer
+        self.status = status
 
 
 class TooLarge(TanbaError):

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-from tanba.protocol.errors import TanbaError
+from tanba.protocol.errors import TanbaError, TimestampFailed
 
 LOCALES: Final = ("ru", "kk", "en")
 DEFAULT_LOCALE: Final = "en"
@@ -62,4 +62,14 @@ def error_text(error: TanbaError, locale: str) -> str:
     retries = error.data.get("retriesLeft")
     if error.reason == "wrong_pin" and retries is not None:
         return text("error.wrong_pin.retries", locale, retriesLeft=retries)
+    if isinstance(error, TimestampFailed) and error.problem is not None:
+        return _timestamp_text(error, locale)
     return text(f"error.{error.reason}", locale)
+
+
+def _timestamp_text(error: TimestampFailed, locale: str) -> str:
+    """Which case it is: none configured / the TSA at URL did not answer / it answered …"""
+    answer = ""
+    if error.problem == "bad_answer":
+        answer = text(f"error.timestamp_failed.answer.{error.answer or 'not_timestamp'}", locale, status=error.status)
+    return text(f"error.timestamp_failed.{error.problem}", locale, url=error.tsa_url, answer=answer)

@@ -7,7 +7,11 @@ status granted, a SignedData token over a TSTInfo whose nonce and messageImprint
 ones asked for.  :func:`add_signature_timestamp` stamps the signature value of each
 SignerInfo and adds the token as the unsigned attribute signatureTimeStampToken
 (1.2.840.113549.1.9.16.2.14).  Every failure — TSA down, timeout, HTTP error, garbage, a
-token for something else — is ``timestamp_failed`` with a detail saying which.
+token for something else — is ``timestamp_failed`` with a detail saying which (for the log)
+and a ``problem`` the user's message names (:class:`~tanba.protocol.errors.TimestampFailed`):
+``bad_url``, ``no_answer`` (not reached, or no answer within the timeout) or ``bad_answer``
+(with what it answered), the TSA named by :func:`shown_url` — never its user, password or
+query, which may hold credentials.
 
 The token's own signature and its TSA certificate chain are checked by verification
 (``agent/verify``), against the user's trust anchors, not here.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -46,10 +51,35 @@ MAX_RESPONSE = 1 << 20  # a timestamp response is a few KiB; refuse to buffer mo
 _CONTENT_TYPE = "application/timestamp-query"
 
 
+def shown_url(url: str) -> str:
+    """``url`` as a message may show it: scheme, host, port and path; no user, password,
+    query or fragment (a TSA's credentials ride there)."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return url.strip()[:200].split("?", 1)[0].rpartition("@")[2]
+    if not parts.scheme and not host:
+        return parts.path[:200]
+    return f"{parts.scheme}://{host}{port}{parts.path}"[:200]
+
+
+def _no_answer(detail: str, url: str) -> TimestampFailed:
+    return TimestampFailed(detail, problem="no_answer", tsa_url=shown_url(url))
+
+
+def _bad_answer(detail: str, url: str, answer: str, status: str = "") -> TimestampFailed:
+    return TimestampFailed(detail, problem="bad_answer", tsa_url=shown_url(url), answer=answer, status=status)
+
+
 async def _exchange(url: str, body: bytes, timeout: float, http: HttpClient) -> bytes:
     scheme = urllib.parse.urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise TimestampFailed(f"TSA URL must be http(s), not {scheme or 'empty'!r}")
+    if scheme.lower() not in ("http", "https"):
+        raise TimestampFailed(f"TSA URL must be http(s), not {scheme or 'empty'!r}", problem="bad_url",
+                              tsa_url=shown_url(url))
     try:
         return await http.fetch(
             url, accept="application/timestamp-reply", max_bytes=MAX_RESPONSE, timeout=timeout,
@@ -57,10 +87,13 @@ async def _exchange(url: str, body: bytes, timeout: float, http: HttpClient) -> 
         )
     except FetchError as exc:
         if exc.kind == "timeout":
-            raise TimestampFailed(f"TSA {url} did not answer within {timeout:g} s") from exc
+            raise _no_answer(f"TSA {url} did not answer within {timeout:g} s", url) from exc
         if exc.kind == "unreachable":
-            raise TimestampFailed(f"TSA {url} unreachable: {exc}") from exc
-        raise TimestampFailed(f"TSA {exc}") from exc
+            raise _no_answer(f"TSA {url} unreachable: {exc}", url) from exc
+        if exc.kind == "status":
+            codes = re.findall(r"HTTP (\d{3})", str(exc))
+            raise _bad_answer(f"TSA {exc}", url, "http_status", codes[-1] if codes else "?") from exc
+        raise _bad_answer(f"TSA {exc}", url, "http_refused") from exc
 
 
 class _TimeStampResp(acore.Sequence):  # type: ignore[misc]
@@ -72,7 +105,7 @@ class _TimeStampResp(acore.Sequence):  # type: ignore[misc]
     ]
 
 
-def _check_response(answer: bytes, imprint: bytes, nonce: int) -> bytes:
+def _check_response(answer: bytes, imprint: bytes, nonce: int, url: str) -> bytes:
     """The token (ContentInfo DER) if ``answer`` grants a timestamp for ``imprint``."""
     try:
         resp = _TimeStampResp.load(answer, strict=True)
@@ -80,27 +113,28 @@ def _check_response(answer: bytes, imprint: bytes, nonce: int) -> bytes:
         if status not in ("granted", "granted_with_mods"):
             text = " ".join(resp["status"]["status_string"].native or [])
             info = ",".join(sorted(resp["status"]["fail_info"].native or []))
-            raise TimestampFailed(f"TSA refused: {status} {text} {info}".strip())
+            raise _bad_answer(f"TSA refused: {status} {text} {info}".strip(), url, "refused",
+                              f"{status}: {info}" if info else str(status))
         token = resp["time_stamp_token"]
         if not token:
-            raise TimestampFailed("TSA granted but sent no token")
+            raise _bad_answer("TSA granted but sent no token", url, "not_timestamp")
         if token["content_type"].native != "signed_data":
-            raise TimestampFailed("TSA token is not a SignedData")
+            raise _bad_answer("TSA token is not a SignedData", url, "not_timestamp")
         encap = token["content"]["encap_content_info"]
         if encap["content_type"].native != "tst_info":
-            raise TimestampFailed("TSA token does not hold a TSTInfo")
+            raise _bad_answer("TSA token does not hold a TSTInfo", url, "not_timestamp")
         tst = encap["content"].parsed
         got = tst["message_imprint"]
         if got["hash_algorithm"]["algorithm"].native != "sha256" or got["hashed_message"].native != imprint:
-            raise TimestampFailed("TSA token is for another message imprint")
+            raise _bad_answer("TSA token is for another message imprint", url, "mismatch")
         if tst["nonce"].native != nonce:
-            raise TimestampFailed("TSA token nonce does not match the request")
+            raise _bad_answer("TSA token nonce does not match the request", url, "mismatch")
         log.info("timestamp granted: %s", tst["gen_time"].native)
         return bytes(token.dump())
     except TimestampFailed:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise TimestampFailed(f"TSA answer is not a valid RFC 3161 response: {exc}") from exc
+        raise _bad_answer(f"TSA answer is not a valid RFC 3161 response: {exc}", url, "not_timestamp") from exc
 
 
 @asynccontextmanager
@@ -133,7 +167,7 @@ async def request_timestamp(
     ).dump()
     async with _client(http) as client:
         answer = await _exchange(tsa_url, request, timeout, client)
-    return _check_response(answer, imprint, nonce)
+    return _check_response(answer, imprint, nonce, tsa_url)
 
 
 def _has_timestamp(si: Any) -> bool:

@@ -2,7 +2,8 @@
 
 Output encodings (module doc of :mod:`tanba.protocol.ncalayer`): CMS as PEM, XML as text
 and always a list, raw signatures as base64; string data answers a string, a list a list;
-``outputCert`` answers ``{signatures, certificate}``.
+``outputCert`` answers ``{signatures, certificate}``.  ``tsaProfile: {}`` stamps with the
+endpoint's TSA (:mod:`tanba.agent.ncalayer.timestamps`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from tanba.agent.handlers.sign import sign_for
+from tanba.agent.ncalayer import timestamps
 from tanba.agent.transport.pipeline import log_error
 from tanba.protocol import ncalayer
 from tanba.protocol.errors import MethodNotFound, TanbaError
@@ -36,7 +37,7 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         request = ncalayer.parse_basics_sign(envelope.args)
         if request.locale is not None:
             locale = ncalayer.normalize_locale(request.locale, locale)
-        signed = await sign_for(session.context("basics.sign", locale), request.params, request.purpose)
+        signed = await timestamps.sign(session.context("basics.sign", locale), request.params, request.purpose)
     except TanbaError as exc:  # answered here: in the request's own locale
         log_error(exc)
         return ncalayer.basics_error(exc, locale)

@@ -1,7 +1,8 @@
 """``kz.gov.pki.knca.commonUtils``: NCALayer's positional methods on the native paths.
 
-Signing methods run :func:`tanba.agent.handlers.sign.sign_for` (the ``/v1`` ``sign``
-handler) with the purpose ``keyType`` names; ``getKeyInfo`` discloses one certificate the
+Signing methods run the ``/v1`` ``sign`` path (:func:`tanba.agent.ncalayer.timestamps.sign`:
+``sign_for`` with NCALayer's TSA default) with the purpose ``keyType`` names
+(``createCMSSignatureFromBase64`` with a timestamp); ``getKeyInfo`` discloses one certificate the
 user picked and confirmed; ``getActiveTokens`` names the token storages that show keys.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-from tanba.agent.handlers.sign import sign_for
+from tanba.agent.ncalayer import timestamps
 from tanba.protocol import ncalayer
 from tanba.protocol.methods.filter import CertFilter
 from tanba.providers.certificate import cert_info
@@ -34,7 +35,7 @@ async def active_tokens(stores: Stores) -> list[str]:
 
 
 async def _sign(session: Session, method: str, request: ncalayer.CommonSign) -> Any:
-    signed = await sign_for(session.context(method), request.params, request.purpose)
+    signed = await timestamps.sign(session.context(method), request.params, request.purpose)
     if request.params.format == "cms":
         return base64.b64encode(signed.signatures[0]).decode("ascii")  # base64 DER, as NCALayer answers
     documents = [s.decode("utf-8") for s in signed.signatures]

@@ -52,6 +52,19 @@ function raw(client, request) {
 
   out.connect = await outcome(c.connect());
   out.isKmd = { ok: true, value: c.isKmd };
+
+  if (input.timestampsOnly) {
+    // only what asks for a timestamp: the agent under test has no usable TSA
+    out.cmsWithTimestamp = await outcome(c.createCMSSignatureFromBase64(P12, input.doc, 'SIGNATURE', false));
+    out.basicsCmsDetachedTsp = await outcome(c.basicsSignCMS(
+      NCALayerClient.basicsStoragePKCS12, input.doc,
+      NCALayerClient.basicsCMSParamsDetached, NCALayerClient.basicsSignerSignAny, 'ru',
+    ));
+    c.wsConnection.close();
+    process.stdout.write(JSON.stringify(out));
+    return;
+  }
+
   out.getActiveTokens = await outcome(c.getActiveTokens());
   out.getKeyInfo = await outcome(c.getKeyInfo(P12));
 
@@ -68,6 +81,10 @@ function raw(client, request) {
   out.basicsCmsArray = await outcome(c.basicsSignCMS(
     NCALayerClient.basicsStoragePKCS12, input.docs,
     NCALayerClient.basicsCMSParamsDetachedNoTSP, NCALayerClient.basicsSignerSignAny, 'ru',
+  ));
+  out.basicsCmsDetachedTsp = await outcome(c.basicsSignCMS(
+    NCALayerClient.basicsStoragePKCS12, input.doc,
+    NCALayerClient.basicsCMSParamsDetached, NCALayerClient.basicsSignerSignAny, 'ru',
   ));
   out.basicsCmsAttachedTsp = await outcome(c.basicsSignCMS(
     NCALayerClient.basicsStorageAll, input.doc,

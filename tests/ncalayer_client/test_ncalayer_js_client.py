@@ -3,8 +3,10 @@
 ``drive.js`` calls the client's API the way a portal page does; this test starts the agent
 with the test PKI's PKCS#12 files and the SoftHSM token (under the storage name
 ``AKKaztokenStore``), a scripted user who cancels any document reading "CANCEL ME", and a
-test TSA, then checks every answer: every CMS with ``openssl cms -verify``, every XML with
-``xmlsec1 --verify``.  Needs ``npm ci`` in this directory (.ci/run does it).
+test TSA, then checks every answer: every CMS with ``openssl cms -verify`` (and the CAdES-T
+ones' timestamp tokens with ``openssl ts -verify``), every XML with ``xmlsec1 --verify``;
+then, against agents with no usable TSA, that the client's timestamping calls are told which
+case it is.  Needs ``npm ci`` in this directory (.ci/run does it).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import hashlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asn1crypto import cms as acms
 from cryptography import x509
 
 from support.agent import PORTAL
@@ -89,6 +93,27 @@ def _has_timestamp(tmp_path: Path, cms: bytes) -> bool:
     out = subprocess.run(["openssl", "cms", "-cmsout", "-inform", "DER", "-in", str(tmp_path / "ts.der"), "-print"],
                          check=True, capture_output=True, text=True, timeout=30).stdout
     return "id-smime-aa-timeStampToken" in out
+
+
+def _signature_and_token(cms: bytes) -> tuple[bytes, bytes]:
+    """The one SignerInfo's signature value and its signatureTimeStampToken (DER): CAdES-T."""
+    [info] = acms.ContentInfo.load(cms)["content"]["signer_infos"]
+    [token] = [v.dump() for a in (info["unsigned_attrs"] or []) if a["type"].native == "signature_time_stamp_token"
+               for v in a["values"]]
+    return info["signature"].native, token
+
+
+def _verify_cades_t(pki: Manifest, tmp_path: Path, cms: bytes, content: bytes) -> None:
+    """``openssl cms -verify`` of the detached CMS, then ``openssl ts -verify`` of its token
+    over the signature value it stamps, against the test PKI (the TSA's chain)."""
+    openssl_cms_verify(pki, tmp_path, cms, content=content)
+    signature, token = _signature_and_token(cms)
+    (tmp_path / "token.der").write_bytes(token)
+    (tmp_path / "sigvalue.bin").write_bytes(signature)
+    proc = subprocess.run(["openssl", "ts", "-verify", "-in", str(tmp_path / "token.der"), "-token_in",
+                           "-data", str(tmp_path / "sigvalue.bin"), "-CAfile", str(pki.root_pem),
+                           "-untrusted", str(pki.intermediate_pem)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Verification: OK" in proc.stdout, proc.stdout + proc.stderr
 
 
 def _ok(out: dict[str, Any], step: str) -> Any:
@@ -163,7 +188,7 @@ async def test_ncalayer_js_client_against_the_agent(tmp_path: Path, pki: Manifes
     openssl_cms_verify(pki, tmp_path, over_hash, content=DOC)
 
     stamped = base64.b64decode(_ok(out, "cmsWithTimestamp"))
-    openssl_cms_verify(pki, tmp_path, stamped, content=DOC)
+    _verify_cades_t(pki, tmp_path, stamped, DOC)  # CAdES-T from the configured (test) TSA
     assert _has_timestamp(tmp_path, stamped)
     assert not _has_timestamp(tmp_path, detached)  # createCAdES* adds none
 
@@ -179,6 +204,9 @@ async def test_ncalayer_js_client_against_the_agent(tmp_path: Path, pki: Manifes
     assert isinstance(pems, list) and len(pems) == 2  # array in, array out
     for doc, pem in zip(DOCS, pems, strict=True):
         openssl_cms_verify(pki, tmp_path, _pem_to_der(pem), content=doc)
+    detached_tsp = _ok(out, "basicsCmsDetachedTsp")  # basicsCMSParamsDetached: tsaProfile {}
+    assert isinstance(detached_tsp, str)
+    _verify_cades_t(pki, tmp_path, _pem_to_der(detached_tsp), DOC)
     single = _ok(out, "basicsCmsAttachedTsp")
     assert isinstance(single, str)  # string in, string out
     attached_tsp = _pem_to_der(single)
@@ -205,6 +233,47 @@ async def test_ncalayer_js_client_against_the_agent(tmp_path: Path, pki: Manifes
     assert out["badArgument"]["ok"] is False and out["badArgument"]["message"].startswith("500: ")
     assert json.loads(out["unknownModule"]["raw"]) == {"success": False, "errorCode": "MODULE_NOT_FOUND"}
     assert out["unknownModule"]["ok"] is False
+
+
+async def _timestamp_steps(tmp_path: Path, pki: Manifest, tsa_url: str) -> dict[str, Any]:
+    """Only the client's timestamping calls, against an agent whose ``tsa-url`` is ``tsa_url``."""
+    settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), tsa_url=tsa_url, autodetect=False)
+    async with agent_with_keys(tmp_path, pki, DeskUser(), p12=["rsa-sign"], settings=settings) as server:
+        return await _drive(f"ws://127.0.0.1:{server.port}/", tmp_path, timestampsOnly=True)
+
+
+async def test_without_a_tsa_the_client_is_told_no_timestamp_service_is_configured(tmp_path: Path, pki: Manifest) -> None:
+    out = await _timestamp_steps(tmp_path, pki, "")  # tsa-url = "": timestamps off
+    assert out["cmsWithTimestamp"] == {
+        "ok": False, "canceledByUser": False,
+        "message": "500: No timestamp service configured (tsa-url): the signature cannot be timestamped.",
+    }
+    assert out["basicsCmsDetachedTsp"] == {
+        "ok": False, "canceledByUser": False,
+        "message": "SIGNING_FAILURE: Служба меток времени не настроена (tsa-url): метку времени к подписи "
+                   "добавить нельзя. (timestamp_failed)",
+    }
+
+
+async def test_a_tsa_that_does_not_answer_is_named(tmp_path: Path, pki: Manifest) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nobody listens
+    url = f"http://127.0.0.1:{port}/tsa"
+    out = await _timestamp_steps(tmp_path, pki, url)
+    assert out["cmsWithTimestamp"]["message"] == f"500: The timestamp service at {url} did not answer."
+    assert out["basicsCmsDetachedTsp"]["message"] == (
+        f"SIGNING_FAILURE: Служба меток времени по адресу {url} не ответила. (timestamp_failed)"
+    )
+
+
+async def test_a_tsa_that_answers_badly_says_what_it_answered(tmp_path: Path, pki: Manifest) -> None:
+    with TsaServer(pki.tsa_pem, pki.tsa_key_pem, mode="http500") as tsa:
+        out = await _timestamp_steps(tmp_path, pki, tsa.url)
+    assert out["cmsWithTimestamp"]["message"] == f"500: The timestamp service at {tsa.url} answered: HTTP 500."
+    assert out["basicsCmsDetachedTsp"]["message"] == (
+        f"SIGNING_FAILURE: Служба меток времени по адресу {tsa.url} ответила: HTTP 500. (timestamp_failed)"
+    )
 
 
 NCA = Path(__file__).resolve().parents[2] / "../shared/testdata/nca"
@@ -268,6 +337,9 @@ async def test_ncalayer_js_client_with_nca_s_gost_key(tmp_path: Path, pki: Manif
         assert result.valid, result
     for doc, pem in zip(DOCS, _ok(out, "basicsCmsArray"), strict=True):
         check_gost_cms(_pem_to_der(pem), doc)
+    detached_tsp = _pem_to_der(_ok(out, "basicsCmsDetachedTsp"))
+    check_gost_cms(detached_tsp, DOC)
+    assert _has_timestamp(tmp_path, detached_tsp)
     attached_tsp = _pem_to_der(_ok(out, "basicsCmsAttachedTsp"))  # basicsSignerSignPerson finds it
     assert check_gost_cms(attached_tsp)[1] == DOC and _has_timestamp(tmp_path, attached_tsp)
     for doc in _ok(out, "basicsXmlArray"):

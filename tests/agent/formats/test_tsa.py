@@ -19,8 +19,9 @@ from asn1crypto import cms as acms
 from support.tsa_server import TsaServer
 from support.native import open_p12_signer
 from tanba.agent.formats.cms import CmsBuilder
-from tanba.agent.formats.tsa import add_signature_timestamp, request_timestamp
+from tanba.agent.formats.tsa import add_signature_timestamp, request_timestamp, shown_url
 from tanba.agent.setup.testpki import Manifest
+from tanba.protocol import i18n
 from tanba.protocol.errors import InvalidParams, TimestampFailed
 
 
@@ -117,18 +118,18 @@ async def test_every_signer_is_stamped_once(pki: Manifest, tsa: TsaServer, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("mode", "words"),
+    ("mode", "words", "problem", "answer", "said"),
     [
-        ("garbage", "not a valid RFC 3161"),
-        ("http500", "HTTP 500"),
-        ("wrong_nonce", "nonce"),
-        ("wrong_imprint", "imprint"),
-        ("rejection", "refused"),
-        ("hang", "did not answer"),
+        ("garbage", "not a valid RFC 3161", "bad_answer", "not_timestamp", "answered: not a valid RFC 3161 timestamp."),
+        ("http500", "HTTP 500", "bad_answer", "http_status", "answered: HTTP 500."),
+        ("wrong_nonce", "nonce", "bad_answer", "mismatch", "answered: a timestamp for another request."),
+        ("wrong_imprint", "imprint", "bad_answer", "mismatch", "answered: a timestamp for another request."),
+        ("rejection", "refused", "bad_answer", "refused", "answered: request refused (rejection)."),
+        ("hang", "did not answer", "no_answer", "", "did not answer."),
     ],
 )
 async def test_broken_tsa_is_timestamp_failed_quickly(
-    pki: Manifest, tsa: TsaServer, mode: str, words: str
+    pki: Manifest, tsa: TsaServer, mode: str, words: str, problem: str, answer: str, said: str
 ) -> None:
     cms_der = await make_cms(pki)
     tsa.mode = mode
@@ -138,6 +139,8 @@ async def test_broken_tsa_is_timestamp_failed_quickly(
     assert time.monotonic() - started < 2.5
     assert exc.value.reason == "timestamp_failed"
     assert words in exc.value.detail
+    assert (exc.value.problem, exc.value.answer, exc.value.tsa_url) == (problem, answer, tsa.url)
+    assert i18n.error_text(exc.value, "en") == f"The timestamp service at {tsa.url} {said}"
 
 
 async def test_tsa_down_is_timestamp_failed(pki: Manifest) -> None:
@@ -149,11 +152,45 @@ async def test_tsa_down_is_timestamp_failed(pki: Manifest) -> None:
         await add_signature_timestamp(await make_cms(pki), f"http://127.0.0.1:{port}/", timeout=2)
     assert time.monotonic() - started < 2
     assert "unreachable" in exc.value.detail
+    assert exc.value.problem == "no_answer"
+    url = f"http://127.0.0.1:{port}/"
+    assert i18n.error_text(exc.value, "en") == f"The timestamp service at {url} did not answer."
+    assert i18n.error_text(exc.value, "ru") == f"Служба меток времени по адресу {url} не ответила."
+    assert i18n.error_text(exc.value, "kk") == f"{url} мекенжайындағы уақыт белгісі қызметі жауап бермеді."
 
 
 async def test_non_http_tsa_url_is_refused(pki: Manifest, tmp_path: Path) -> None:
-    with pytest.raises(TimestampFailed):
+    with pytest.raises(TimestampFailed) as exc:
         await request_timestamp(hashlib.sha256(b"x").digest(), f"file://{tmp_path}/tsr", timeout=1)
+    assert exc.value.problem == "bad_url"
+    assert i18n.error_text(exc.value, "en") == (
+        f"The timestamp service address is not an http(s) URL (tsa-url): file://{tmp_path}/tsr"
+    )
+
+
+async def test_the_message_never_shows_the_tsa_s_credentials(pki: Manifest) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secret = f"http://user:s3cret@127.0.0.1:{port}/tsa?apikey=s3cret#frag"
+    with pytest.raises(TimestampFailed) as exc:
+        await request_timestamp(hashlib.sha256(b"x").digest(), secret, timeout=2)
+    for locale in ("ru", "kk", "en"):
+        message = i18n.error_text(exc.value, locale)
+        assert f"http://127.0.0.1:{port}/tsa" in message and "s3cret" not in message and "user" not in message
+
+
+def test_shown_url() -> None:
+    assert shown_url("http://tsp.pki.gov.kz") == "http://tsp.pki.gov.kz"
+    assert shown_url("https://u:p@TSA.example:8443/ts?k=v#f") == "https://tsa.example:8443/ts"
+    assert shown_url("http://[::1]:3180/") == "http://[::1]:3180/"
+    assert shown_url("http://h:notaport/x?key=1").endswith("h:notaport/x") and "key" not in shown_url("http://h:x/?key")
+
+
+def test_a_tsa_error_without_a_problem_keeps_the_generic_text() -> None:
+    assert i18n.error_text(TimestampFailed("whatever"), "ru") == "Служба меток времени не ответила корректно."
+    with pytest.raises(ValueError):
+        TimestampFailed(problem="on_fire")
 
 
 async def test_timestamping_garbage_cms_is_invalid_params(tsa: TsaServer) -> None:

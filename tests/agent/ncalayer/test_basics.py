@@ -19,10 +19,11 @@ from support.agent import PORTAL
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, openssl_cms_verify, xmlsec_verify
 from tanba.agent.consent.base import Action
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.agent.transport.server import AgentServer
 from tanba.protocol import i18n
-from tanba.protocol.errors import NoCertificate, TimestampFailed
+from tanba.protocol.errors import NoCertificate
 
 DOC = b"basics document"
 
@@ -96,7 +97,8 @@ async def test_signer_params_choose_the_key(tmp_path: Path, pki: Manifest, softh
 
 async def test_cancel_failures_and_locale(tmp_path: Path, pki: Manifest) -> None:
     user = ScriptedConsent(pin="123456", confirm_answer=False)
-    async with agent_with_keys(tmp_path, pki, user, p12=["rsa-sign"]) as server, page(server) as ws:
+    no_tsa_settings = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), autodetect=False, tsa_url="")
+    async with agent_with_keys(tmp_path, pki, user, p12=["rsa-sign"], settings=no_tsa_settings) as server, page(server) as ws:
         assert await sign(ws) == {"status": True, "body": {}}
         user.confirm_answer = True
         bad_type = await sign(ws, signingParams=555)
@@ -104,8 +106,9 @@ async def test_cancel_failures_and_locale(tmp_path: Path, pki: Manifest) -> None
         bad_value = await sign(ws, format="pdf")
         assert bad_value["code"] == "INVALID_SIGNING_PARAMS" and bad_value["details"] == "invalid_params: format"
         no_tsa = await sign(ws, signingParams={"decode": True, "tsaProfile": {}}, locale="kk")
-        assert no_tsa == {"status": False, "code": "SIGNING_FAILURE",
-                          "message": i18n.error_text(TimestampFailed(), "kk"), "details": "timestamp_failed"}
+        assert no_tsa == {"status": False, "code": "SIGNING_FAILURE",  # tsa-url = "": no TSA, nothing contacted
+                          "message": "Уақыт белгісі қызметі бапталмаған (tsa-url): қолтаңбаға уақыт белгісін қосу мүмкін емес.",
+                          "details": "timestamp_failed"}
         await ws.send(json.dumps({"module": "kz.gov.pki.knca.basics", "method": "generateCsr", "args": {}}))
         assert json.loads(await ws.recv())["code"] == "INVOCATION_ERROR"
         assert (await sign(ws))["status"] is True  # still serving

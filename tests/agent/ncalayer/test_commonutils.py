@@ -19,10 +19,11 @@ from support.agent import PORTAL
 from support.consent import ScriptedConsent
 from support.native import agent_with_keys, b64, openssl_cms_verify, xmlsec_verify
 from tanba.agent.consent.base import Action
+from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.agent.transport.server import AgentServer
 from tanba.protocol import i18n
-from tanba.protocol.errors import InvalidParams, NoCertificate, TimestampFailed
+from tanba.protocol.errors import InvalidParams, NoCertificate
 
 CU = "kz.gov.pki.knca.commonUtils"
 DOC = "Өтініш №3".encode()
@@ -103,14 +104,19 @@ async def test_an_auth_key_never_signs_unless_the_page_asks_for_authentication(t
 
 
 async def test_hash_timestamp_and_locale(tmp_path: Path, pki: Manifest) -> None:
-    async with agent_with_keys(tmp_path, pki, ScriptedConsent(pin="123456"), p12=["rsa-sign"]) as server, page(server) as ws:
+    no_tsa = Settings(allow_origin=(PORTAL,), trust_anchor=(pki.root_pem,), autodetect=False, tsa_url="")
+    user = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, user, p12=["rsa-sign"], settings=no_tsa) as server, page(server) as ws:
         over_hash = await common(ws, "createCAdESFromBase64Hash", "PKCS12", "SIGNATURE", b64(hashlib.sha256(DOC).digest()))
         openssl_cms_verify(pki, tmp_path, base64.b64decode(over_hash["responseObject"]), content=DOC)
         wrong = await common(ws, "createCAdESFromBase64Hash", "PKCS12", "SIGNATURE", b64(b"not a hash"))
         assert wrong == {"code": "500", "message": i18n.error_text(InvalidParams(), "en")}
         assert await common(ws, "changeLocale", "ru") == {"code": "200"}
-        no_tsa = await common(ws, "createCMSSignatureFromBase64", "PKCS12", "SIGNATURE", b64(DOC), False)
-        assert no_tsa == {"code": "500", "message": i18n.error_text(TimestampFailed(), "ru")}
+        asked = len(user.asked)
+        refused = await common(ws, "createCMSSignatureFromBase64", "PKCS12", "SIGNATURE", b64(DOC), False)
+        assert refused == {"code": "500",  # tsa-url = "": no TSA; refused before any dialog
+                           "message": "Служба меток времени не настроена (tsa-url): метку времени к подписи добавить нельзя."}
+        assert len(user.asked) == asked
 
 
 async def test_sign_xml_with_xpaths_and_sign_xmls(tmp_path: Path, pki: Manifest) -> None:
