@@ -78,6 +78,9 @@ def _print(result: VerifyResult) -> None:
     "--revocation", type=click.Choice(["require", "soft", "off"]), default="soft", show_default=True,
     help="require: unknown status makes a signature invalid; off: no OCSP/CRL requests.",
 )
+@click.option("--strict", is_flag=True,
+              help="What a portal accepting signatures wants: revocation must be known good "
+                   "(the same as --revocation require). Without it, soft: VALID with revocation unknown.")
 @click.option("--crl", "crls", type=_FILE, multiple=True,
               help="A CRL you already have (PEM/DER), checked like a fetched one; repeatable.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
@@ -90,11 +93,20 @@ def command(
     anchors: tuple[Path, ...],
     intermediates: tuple[Path, ...],
     revocation: str,
+    strict: bool,
     crls: tuple[Path, ...],
     timeout: float,
     as_json: bool,
 ) -> None:
-    """Verify SIGNATURE (CMS in DER/PEM/base64, or an XML document with an enveloped signature)."""
+    """Verify SIGNATURE (CMS in DER/PEM/base64, or an XML document with an enveloped signature).
+
+    The default, --revocation soft, reports VALID when no OCSP responder or CRL answered
+    (problem revocation_unknown): fine for a person looking at a file, not for a program
+    deciding to accept it — use --strict (or --revocation require) there."""
+    if strict:
+        if revocation == "off":
+            raise click.UsageError("--strict needs revocation checks: drop --revocation off")
+        revocation = "require"
     try:
         validator = ChainValidator(
             list(anchors),

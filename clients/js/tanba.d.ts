@@ -24,7 +24,11 @@ export declare class TanbaError extends Error {
 }
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView;
+/** What the page can hash itself (hashFile / signFiles). */
 export type DigestAlgorithm = "sha256" | "sha384" | "sha512";
+/** What `sign` accepts as digestAlgorithm: SHA-2 for RSA/EC keys, a national key's own hash. */
+export type SignDigestAlgorithm =
+  | DigestAlgorithm | "streebog256" | "streebog512" | "gost34311-95" | "belt-hash" | "bash384" | "bash512";
 
 export interface CertFilter {
   keyUsage?: "sign" | "auth";
@@ -61,7 +65,7 @@ export interface SignParams {
   /** documents: bytes, or base64 strings (strings are sent as they are) */
   data?: Array<Bytes | string>;
   digests?: Array<Bytes | string>;
-  digestAlgorithm?: DigestAlgorithm;
+  digestAlgorithm?: SignDigestAlgorithm;
   detached?: boolean;
   timestamp?: boolean;
   includeChain?: boolean;
@@ -78,6 +82,27 @@ export interface AuthToken {
   appVersion: string;
 }
 
+/**
+ * Why a signer is not valid (or, for revocation_unknown / timestamp_untrusted, what could not
+ * be confirmed); stable codes, the same list as protocol/methods/verify.py PROBLEMS:
+ * signer_certificate_missing — no certificate in the signature is the signer's;
+ * unsupported_algorithm — a digest or signature algorithm Tanba does not check (also on the path);
+ * weak_algorithm — e.g. SHA-1; content_type_mismatch — contentType differs from eContentType;
+ * message_digest_mismatch — the content is not what was signed; content_missing — a detached
+ * signature checked without its data; signature_invalid — the signature value does not verify;
+ * signing_certificate_mismatch — signingCertificate(V2) names another certificate;
+ * timestamp_invalid — the signature timestamp is broken or for something else;
+ * timestamp_untrusted — the timestamp is intact but its TSA does not chain to a trust anchor;
+ * chain_untrusted — no path to a configured trust anchor; certificate_expired — a path
+ * certificate is outside its validity; chain_invalid — another path failure; revoked;
+ * revocation_unknown — no OCSP/CRL answer: the agent's default ("soft") still says valid.
+ */
+export type VerifyProblem =
+  | "signer_certificate_missing" | "unsupported_algorithm" | "weak_algorithm" | "content_type_mismatch"
+  | "message_digest_mismatch" | "content_missing" | "signature_invalid" | "signing_certificate_mismatch"
+  | "timestamp_invalid" | "timestamp_untrusted" | "chain_untrusted" | "certificate_expired" | "chain_invalid"
+  | "revoked" | "revocation_unknown";
+
 export interface VerifyParams { format: "cms" | "xml"; signature: Bytes | string; data?: Bytes | string }
 export interface SignerResult {
   certificate: string;
@@ -86,7 +111,7 @@ export interface SignerResult {
   chainValid: boolean;
   revocation: "good" | "revoked" | "unknown";
   signatureValid: boolean;
-  problems: string[];
+  problems: VerifyProblem[];
 }
 export interface VerifyResult { valid: boolean; signers: SignerResult[] }
 

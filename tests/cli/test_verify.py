@@ -99,3 +99,24 @@ def test_unreadable_input_exits_2(tmp_path: Path, pki: Manifest) -> None:
     code, out = _run(junk, "--trust-anchor", pki.root_pem)
     assert code == 2 and "error:" in out
     assert "VALID" not in out
+
+
+def test_strict_refuses_what_soft_calls_valid_with_unknown_revocation(tmp_path: Path) -> None:
+    # The GOST test PKI's certificates name no OCSP responder or CRL: the status stays unknown.
+    from tanba.agent.setup.gost_pki import make_gost_pki
+
+    gost = make_gost_pki(tmp_path / "gost")
+    doc = tmp_path / "doc.txt"
+    doc.write_bytes(DOC)
+    (tmp_path / "pin").write_text(gost.password)
+    signed = CliRunner().invoke(main, ["sign", str(doc), "--attached", "--p12", str(gost.p12["gost-kz"]),
+                                       "--pin-file", str(tmp_path / "pin")])
+    assert signed.exit_code == 0, signed.output
+    sig = tmp_path / "doc.txt.cms"
+    chain = ("--trust-anchor", gost.root_pem, "--intermediate", gost.ca_pem)
+    code, out = _run(sig, *chain)
+    assert code == 0 and "revocation_unknown" in out and out.rstrip().endswith("VALID")
+    code, out = _run(sig, *chain, "--strict")
+    assert code == 1 and "revocation_unknown" in out and out.rstrip().endswith("INVALID")
+    code, out = _run(sig, *chain, "--strict", "--revocation", "off")
+    assert code == 2 and "--strict" in out
