@@ -112,6 +112,7 @@ def decode(message: str | bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, A
     """Parse one message into a JSON object, strictly."""
     if len(message) > limits.max_message:
         raise TooLarge(f"message of {len(message)} bytes", limit=limits.max_message)
+    from_bytes = isinstance(message, (bytes, bytearray, memoryview))
     if isinstance(message, (bytes, bytearray, memoryview)):
         try:
             text = bytes(message).decode("utf-8")
@@ -133,6 +134,11 @@ def decode(message: str | bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, A
         raise ParseError(f"not JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise ParseError("top level must be a JSON object")
+    # The walk can only find something when the text could nest that deep (a value sits at
+    # most one level below its container) or could hold a lone surrogate: from a \u escape,
+    # or in a str handed in as such (decoding UTF-8 never makes one).
+    if from_bytes and text.count("[") + text.count("{") < limits.max_depth and "\\u" not in text:
+        return value
     try:
         _check(value, 1, limits.max_depth)
     except RecursionError as exc:

@@ -117,8 +117,8 @@ class PromptGate:
         """Raise ``origin_denied`` (with ``retryAfter``) when ``origin`` may not be asked now."""
         now = self.clock()
         self._prune(now)
-        site = site_of(origin)
-        record = self._sites.get(site)
+        site = site_of(origin) if self._sites else None  # no denials on record: no site cools down
+        record = self._sites.get(site) if site is not None else None
         if record is not None and record.cooldown_until > now:
             raise OriginDenied(
                 f"{site} is cooling down after repeated denials", retryAfter=_seconds(record.cooldown_until - now)
@@ -162,10 +162,11 @@ class PromptGate:
 
     def approved(self, origin: str) -> None:
         """A yes breaks the site's row of denials (a cooldown under way stays)."""
-        site = site_of(origin)
-        record = self._sites.get(site)
-        if record is not None and record.cooldown_until <= self.clock():
-            del self._sites[site]
+        if self._sites:
+            site = site_of(origin)
+            record = self._sites.get(site)
+            if record is not None and record.cooldown_until <= self.clock():
+                del self._sites[site]
         self._approved[origin] = None
         self._approved.move_to_end(origin)
         while len(self._approved) > self.max_approved:

@@ -298,10 +298,10 @@ class KeyAccess:
             yield op
         except (TanbaError, asyncio.CancelledError) as exc:
             if op.asked and not isinstance(exc, Busy):
-                self._record(action, op.identities, documents, exc)
+                await self._record(action, op.identities, documents, exc)
             raise
         else:
-            self._record(action, op.identities, documents)
+            await self._record(action, op.identities, documents)  # in the file before the answer goes
         finally:
             self._release(keep=op.kept)
 
@@ -366,22 +366,28 @@ class KeyAccess:
         await key.signer.close()
         return False
 
-    def _record(
+    async def _record(
         self,
         action: Action,
         identities: Sequence[Identity],
         documents: Sequence[DocumentSummary],
         error: BaseException | None = None,
     ) -> None:
+        """The operation's audit line, written before its answer (a cancelled request has
+        none: its line is queued without waiting)."""
         if self.audit is None:
             return
-        if isinstance(error, asyncio.CancelledError):
+        cancelled = isinstance(error, asyncio.CancelledError)
+        if cancelled:
             error = UserCancelled("the page went away")
         event = AuditEvent.build(
             self.origin, self.method or action.value, action.value,
             error=error, certificates=identities, documents=documents,
         )
-        self.audit.record(event)
+        if cancelled:
+            self.audit.record(event)
+        else:
+            await self.audit.commit(event)
 
     async def disclose_one(self, f: CertFilter) -> Identity:
         """The one certificate the user picks among those matching ``f`` and agrees to show

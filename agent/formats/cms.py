@@ -375,11 +375,23 @@ class CmsBuilder:
             self._fixed_attrs.append(_signing_certificate_v2(cert, self._cert_ders[0], profile))
         digest_size = self.hash_alg.digest_size
         self._md_prefix = _attribute(OID_MESSAGE_DIGEST, der_tlv(OCTETS, bytes(digest_size)))[:-digest_size]
+        #: the latest frame and the second (epoch) it is for
+        self._frame: tuple[int, _Frame] | None = None
 
     # -- per batch / per document ------------------------------------------------
 
     def frame(self, when: datetime) -> _Frame:
-        """What every document of a batch signed at ``when`` shares."""
+        """What every document of a batch signed at ``when`` shares (signingTime counts whole
+        seconds: requests within one second share the frame, made once)."""
+        second = int(when.timestamp())
+        cached = self._frame
+        if cached is not None and cached[0] == second:
+            return cached[1]
+        frame = self._make_frame(when)
+        self._frame = (second, frame)
+        return frame
+
+    def _make_frame(self, when: datetime) -> _Frame:
         marker = bytes(self.hash_alg.digest_size)
         md_attr = self._md_prefix + marker
         attrs = sorted([*self._fixed_attrs, _attribute(OID_SIGNING_TIME, _utc_time(when)), md_attr])
@@ -434,7 +446,9 @@ class CmsBuilder:
 
     async def _sign(self, signer: Signer, to_sign: list[bytes]) -> list[bytes]:
         identity = getattr(signer, "identity", None)
-        if identity is not None and identity.certificate != self.certificate:
+        certificate = identity.certificate if identity is not None else self.certificate
+        # ``is`` first: comparing certificates compares their DER, microseconds per request
+        if certificate is not self.certificate and certificate != self.certificate:
             raise InternalError("signer key does not belong to the builder's certificate")
         signatures = await signer.sign_digests(to_sign, self.hash_alg, self.scheme)
         if len(signatures) != len(to_sign):

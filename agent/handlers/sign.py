@@ -18,7 +18,7 @@ from tanba.agent.formats.xmldsig import XmlSignOptions
 from tanba.agent.handlers.progress import Progress
 from tanba.protocol.errors import TimestampFailed, TooLarge
 from tanba.protocol.methods.sign import METHOD, SignParams, SignResult
-from tanba.providers.base import HashAlgorithm
+from tanba.providers.base import HashAlgorithm, Identity
 from tanba.providers.certificate import to_pem
 
 
@@ -76,14 +76,33 @@ async def sign_for(ctx: RequestContext, params: SignParams, purpose: Purpose) ->
     return signed
 
 
+#: id(identity) -> (identity, its certificate's PEM, its chain's): an open key's identity is
+#: the same object in every request, so it is looked up by identity — cryptography hashes
+#: and compares certificates by their DER, microseconds per call on every request.
+_PEMS: dict[int, tuple[Identity, str, tuple[str, ...]]] = {}
+_PEMS_KEPT = 64
+
+
+def _pems(identity: Identity) -> tuple[str, tuple[str, ...]]:
+    """The PEM of ``identity``'s certificate and chain, made once per identity."""
+    entry = _PEMS.get(id(identity))
+    if entry is None or entry[0] is not identity:
+        while len(_PEMS) >= _PEMS_KEPT:
+            _PEMS.pop(next(iter(_PEMS)))
+        entry = (identity, to_pem(identity.certificate), tuple(to_pem(c) for c in identity.chain))
+        _PEMS[id(identity)] = entry
+    return entry[1], entry[2]
+
+
 async def handle(ctx: RequestContext, params: SignParams) -> SignResult:
     """``/v1`` ``sign``: always a document signature, so signing keys only (rule 5)."""
     signed = await sign_for(ctx, params, "sign")
     identity = signed.identity
+    certificate, chain = _pems(identity)
     return SignResult(
         signatures=tuple(base64.b64encode(s).decode("ascii") for s in signed.signatures),
-        certificate=to_pem(identity.certificate),
-        chain=tuple(to_pem(c) for c in identity.chain),
+        certificate=certificate,
+        chain=chain,
     )
 
 

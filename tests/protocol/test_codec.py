@@ -112,3 +112,24 @@ def test_encode_is_compact_and_refuses_nan() -> None:
     assert encode({"a": [1, "ж"]}) == '{"a":[1,"ж"]}'
     with pytest.raises(ValueError):
         encode({"a": float("nan")})
+
+
+@pytest.mark.parametrize("depth", [3, 4, 5])
+@pytest.mark.parametrize("leaf", ["1", '"x"', '"\\ud800"', '"\\ud83d\\ude00"', "{}"])
+def test_bytes_and_text_are_judged_alike_at_the_depth_limit(depth: int, leaf: str) -> None:
+    # bytes skip the walk when the text cannot nest too deep or hold a lone surrogate; a str
+    # (which can hold one as such) is always walked: both must answer the same
+    limits = Limits(max_depth=4)
+    message = '{"a":' + "[" * (depth - 2) + leaf + "]" * (depth - 2) + "}"
+    outcomes: list[object] = []
+    for form in (message, message.encode()):
+        try:
+            outcomes.append(decode(form, limits))
+        except ParseError as exc:
+            outcomes.append(exc.reason)
+    assert outcomes[0] == outcomes[1]
+
+
+def test_a_lone_surrogate_in_a_str_is_refused_without_any_escape() -> None:
+    with pytest.raises(ParseError):
+        decode('{"a":"\ud800"}')

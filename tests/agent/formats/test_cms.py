@@ -257,3 +257,16 @@ async def test_signer_of_another_certificate_is_refused(pki: Manifest) -> None:
     with pytest.raises(InternalError):
         await builder.sign_batch(other, [b"x"])
     assert other.calls == []
+
+
+async def test_one_builder_follows_the_signing_time_from_second_to_second(pki: Manifest) -> None:
+    # the signed attributes are made once per second of signingTime and reused within it
+    signer = await open_p12_signer(pki, "rsa-sign")
+    builder = CmsBuilder(signer.identity.certificate, ())
+    first = datetime(2031, 5, 6, 7, 8, 9, 100, tzinfo=timezone.utc)
+    times = [first, first + timedelta(microseconds=500_000), first + timedelta(seconds=1), first]
+    signed = [(await builder.sign_batch(signer, [b"doc"], signing_time=when))[0] for when in times]
+    attrs = [{a["type"].native: a["values"][0].native for a in signer_infos(der)[0]["signed_attrs"]}
+             for der in signed]
+    assert [a["signing_time"] for a in attrs] == [when.replace(microsecond=0) for when in times]
+    assert all(a["message_digest"] == hashlib.sha256(b"doc").digest() for a in attrs)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from support.tsa_server import TsaServer
 from tanba.agent.consent.base import Action
 from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
+from tanba.providers import pkcs12
 
 DOC = "Өтініш / Заявление №42: прошу выдать справку".encode()
 
@@ -217,3 +219,43 @@ async def test_every_signature_and_refusal_is_audited_without_the_document(tmp_p
     text = (tmp_path / "audit.log").read_text("utf-8")
     assert DOC.decode() not in text and "123456" not in text
     assert (tmp_path / "audit.log").stat().st_mode & 0o777 == 0o600
+
+
+async def test_each_signature_s_audit_line_is_in_the_file_when_the_answer_arrives(tmp_path: Path, pki: Manifest) -> None:
+    consent = ScriptedConsent(pin="123456")
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server, browser(server) as ws:
+        audit = server.services.audit
+        assert audit is not None
+        for number in range(1, 4):
+            assert "result" in await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]}, id=number)
+            assert len(audit.recent(10)) == number  # written before the answer, not queued after it
+
+
+async def test_other_connections_are_answered_while_a_key_file_is_decrypted(
+    tmp_path: Path, pki: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default rule decrypts the file for every request; the decryption is made slow on
+    # purpose here (it waits in its worker thread), and another page's agent.hello must be
+    # answered meanwhile.
+    decrypting, go_on = threading.Event(), threading.Event()
+    load = pkcs12._load
+
+    def slow_load(*args: Any) -> Any:
+        decrypting.set()
+        go_on.wait(30)
+        return load(*args)
+
+    monkeypatch.setattr(pkcs12, "_load", slow_load)
+    consent = ScriptedConsent(pin="123456")
+    try:
+        async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server:
+            async with browser(server) as signing, browser(server) as other:
+                sign = asyncio.create_task(call(signing, "sign", {"format": "cms", "data": [b64(DOC)]}))
+                assert await asyncio.to_thread(decrypting.wait, 10)
+                hello = await asyncio.wait_for(call(other, "agent.hello"), 5)
+                assert hello["result"]["name"] == "tanba"
+                assert not sign.done()  # still decrypting
+                go_on.set()
+                assert "result" in await asyncio.wait_for(sign, 10)
+    finally:
+        go_on.set()
