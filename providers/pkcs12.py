@@ -7,11 +7,18 @@ are listed and sign without a password until :meth:`~Pkcs12Store.lock_file` (or
 :meth:`~Pkcs12Store.close`).  The loaded key objects live for the unlock's lifetime; a
 signature is one call into cryptography, with no parsing and no thread hop.
 
-Files may hold several keys: cryptography's ``load_pkcs12`` checks the password and MAC and
-returns every certificate but only one key, so when the unencrypted part of the file shows
-more than one shrouded key bag each is decrypted on its own and paired with its
-certificate by public key.  (Key bags hidden inside an *encrypted* SafeContents cannot be
-counted before decryption; for those files only the key ``load_pkcs12`` returns is used.)
+Reading a file: files with a SHA-family MAC — RSA and EC files, NCA's GOST files — are
+decrypted by Tanba's own reader (:mod:`~tanba.providers.pkcs12_decode`): the MAC tells a
+wrong password (``wrong_pin``) from unreadable contents, every key bag is decrypted (a file
+may hold several keys, each paired with its certificate by public key), and RSA and EC keys
+are loaded by cryptography from the decrypted PKCS#8.  The reader runs in a worker thread
+and lets go of the GIL for the expensive part (PBKDF2 is hashlib's), so the event loop keeps
+answering other connections while a file is decrypted — the default rule does that for
+every request.  cryptography's ``load_pkcs12`` (OpenSSL) holds the GIL for the whole
+decryption and key check, tens of milliseconds during which no other connection is
+served; it reads only what Tanba's reader cannot (files without a MAC, ciphers the reader
+lacks).  cryptography's RSA key check (primality of p and q: ~30 ms holding the GIL) is
+skipped on load; one self-test signature, verified, refuses a damaged key instead.
 
 Wrong passwords: files have no retry counter, so each file gets a backoff.  After the n-th
 wrong password in a row the file refuses attempts for 0, 1, 2, 4, 8 ... s (capped at 30 s);
@@ -19,18 +26,17 @@ an attempt during that time raises ``busy`` with ``data.retryAfter`` (whole seco
 trying the password, so nothing sleeps while holding the dialog.  ``wrong_pin`` carries
 ``data.retryAfter`` too when the next attempt has to wait.  A right password resets it.
 
-Legacy encryption (PBE-SHA1-3DES, RC2-40 as national files use) is read by cryptography's
-OpenSSL for RSA and EC keys.  A file OpenSSL refuses — a GOST key (NCA's files, Russian
-files) — is read by Tanba's own reader (:mod:`~tanba.providers.pkcs12_decode`) and its keys
-sign with :mod:`tanba.crypto.gost`; they are wiped when the file locks.  When the password
-is right (the MAC matches) but the contents cannot be read — explicit EC parameters, an
-unknown cipher — the error is ``store_error`` naming the encryption algorithms found, never
-``wrong_pin``.
+GOST keys (NCA's files, Russian files) sign with :mod:`tanba.crypto.gost`; they are wiped
+when the file locks.  Russian files (a Streebog MAC) go to OpenSSL first and, refused, to
+Tanba's reader.  When the password is right (the MAC matches) but the contents cannot be
+read — explicit EC parameters, an unknown cipher — the error is ``store_error`` naming the
+encryption algorithms found, never ``wrong_pin``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import os
@@ -42,7 +48,7 @@ from typing import Any
 
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -152,17 +158,49 @@ class _Loaded:
     key: PrivateKey
 
 
+#: MAC digests Tanba's reader checks with hashlib (the PKCS#12 KDF of RFC 7292 appendix B)
+_SHA_MACS = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
+_MAX_MAC_ITERATIONS = 10_000_000
+
+
+def _sha_mac(pfx: Any) -> bool:
+    """Whether the file carries a SHA-family MAC Tanba's reader can check, so that reader
+    tells a wrong password from unreadable contents on its own."""
+    try:
+        mac_data = pfx["mac_data"]
+        if mac_data.native is None:
+            return False
+        return (mac_data["mac"]["digest_algorithm"]["algorithm"].native in _SHA_MACS
+                and 0 < mac_data["iterations"].native <= _MAX_MAC_ITERATIONS)
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
 def _load(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
-    """Decrypt the file; raises WrongPin or StoreError.  Runs in a worker thread."""
+    """Decrypt the file; raises WrongPin or StoreError.  Runs in a worker thread.
+
+    Tanba's reader first for files with a SHA MAC: it leaves the GIL to the event loop,
+    where OpenSSL's ``load_pkcs12`` holds it for the whole decryption (see the module's
+    notes); OpenSSL reads what that reader cannot, and files without a MAC."""
     parsed = _parse_pfx(data, path)
+    own_error: StoreError | None = None
+    if _sha_mac(parsed.asn1):
+        try:
+            return _load_own(data, password, path)  # WrongPin: the MAC said so
+        except StoreError as exc:
+            own_error = exc
+        except (ValueError, TypeError, KeyError, IndexError) as exc:  # e.g. a password that is not UTF-8
+            log.debug("%s: Tanba's reader failed (%s); trying OpenSSL's", path, exc)
     try:
         bundle = pkcs12.load_pkcs12(data, password)
     except (ValueError, UnsupportedAlgorithm) as exc:
-        if mac_ok(parsed.asn1, password) is False:
+        if own_error is None and mac_ok(parsed.asn1, password) is False:
             raise WrongPin(f"wrong password for {path}") from exc
         # OpenSSL refused the contents (a GOST key, or a cipher it does not have): Tanba's
         # own reader decrypts the bags; it tells a wrong password from unreadable contents.
         try:
+            if own_error is not None:
+                raise own_error
             return _load_own(data, password, path)
         except StoreError as own:
             algorithms = ", ".join(sorted(set(parsed.algorithms))) or "none"
@@ -198,10 +236,30 @@ def _load_own(data: bytes, password: bytes, path: Path) -> list[_Loaded]:
         except UnsupportedKey as exc:
             gost_error = exc
         try:
-            keys.append(serialization.load_der_private_key(der, None))
+            # cryptography's RSA key check (primality of p and q: ~30 ms for RSA-2048, all of
+            # it holding the GIL) is skipped; _check_rsa proves the key works instead.
+            key = serialization.load_der_private_key(der, None, unsafe_skip_rsa_key_validation=True)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise StoreError(f"{path}: its key cannot be read ({gost_error}; {exc})") from exc
+        if isinstance(key, rsa.RSAPrivateKey):
+            _check_rsa(key, path)
+        keys.append(key)
     return _pair(keys, certs, path)
+
+
+_SELF_TEST_DIGEST = hashlib.sha256(b"tanba: RSA key self-test").digest()
+
+
+def _check_rsa(key: rsa.RSAPrivateKey, path: Path) -> None:
+    """One signature, verified with the key's public half: a key whose private values do not
+    fit its modulus and exponent is refused at unlock, not at its first signature.  (That
+    the public half is the certificate's, :func:`_pair` checks.)"""
+    algorithm = _PREHASHED[HashAlgorithm.SHA256]
+    try:
+        signature = key.sign(_SELF_TEST_DIGEST, _PKCS1, algorithm)
+        key.public_key().verify(signature, _SELF_TEST_DIGEST, _PKCS1, algorithm)
+    except (InvalidSignature, ValueError) as exc:
+        raise StoreError(f"{path}: its RSA key is damaged (a signature made with it does not verify)") from exc
 
 
 def _gost_point(cert: x509.Certificate) -> bytes | None:

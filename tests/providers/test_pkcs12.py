@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-
+import datetime as dt
 import hashlib
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from asn1crypto import cms as asn1_cms
 from asn1crypto import pkcs12 as asn1_pkcs12
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
+from cryptography.hazmat.primitives.serialization import pkcs12 as crypto_pkcs12
+from cryptography.hazmat.primitives.serialization.pkcs12 import serialize_key_and_certificates
+from cryptography.x509.oid import NameOID
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import (
     Busy,
@@ -22,6 +30,7 @@ from tanba.protocol.errors import (
     StoreError,
     WrongPin,
 )
+from tanba.providers import pkcs12 as pkcs12_provider
 from tanba.providers.base import HashAlgorithm, SignatureScheme
 from tanba.providers.pkcs12 import PARALLEL_BATCH, Pkcs12Signer, Pkcs12Store, backoff_delay, identity_id
 
@@ -382,3 +391,71 @@ async def test_store_close_forgets_every_key(pki: Manifest, tmp_path: Path) -> N
     assert await store.identities() == []
     with pytest.raises(StoreError):
         await signer.sign_digest(bytes(32), SHA256, SignatureScheme.ECDSA)
+
+
+# --- the decryption and the rest of the agent ------------------------------------------------
+
+
+def main_thread_runs_during(work: Callable[[], object]) -> tuple[float, float]:
+    """Run ``work`` in a thread while this one wakes every half millisecond: the longest this
+    thread waited to run, and how long ``work`` took."""
+    done = threading.Event()
+
+    def run() -> None:
+        work()
+        done.set()
+
+    thread = threading.Thread(target=run)
+    start = last = time.perf_counter()
+    longest = 0.0
+    thread.start()
+    while not done.is_set():
+        time.sleep(0.0005)
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    thread.join()
+    return longest, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("name", ["rsa-sign", "ec-sign"])
+def test_decrypting_a_file_leaves_the_gil_to_the_event_loop(pki: Manifest, name: str) -> None:
+    # The unlock runs in a worker thread; that helps only if the thread lets go of the GIL:
+    # OpenSSL's load_pkcs12 holds it for the whole decryption (and the RSA key check), and the
+    # event loop would wait for all of it.  Three tries: a busy machine may stall a thread.
+    ident = pki.identities[name]
+    data = ident.p12.read_bytes()
+    attempts = [main_thread_runs_during(lambda: pkcs12_provider._load(data, PASSWORD, ident.p12)) for _ in range(3)]
+    assert any(longest < elapsed / 2 for longest, elapsed in attempts), attempts
+
+
+async def test_rsa_and_ec_files_are_read_by_tanba_s_reader(pki: Manifest, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("load_pkcs12 holds the GIL: not for files Tanba's reader can read")
+
+    monkeypatch.setattr(crypto_pkcs12, "load_pkcs12", refuse)
+    for name in ("rsa-sign", "ec-sign", "rsa-sign-legacy"):
+        _, signer = await unlocked_signer(pki.identities[name].p12)
+        assert signer.identity.certificate == pki.identities[name].certificate()
+    with pytest.raises(WrongPin):
+        await Pkcs12Store([pki.identities["rsa-sign"].p12], clock=FakeClock()).unlock_file(
+            pki.identities["rsa-sign"].p12, pw(b"wrong"))
+
+
+async def test_a_damaged_rsa_key_is_refused_at_unlock(tmp_path: Path) -> None:
+    # cryptography's own key check is skipped on load (30 ms holding the GIL); the self-test
+    # signature stands in for it: private values that do not fit the public key are refused
+    good = rsa.generate_private_key(65537, 2048)
+    n = good.private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        p=n.p, q=n.q, d=n.d ^ 2, dmp1=n.dmp1 ^ 2, dmq1=n.dmq1, iqmp=n.iqmp, public_numbers=n.public_numbers
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    ca = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "damaged")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(broken.public_key())
+            .serial_number(7).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(ca, hashes.SHA256()))
+    path = tmp_path / "damaged.p12"
+    path.write_bytes(serialize_key_and_certificates(b"d", broken, cert, None, BestAvailableEncryption(PASSWORD)))
+    with pytest.raises(StoreError, match="damaged"):
+        await Pkcs12Store([path], clock=FakeClock()).unlock_file(path, pw())
