@@ -48,24 +48,16 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-from bench_native import ORIGIN, raw_rate, timed, v1_rate  # this folder's scripts: the same peers, measured alike
-from tanba.agent.consent.auto import AutoApprover
+from bench_native import raw_rate, running_agent, timed, v1_rate  # this folder's scripts: the same peers, measured alike
 from tanba.agent.formats.cms import CmsBuilder
-from tanba.agent.services import Services
 from tanba.agent.setup.bign_pki import BignManifest, make_bign_pki
-from tanba.agent.setup.config import Settings
 from tanba.agent.setup.gost_pki import new_key
-from tanba.agent.state.approvals import OriginStore
-from tanba.agent.transport.server import AgentServer
-from tanba.agent.transport.tracker import Tracker
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
 from tanba.crypto import accel, bign, gost
 from tanba.crypto import hashes as national_hashes
 from tanba.crypto.belt import BeltHash
-from tanba.protocol.limits import Limits
 from tanba.providers.pkcs12 import Pkcs12Store
-from tanba.providers.registry import Stores
 
 MIB = 1 << 20
 
@@ -119,20 +111,8 @@ def rsa_verify_rate(key: rsa.RSAPrivateKey, n: int) -> float:
 
 async def bign_v1_rate(p12: Path, tmp: Path, password: str, n: int) -> float:
     """bench_native's /v1 batch on an agent holding the bign PKCS#12 file (bench_gost's gost_v1_rate)."""
-    pin = tmp / "pin"
-    pin.write_text(password)
-    settings = Settings(port=0, allow_origin=(ORIGIN,), approver="auto", pin_file=pin, autodetect=False,
-                        limits=Limits(max_message=256 * 1024 * 1024))
-    stores = Stores([Pkcs12Store([p12])])
-    services = Services(settings, AutoApprover(pin, [ORIGIN]), OriginStore(tmp / "origins.json"), "x" * 43,
-                        "bench", stores=stores)
-    server = AgentServer(services, Tracker())
-    await server.start()
-    try:
+    async with running_agent(p12, password, tmp) as server:
         return await v1_rate(server, n)
-    finally:
-        await server.close()
-        await stores.close()
 
 
 async def verify_p50(pki: BignManifest, rounds: int) -> tuple[float, int]:

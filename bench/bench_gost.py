@@ -36,22 +36,14 @@ from pathlib import Path
 from asn1crypto import x509 as ax509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bench_native import ORIGIN, raw_rate, timed, v1_rate  # this folder's scripts: the same peers, measured alike
+from bench_native import raw_rate, running_agent, timed, v1_rate  # this folder's scripts: the same peers, measured alike
 from gost_hash import ENGINE_CONFIG
-from tanba.agent.consent.auto import AutoApprover
 from tanba.agent.formats.cms import CmsBuilder
-from tanba.agent.services import Services
-from tanba.agent.setup.config import Settings
 from tanba.agent.setup.gost_pki import issue, new_key, nca_pkcs12
-from tanba.agent.state.approvals import OriginStore
-from tanba.agent.transport.server import AgentServer
-from tanba.agent.transport.tracker import Tracker
 from tanba.agent.verify.chain import ChainValidator
 from tanba.agent.verify.cms import verify_cms
 from tanba.crypto import gost
-from tanba.protocol.limits import Limits
 from tanba.providers.pkcs12 import Pkcs12Store
-from tanba.providers.registry import Stores
 
 PASSWORD = "123456"
 
@@ -119,20 +111,8 @@ def gost_rate(key: gost.PrivateKey, n: int) -> float:
 
 async def gost_v1_rate(made: Made, tmp: Path, n: int) -> float:
     """bench_native's /v1 batch on an agent holding ``made``'s PKCS#12 file."""
-    pin = tmp / "pin"
-    pin.write_text(PASSWORD)
-    settings = Settings(port=0, allow_origin=(ORIGIN,), approver="auto", pin_file=pin, autodetect=False,
-                        limits=Limits(max_message=256 * 1024 * 1024))
-    stores = Stores([Pkcs12Store([made.p12])])
-    services = Services(settings, AutoApprover(pin, [ORIGIN]), OriginStore(tmp / "origins.json"), "x" * 43,
-                        "bench", stores=stores)
-    server = AgentServer(services, Tracker())
-    await server.start()
-    try:
+    async with running_agent(made.p12, PASSWORD, tmp) as server:
         return await v1_rate(server, n)
-    finally:
-        await server.close()
-        await stores.close()
 
 
 async def verify_p50(made: Made, rounds: int) -> float:

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,6 +38,7 @@ from tanba.agent.consent.auto import AutoApprover
 from tanba.agent.services import Services
 from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest, make_test_pki
+from tanba.agent.state.audit import AuditLog
 from tanba.agent.state.approvals import OriginStore
 from tanba.agent.transport.server import AgentServer
 from tanba.agent.transport.tracker import Tracker
@@ -70,27 +73,42 @@ async def v1_rate(server: AgentServer, n: int) -> float:
     return n / elapsed
 
 
+@asynccontextmanager
+async def running_agent(
+    p12: Path, password: str, tmp: Path, *, unlock_window: float = 0, audit: AuditLog | None = None
+) -> AsyncIterator[AgentServer]:
+    """A real agent on a free port serving ``p12`` to :data:`ORIGIN` (auto approver, the
+    password in a PIN file), as the benches build it; ``unlock_window`` in minutes (0: the
+    file is decrypted for every request, the default), ``audit`` the audit log it writes."""
+    pin = tmp / "pin"
+    pin.write_text(password)
+    settings = Settings(port=0, allow_origin=(ORIGIN,), approver="auto", pin_file=pin, autodetect=False,
+                        limits=Limits(max_message=256 * 1024 * 1024), unlock_window=unlock_window)
+    stores = Stores([Pkcs12Store([p12])])
+    services = Services(settings, AutoApprover(pin, [ORIGIN]), OriginStore(tmp / "origins.json"), "x" * 43,
+                        "bench", stores=stores, audit=audit)
+    server = AgentServer(services, Tracker())
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+        assert services.unlock_window is not None
+        await services.unlock_window.close_all()
+        await stores.close()
+        if audit is not None:
+            audit.close()
+
+
 async def bench_v1(pki: Manifest, tmp: Path, docs: int, rounds: int) -> tuple[float, float]:
     ident = pki.identities["rsa-sign"]
     key = serialization.load_pem_private_key(ident.key_pem.read_bytes(), None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    pin = tmp / "pin"
-    pin.write_text(ident.p12_password)
-    settings = Settings(port=0, allow_origin=(ORIGIN,), approver="auto", pin_file=pin, autodetect=False,
-                        limits=Limits(max_message=256 * 1024 * 1024))
-    stores = Stores([Pkcs12Store([ident.p12])])
-    services = Services(settings, AutoApprover(pin, [ORIGIN]), OriginStore(tmp / "origins.json"), "x" * 43,
-                        "bench", stores=stores)
-    server = AgentServer(services, Tracker())
-    await server.start()
     best_raw = best_v1 = 0.0
-    try:
+    async with running_agent(ident.p12, ident.p12_password, tmp) as server:
         for _ in range(rounds):
             best_raw = max(best_raw, raw_rate(key, docs))
             best_v1 = max(best_v1, await v1_rate(server, docs))
-    finally:
-        await server.close()
-        await stores.close()
     return best_raw, best_v1
 
 
