@@ -29,7 +29,7 @@ def sign_request(ctx: RequestContext, params: SignParams, purpose: Purpose) -> S
     if params.count > settings.limits.max_batch:
         raise TooLarge(f"{params.count} documents in one request", limit=settings.limits.max_batch)
     if params.timestamp and not settings.tsa_url:
-        raise TimestampFailed("a timestamp was asked for but no TSA is configured (tsa-url)")
+        raise TimestampFailed("no timestamp service configured (tsa-url)", problem="not_configured")
     hash_alg = HashAlgorithm(params.digest_algorithm) if params.digest_algorithm is not None else None
     items: tuple[CmsInput, ...]
     if params.data is not None:

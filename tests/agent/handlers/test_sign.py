@@ -108,6 +108,7 @@ async def test_timestamp_without_a_tsa_is_timestamp_failed(tmp_path: Path, pki: 
     async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-sign"]) as server, browser(server) as ws:
         reply = await call(ws, "sign", {"format": "cms", "data": [b64(DOC)], "timestamp": True})
     assert reason(reply) == "timestamp_failed"
+    assert reply["error"]["message"].startswith("No timestamp service configured (tsa-url)")  # not "did not answer"
     assert consent.asked == []  # refused before bothering the user
 
 
