@@ -69,3 +69,30 @@ async def test_node_tests_of_the_client_pass_against_a_live_agent(pki: Manifest,
     assert passed >= 17, report  # every node test ran: none silently dropped
     # The refused site really reached the agent's origin question (and was refused there).
     assert ("origin", (DENIED, "en")) in consent.asked
+
+
+def test_the_client_packs_and_installs_as_an_npm_dependency(tmp_path: Path) -> None:
+    """`npm pack` makes a package of exactly the module, its types and README, and a project
+    that installs it imports `tanba-client` by name (no copying of files)."""
+    npm = shutil.which("npm") or "npm"
+    packed = subprocess.run([npm, "pack", str(REPO / "clients" / "js"), "--pack-destination", str(tmp_path),
+                             "--json", "--loglevel=error"], capture_output=True, text=True, timeout=120, check=True)
+    import json
+
+    [info] = json.loads(packed.stdout)
+    assert sorted(f["path"] for f in info["files"]) == ["README.md", "package.json", "tanba.d.ts", "tanba.js"]
+    project = tmp_path / "portal"
+    project.mkdir()
+    (project / "package.json").write_text('{"name": "portal", "version": "1.0.0", "type": "module"}')
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--offline", "--loglevel=error",
+                    str(tmp_path / info["filename"])], cwd=project, capture_output=True, text=True, timeout=120,
+                   check=True)
+    probe = subprocess.run([NODE, *node_flags(), "--input-type=module", "-e",
+                            'import { connect, TanbaError, VERSION } from "tanba-client"; '
+                            'console.log(typeof connect, typeof TanbaError, VERSION)'],
+                           cwd=project, capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split()[:2] == ["function", "function"]
+    installed = json.loads((project / "package.json").read_text())
+    assert "tanba-client" in installed["dependencies"]
+    assert (project / "node_modules" / "tanba-client" / "tanba.d.ts").exists()
