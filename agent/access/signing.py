@@ -51,6 +51,8 @@ class SignRequest:
     filter: CertFilter = CertFilter()
     purpose: Purpose = "sign"
     detached: bool = True
+    #: the signer's chain (as its store holds it) goes with the signature: into CMS
+    #: ``certificates``, or after the signer's certificate in XML's X509Data
     include_chain: bool = True
     xml: XmlSignOptions | None = None
     timestamp_url: str | None = None
@@ -142,5 +144,7 @@ async def _sign(
         return await cms.sign_batch(signer, items, detached=request.detached, progress=progress)
     if request.format == "xml":
         options = _xml_options(request, hash_alg)
-        return await xmldsig.sign_xml_batch(signer, identity.certificate, _xml_documents(items), options)
+        # includeChain as for CMS: the store's chain after the signer's certificate in X509Data
+        chain = identity.chain if request.include_chain else ()
+        return await xmldsig.sign_xml_batch(signer, identity.certificate, _xml_documents(items), options, chain=chain)
     return await sign_raw_batch(signer, items, hash_alg)

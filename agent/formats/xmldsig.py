@@ -19,10 +19,17 @@ What comes out (DESIGN.md, "XML signature profile")::
       <ds:KeyInfo><ds:X509Data><ds:X509Certificate>...</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
     </ds:Signature>
 
-(written without the whitespace shown here).  EC keys get ``xmldsig-more#ecdsa-sha256`` and
-a raw ``r||s`` SignatureValue (the Signer returns DER; it is converted here).  Options:
-exclusive C14N (``xml-exc-c14n#`` for SignedInfo, ``xml-exc-c14n#WithComments`` as the
-reference transform) and SHA-384/512 (digest and signature method both follow).
+(written without the whitespace shown here).  ``chain`` (the ``/v1`` ``includeChain``) adds the
+signer's issuing certificates after its own, as further X509Certificate elements of the same
+X509Data — exactly the certificates the CMS builder puts in ``SignedData.certificates``: the
+store's chain, nearest issuer first, the root too when the store holds it.  Without it (the
+NCALayer endpoint, ``includeChain: false``) X509Data holds the signer's certificate alone, as
+Kalkan writes it.  The signer's certificate always comes first.
+
+EC keys get ``xmldsig-more#ecdsa-sha256`` and a raw ``r||s`` SignatureValue (the Signer
+returns DER; it is converted here).  Options: exclusive C14N (``xml-exc-c14n#`` for
+SignedInfo, ``xml-exc-c14n#WithComments`` as the reference transform) and SHA-384/512
+(digest and signature method both follow).
 
 GOST keys (DESIGN.md, "National algorithms") keep the same profile and take their family's
 URIs and hash, for DigestValue and SignedInfo alike; a request naming another hash for such
@@ -187,10 +194,15 @@ class _Pending:
 
 
 async def sign_xml(
-    signer: Signer, cert: x509.Certificate, doc: bytes, options: XmlSignOptions | None = None
+    signer: Signer,
+    cert: x509.Certificate,
+    doc: bytes,
+    options: XmlSignOptions | None = None,
+    *,
+    chain: Sequence[x509.Certificate] = (),
 ) -> bytes:
     """Sign one document; see :func:`sign_xml_batch`."""
-    return (await sign_xml_batch(signer, cert, [doc], options))[0]
+    return (await sign_xml_batch(signer, cert, [doc], options, chain=chain))[0]
 
 
 async def sign_xml_batch(
@@ -198,16 +210,22 @@ async def sign_xml_batch(
     cert: x509.Certificate,
     docs: Sequence[bytes],
     options: XmlSignOptions | None = None,
+    *,
+    chain: Sequence[x509.Certificate] = (),
 ) -> list[bytes]:
     """Sign every document of ``docs`` with one ``signer.sign_digests`` call.
 
-    ``cert`` is the signer's certificate (embedded in KeyInfo, and its key type picks
-    RSA or ECDSA).  All documents are checked before anything is signed: one bad
-    document refuses the whole batch with ``invalid_params``.
+    ``cert`` is the signer's certificate (embedded first in KeyInfo, and its key type
+    picks RSA, ECDSA or a national scheme); ``chain`` its issuers, embedded after it in
+    the same X509Data (empty: the signer's certificate alone).  All documents are checked
+    before anything is signed: one bad document refuses the whole batch with
+    ``invalid_params``.
     """
     options = options or XmlSignOptions()
     method = _signature_method(cert, options.hash_alg)
-    cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    cert_b64 = tuple(
+        base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in (cert, *chain)
+    )
     if not docs:
         return []
     # Parsing, C14N and serialisation are CPU work on up to 16 MiB per document: done off
@@ -273,7 +291,7 @@ def _signature_method(cert: x509.Certificate, requested: HashAlgorithm | None) -
 
 
 def _prepare(
-    doc: bytes, index: int, cert_b64: str, method: _Method, options: XmlSignOptions
+    doc: bytes, index: int, cert_b64: Sequence[str], method: _Method, options: XmlSignOptions
 ) -> _Pending:
     parsed = parse_xml_document(doc, max_bytes=options.max_bytes)
     tree, namespaces = parsed.tree, parsed.prefixes
@@ -300,7 +318,9 @@ def _prepare(
     _child(ref, "DigestMethod", Algorithm=method.digest_uri)
     _child(ref, "DigestValue").text = base64.b64encode(digest).decode()
     value = _child(sig, "SignatureValue")
-    _child(_child(_child(sig, "KeyInfo"), "X509Data"), "X509Certificate").text = cert_b64
+    x509_data = _child(_child(sig, "KeyInfo"), "X509Data")
+    for b64 in cert_b64:  # the signer's certificate, then its chain
+        _child(x509_data, "X509Certificate").text = b64
 
     # SignedInfo is canonicalised where it sits: inclusive C14N pulls in the namespaces
     # in scope from the document's ancestors, as a verifier will see them.

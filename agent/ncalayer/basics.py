@@ -9,6 +9,7 @@ endpoint's TSA (:mod:`tanba.agent.ncalayer.timestamps`).
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tanba.agent.ncalayer import timestamps
@@ -37,7 +38,10 @@ async def handle(session: Session, envelope: ncalayer.Envelope) -> dict[str, Any
         request = ncalayer.parse_basics_sign(envelope.args)
         if request.locale is not None:
             locale = ncalayer.normalize_locale(request.locale, locale)
-        signed = await timestamps.sign(session.context("basics.sign", locale), request.params, request.purpose)
+        params = request.params
+        if params.format == "xml":
+            params = replace(params, include_chain=False)  # NCALayer's X509Data: the signer's certificate alone
+        signed = await timestamps.sign(session.context("basics.sign", locale), params, request.purpose)
     except TanbaError as exc:  # answered here: in the request's own locale
         log_error(exc)
         return ncalayer.basics_error(exc, locale)

@@ -9,6 +9,7 @@ user picked and confirmed; ``getActiveTokens`` names the token storages that sho
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tanba.agent.ncalayer import timestamps
@@ -35,7 +36,10 @@ async def active_tokens(stores: Stores) -> list[str]:
 
 
 async def _sign(session: Session, method: str, request: ncalayer.CommonSign) -> Any:
-    signed = await timestamps.sign(session.context(method), request.params, request.purpose)
+    params = request.params
+    if params.format == "xml":
+        params = replace(params, include_chain=False)  # NCALayer's X509Data: the signer's certificate alone
+    signed = await timestamps.sign(session.context(method), params, request.purpose)
     if request.params.format == "cms":
         return base64.b64encode(signed.signatures[0]).decode("ascii")  # base64 DER, as NCALayer answers
     documents = [s.decode("utf-8") for s in signed.signatures]

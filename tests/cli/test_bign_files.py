@@ -259,7 +259,9 @@ def test_a_bign_xml_signature_verifies_and_a_changed_text_does_not(tmp_path: Pat
 
     # independently: bign-vfy over belt-hash of the canonical SignedInfo, and the digest of
     # the document without its Signature (the c14n the Reference names)
-    [certificate] = tree.findall(".//ds:KeyInfo/ds:X509Data/ds:X509Certificate", DS)
+    # the signer's certificate first, then the chain from the file (as tanba sign's CMS carries it)
+    certificate, *issuers = tree.findall(".//ds:KeyInfo/ds:X509Data/ds:X509Certificate", DS)
+    assert len(issuers) == 2
     cert_der = base64.b64decode(certificate.text or "")
     [signed_info] = tree.findall(".//ds:SignedInfo", DS)
     [value] = tree.findall(".//ds:SignatureValue", DS)

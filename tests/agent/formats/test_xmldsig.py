@@ -78,12 +78,16 @@ class KeyFileSigner(Signer):
         pass
 
 
-def xmlsec1(pki: Manifest, signed: bytes, tmp_path: Path, *id_attr: str) -> bool:
-    """Verify with the real xmlsec1 against the test root; True when it says OK."""
+def xmlsec1(pki: Manifest, signed: bytes, tmp_path: Path, *id_attr: str, untrusted: bool = True) -> bool:
+    """Verify with the real xmlsec1 against the test root; True when it says OK.
+
+    ``untrusted`` False: the intermediate CA is not given, so the chain must come from
+    the document's X509Data."""
     path = tmp_path / "signed.xml"
     path.write_bytes(signed)
-    args = ["xmlsec1", "--verify", "--trusted-pem", str(pki.root_pem),
-            "--untrusted-pem", str(pki.intermediate_pem)]
+    args = ["xmlsec1", "--verify", "--trusted-pem", str(pki.root_pem)]
+    if untrusted:
+        args += ["--untrusted-pem", str(pki.intermediate_pem)]
     for node in id_attr:
         args += ["--id-attr:Id", node]
     proc = subprocess.run([*args, str(path)], capture_output=True, text=True, timeout=30)
@@ -147,6 +151,36 @@ async def test_whole_document_in_ncalayer_profile_verifies_with_xmlsec1(
     tampered = signed.replace("1000".encode(), "9000".encode())
     assert not xmlsec1(pki, tampered, tmp_path)
     assert not signxml_ok(tampered, signer.certificate)
+
+
+def embedded_certificates(signed: bytes) -> list[x509.Certificate]:
+    elements = signature_of(signed).findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS)
+    return [x509.load_der_x509_certificate(base64.b64decode(e.text)) for e in elements]
+
+
+@pytest.mark.parametrize("name", ["rsa-sign", "ec-sign"])
+async def test_the_chain_follows_the_signer_certificate_in_one_x509data(
+    pki: Manifest, tmp_path: Path, name: str
+) -> None:
+    signer = KeyFileSigner(pki, name)
+    intermediate = x509.load_pem_x509_certificate(pki.intermediate_pem.read_bytes())
+    root = x509.load_pem_x509_certificate(pki.root_pem.read_bytes())
+    signed = await sign_xml(signer, signer.certificate, DOC, chain=(intermediate, root))
+
+    assert len(signature_of(signed).findall("ds:KeyInfo/ds:X509Data", NS)) == 1
+    assert embedded_certificates(signed) == [signer.certificate, intermediate, root]
+    # xmlsec1 builds the path from the embedded certificates alone (no --untrusted-pem)
+    assert xmlsec1(pki, signed, tmp_path, untrusted=False)
+    assert signxml_ok(signed, signer.certificate)
+    assert not xmlsec1(pki, signed.replace(b"1000", b"9000"), tmp_path, untrusted=False)
+
+
+async def test_without_a_chain_x509data_holds_the_signer_certificate_alone(pki: Manifest, tmp_path: Path) -> None:
+    signer = KeyFileSigner(pki, "rsa-sign")
+    signed = await sign_xml(signer, signer.certificate, DOC)
+    assert embedded_certificates(signed) == [signer.certificate]
+    assert xmlsec1(pki, signed, tmp_path)  # with the intermediate given
+    assert not xmlsec1(pki, signed, tmp_path, untrusted=False)  # no path without it
 
 
 async def test_sub_element_with_id_is_referenced_by_id_under_chosen_parent(
