@@ -20,7 +20,7 @@ import click
 
 from tanba.agent.setup.config import ConfigError, configured_bign_pkcs11
 from tanba.agent.state.secretfile import read_secret_file
-from tanba.protocol.errors import Busy, TanbaError, WrongPin
+from tanba.protocol.errors import TanbaError, WrongPin
 from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.base import Identity, KeyStore, Locked
 from tanba.providers.certificate import CertInfo, cert_info
@@ -61,7 +61,7 @@ async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> 
         try:
             await store.unlock(part, secret)
             return True
-        except (WrongPin, Busy):
+        except WrongPin:
             click.echo(f"{part.location}: wrong password", err=True)
         finally:
             secret[:] = bytes(len(secret))

@@ -32,7 +32,7 @@ REASON_TEXT = {
     "token_removed": "the token was removed",
     "store_error": "the key store cannot be used",
     "no_certificate": "no usable certificate",
-    "busy": "the key store is busy (wrong password given recently)",
+    "busy": "the agent is busy with another request",
     "user_cancelled": "cancelled",
 }
 
@@ -98,6 +98,8 @@ def failure_text(exc: TanbaError) -> str:
     text = REASON_TEXT.get(exc.reason, exc.reason)
     if isinstance(exc, WrongPin) and exc.retries_left is not None:
         text += f" ({exc.retries_left} {'try' if exc.retries_left == 1 else 'tries'} left)"
+    if isinstance(exc, WrongPin) and exc.retry_after is not None:
+        text += f" (wait {exc.retry_after} s before the next try)"
     return f"FAILED [{exc.reason}]: {text}: {exc.detail or exc.reason}"
 
 

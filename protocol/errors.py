@@ -81,17 +81,31 @@ class NoCertificate(TanbaError):
 
 
 class WrongPin(TanbaError):
-    """Wrong PIN or password; ``retriesLeft`` is set when the store knows it."""
+    """Wrong PIN or password; ``retriesLeft`` is set when the store knows it.
+
+    ``retryAfter`` (whole seconds) is set when the next try has to wait: a PKCS#12 file's
+    backoff after wrong passwords.  An attempt made during that wait is refused with the
+    same reason and the seconds still to wait, without trying the password.  (``busy`` is
+    only for "another prompt is open" and the agent stopping.)
+    """
 
     reason = "wrong_pin"
     code = -32005
 
-    def __init__(self, detail: str = "", retries_left: int | None = None) -> None:
+    def __init__(self, detail: str = "", retries_left: int | None = None, retry_after: int | None = None) -> None:
         data: dict[str, Any] = {}
         if retries_left is not None:
             data["retriesLeft"] = retries_left
+        if retry_after is not None:
+            data["retryAfter"] = retry_after
         super().__init__(detail, **data)
         self.retries_left = retries_left
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds before the next try is accepted (None: now)."""
+        value = self.data.get("retryAfter")
+        return value if isinstance(value, int) else None
 
 
 class PinLocked(TanbaError):

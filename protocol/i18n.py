@@ -60,6 +60,9 @@ def text(key: str, locale: str, **values: Any) -> str:
 def error_text(error: TanbaError, locale: str) -> str:
     """The user-facing message of an error; never includes the internal detail."""
     retries = error.data.get("retriesLeft")
+    wait = error.data.get("retryAfter")
+    if error.reason == "wrong_pin" and wait is not None:
+        return text("error.wrong_pin.wait", locale, retryAfter=wait)
     if error.reason == "wrong_pin" and retries is not None:
         return text("error.wrong_pin.retries", locale, retriesLeft=retries)
     if isinstance(error, TimestampFailed) and error.problem is not None:

@@ -22,9 +22,11 @@ skipped on load; one self-test signature, verified, refuses a damaged key instea
 
 Wrong passwords: files have no retry counter, so each file gets a backoff.  After the n-th
 wrong password in a row the file refuses attempts for 0, 1, 2, 4, 8 ... s (capped at 30 s);
-an attempt during that time raises ``busy`` with ``data.retryAfter`` (whole seconds) without
-trying the password, so nothing sleeps while holding the dialog.  ``wrong_pin`` carries
-``data.retryAfter`` too when the next attempt has to wait.  A right password resets it.
+``wrong_pin`` carries ``data.retryAfter`` (whole seconds) when the next attempt has to wait,
+and an attempt during that time is refused with ``wrong_pin`` and the seconds still to wait
+without trying the password (nothing is read or decrypted, no attempt is counted), so nothing
+sleeps while holding the dialog.  ``busy`` keeps its one meaning, another prompt is open.
+A right password resets the backoff.
 
 GOST keys (NCA's files, Russian files) sign with :mod:`tanba.crypto.gost`; they are wiped
 when the file locks.  Russian files (a Streebog MAC) go to OpenSSL first and, refused, to
@@ -55,7 +57,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from tanba.crypto import gost
 from tanba.crypto.gost import UnsupportedKey
 from tanba.protocol.errors import (
-    Busy,
     InvalidParams,
     NoCertificate,
     StoreError,
@@ -435,7 +436,7 @@ class Pkcs12Store(KeyStore):
     async def _load_checked(self, norm: Path, state: _FileState, password: bytearray) -> list[_Loaded]:
         wait = state.not_before - self._clock()
         if wait > 0:
-            raise Busy(f"{norm}: wrong password given recently; retry later", retryAfter=math.ceil(wait))
+            raise WrongPin(f"{norm}: wrong password given recently; not tried", retry_after=math.ceil(wait))
         try:
             data = await asyncio.to_thread(_read, norm)
             loaded = await asyncio.to_thread(_load, data, bytes(password), norm)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from tanba.agent.state.audit import AuditEvent, AuditLog
 from tanba.agent.consent.base import (
@@ -48,6 +50,7 @@ from tanba.protocol.errors import (
     UserCancelled,
     WrongPin,
 )
+from tanba.protocol.methods.certs import Unavailable
 from tanba.protocol.methods.filter import CertFilter
 from tanba.protocol.methods.filter import KeyUsage
 from tanba.protocol.methods.sign import RAW_WITH_LOGIN_KEY
@@ -66,6 +69,24 @@ log = logging.getLogger(__name__)
 #: failures that say the key itself cannot be used any more (a bad document, a cancelled
 #: request or a dead TSA say nothing about it)
 KEY_FAILURES: tuple[type[TanbaError], ...] = (TokenRemoved, StoreError, PinLocked, WrongPin)
+
+
+#: failures of one source that a listing reports and goes on past (a cancelled password
+#: prompt still ends the listing: the user said no)
+LISTING_FAILURES: tuple[type[TanbaError], ...] = (WrongPin, PinLocked, StoreError, TokenRemoved)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What ``certs.list`` shows: the certificates, and the sources it could not read."""
+
+    identities: list[Identity]
+    unavailable: tuple[Unavailable, ...] = ()
+
+
+def _retry_after(exc: TanbaError) -> int | None:
+    value = exc.data.get("retryAfter")
+    return value if isinstance(value, int) else None
 
 
 def key_failed(exc: BaseException) -> bool:
@@ -146,7 +167,12 @@ class KeyAccess:
     # -- finding and unlocking ----------------------------------------------------------
 
     async def _unlock(self, store: KeyStore, part: Locked, identity: Identity | None = None) -> None:
-        """Ask the user the part's secret and hold the part for this request."""
+        """Ask the user the part's secret and hold the part for this request.  During the
+        part's backoff (a file after wrong passwords) the user is not asked: the answer is
+        ``wrong_pin`` with the seconds to wait, and nothing is tried."""
+        wait = store.retry_after(part)
+        if wait > 0:
+            raise WrongPin(f"{part.location}: wrong password given recently", retry_after=math.ceil(wait))
         request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), location=part.location)
         secret = await self.consent.get_pin(request)
         if secret is None:
@@ -158,12 +184,11 @@ class KeyAccess:
         self._leases[part] = lease
 
     async def _candidates(
-        self, f: CertFilter, every_file: bool = False, usable: Callable[[Identity], bool] | None = None
+        self, f: CertFilter, usable: Callable[[Identity], bool] | None = None
     ) -> list[Identity]:
         """Identities matching ``f`` (and ``usable``, when given); locked parts (PKCS#12
         files) are unlocked with a secret asked from the user, one at a time, until
-        something matches (or, with ``every_file``, all of them: a listing shows every
-        certificate)."""
+        something matches (a listing, which opens every file, is :meth:`_listing`)."""
         stores = self.stores
         now = dt.datetime.now(dt.UTC)
 
@@ -172,7 +197,7 @@ class KeyAccess:
             return found if usable is None else [i for i in found if usable(i)]
 
         found = await matching()
-        if found and not every_file:
+        if found:
             return found
         for store in stores.stores:
             if f.storages is not None and store.storage not in f.storages:
@@ -180,7 +205,7 @@ class KeyAccess:
             for part in store.locked():
                 await self._unlock(store, part)
                 found = await matching()
-                if found and not every_file:
+                if found:
                     return found
         return found
 
@@ -292,7 +317,7 @@ class KeyAccess:
     @asynccontextmanager
     async def _operation(self, action: Action, documents: tuple[DocumentSummary, ...]) -> AsyncIterator[_Operation]:
         """One audit line for every operation that got the prompt slot, whatever its end
-        (``busy`` from inside, e.g. a file's backoff, is not one); the leases go back."""
+        (``busy`` from inside, e.g. the agent stopping, is not one); the leases go back."""
         op = _Operation()
         try:
             yield op
@@ -400,13 +425,61 @@ class KeyAccess:
                 op.identities = (identity,)
         return identity
 
-    async def disclose(self, f: CertFilter) -> list[Identity]:
-        """Certificates matching ``f``, once the user agreed to show them to the origin."""
+    async def disclose(self, f: CertFilter) -> Listing:
+        """Certificates matching ``f``, once the user agreed to show them to the origin,
+        and the sources that could not be read (see :meth:`_listing`)."""
         async with self._operation(Action.DISCLOSE, ()) as op:
             async with self.prompts.turn(self.origin):
                 op.asked = True
-                candidates = await self._candidates(f, every_file=True)
-                if candidates:
-                    await self._confirm(Action.DISCLOSE, tuple(candidates), ())
-                    op.identities = tuple(candidates)
-        return candidates
+                listing = await self._listing(f)
+                if listing.identities:
+                    await self._confirm(Action.DISCLOSE, tuple(listing.identities), ())
+                    op.identities = tuple(listing.identities)
+        return listing
+
+    async def _listing(self, f: CertFilter) -> Listing:
+        """Every source's certificates matching ``f``: each locked part (PKCS#12 file) is
+        unlocked with a secret asked from the user, one after another; a part that fails
+        (wrong password, its backoff, unreadable) or a store that fails (a token's module)
+        does not stop the others.  When at least one source was read, the failures are
+        returned as :class:`Unavailable` (a file by its name only, not its folder); when
+        none was, the first file's error is raised as before (only stores failed: nothing
+        is listed, as before)."""
+        stores = self.stores
+        considered = [s for s in stores.stores if f.storages is None or s.storage in f.storages]
+        part_failures: list[tuple[KeyStore, Locked, TanbaError]] = []
+        opened: set[int] = set()  # stores (by id) with a part this listing unlocked
+        for store in considered:
+            for part in store.locked():
+                try:
+                    await self._unlock(store, part)
+                except LISTING_FAILURES as exc:
+                    log.info("listing: %s cannot be read: %s", part.location, exc.reason)
+                    part_failures.append((store, part, exc))
+                else:
+                    opened.add(id(store))
+        everything = await stores.all_identities()
+        failed_stores = {failure.store: failure for failure in stores.failures}
+
+        def read(store: KeyStore) -> bool:
+            """The store answered, and it is not one whose every locked part failed."""
+            if store.description in failed_stores:
+                return False
+            if id(store) in opened or not any(s is store for s, _, _ in part_failures):
+                return True
+            return any(store.owns(i) for i in everything)  # parts another holder keeps open
+
+        if not any(read(store) for store in considered):
+            if part_failures:
+                raise part_failures[0][2]
+            return Listing([])
+        unavailable = [
+            Unavailable(store.storage, exc.reason, PurePath(part.location).name, _retry_after(exc))
+            for store, part, exc in part_failures
+        ]
+        unavailable += [
+            Unavailable(store.storage, failed_stores[store.description].error.reason)
+            for store in considered
+            if store.description in failed_stores
+        ]
+        return Listing(select(everything, f, dt.datetime.now(dt.UTC)), tuple(unavailable))

@@ -8,8 +8,10 @@ from tanba.providers.certificate import cert_info
 
 
 async def handle(ctx: RequestContext, params: CertsListParams) -> CertsListResult:
-    identities = await ctx.key_access().disclose(params.filter)
-    return CertsListResult(tuple(cert_wire(cert_info(identity)) for identity in identities))
+    listing = await ctx.key_access().disclose(params.filter)
+    return CertsListResult(
+        tuple(cert_wire(cert_info(identity)) for identity in listing.identities), listing.unavailable
+    )
 
 
 method = Method(METHOD, CertsListParams.from_wire, handle)

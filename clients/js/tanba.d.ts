@@ -18,7 +18,8 @@ export declare class TanbaError extends Error {
   readonly reason: Reason;
   /** JSON-RPC code for agent errors (e.g. -32005 wrong_pin); null for client-side reasons. */
   readonly code: number | null;
-  /** The error's data: always has `reason`; e.g. `retriesLeft`, `field`, `cause`. */
+  /** The error's data: always has `reason`; e.g. `retriesLeft`, `field`, `cause`; `retryAfter`
+   *  (seconds) on `wrong_pin` when a PKCS#12 file makes the next try wait, on `origin_denied` in a cooldown. */
   readonly data: { reason: Reason; [key: string]: unknown };
   constructor(reason: Reason, message: string, options?: { code?: number | null; data?: object; cause?: unknown });
 }
@@ -39,6 +40,24 @@ export interface CertFilter {
   issuer?: string;
   validOnly?: boolean;
   storages?: string[];
+}
+
+/** A source `certs.list` could not read while others could. */
+export interface UnavailableSource {
+  /** `PKCS12` or a token's storage name, e.g. `AKKaztokenStore` */
+  storage: string;
+  /** a key file's name (never its folder); absent for a whole store (a token whose module failed) */
+  location?: string;
+  /** the agent reason, e.g. `wrong_pin`, `store_error` */
+  reason: AgentReason;
+  /** seconds before the file accepts the next password try (its backoff) */
+  retryAfter?: number;
+}
+
+export interface CertsList {
+  certificates: CertInfo[];
+  /** present only when some source failed and another was read */
+  unavailable?: UnavailableSource[];
 }
 
 export interface CertInfo {
@@ -143,7 +162,7 @@ export declare class TanbaClient extends EventTarget {
   readonly inFlight: number;
   call<T = unknown>(method: string, params?: object, options?: CallOptions): Promise<T>;
   hello(options?: CallOptions): Promise<Hello>;
-  certsList(filter?: CertFilter, options?: CallOptions): Promise<{ certificates: CertInfo[] }>;
+  certsList(filter?: CertFilter, options?: CallOptions): Promise<CertsList>;
   sign(params: SignParams, options?: CallOptions): Promise<SignResult>;
   auth(challenge: string, options?: CallOptions & { filter?: CertFilter }): Promise<AuthToken>;
   verify(params: VerifyParams, options?: CallOptions): Promise<VerifyResult>;

@@ -16,7 +16,7 @@ export const CLIENT_REASONS = Object.freeze([
 ]);
 
 /** An error with a stable `reason` to branch on, the JSON-RPC `code`, a readable `message`
- *  and the error's `data` (e.g. `retriesLeft` for `wrong_pin`). */
+ *  and the error's `data` (e.g. `retriesLeft`, or `retryAfter` seconds, for `wrong_pin`). */
 export class TanbaError extends Error {
   constructor(reason, message, { code = null, data = {}, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
@@ -390,7 +390,7 @@ export class TanbaClient extends EventTarget {
     return this.call("agent.hello", undefined, { timeout: HELLO_TIMEOUT, ...options });
   }
 
-  /** `{certificates: [CertInfo]}` (the user is asked first). */
+  /** `{certificates: [CertInfo], unavailable?: [{storage, location?, reason, retryAfter?}]}` (the user is asked first). */
   certsList(filter, options) {
     return this.call("certs.list", filter ? { filter } : {}, options);
   }

@@ -26,11 +26,39 @@ class CertsListParams:
 
 
 @dataclass(frozen=True)
-class CertsListResult:
-    certificates: tuple[dict[str, Any], ...]
+class Unavailable:
+    """A source a listing could not read while others could: its storage name, the key
+    file's name (never its folder; None for a whole store, e.g. a token whose module
+    failed), the error's stable reason and, for a key file in its backoff, the seconds
+    before the next password try."""
+
+    storage: str
+    reason: str
+    location: str | None = None
+    retry_after: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {"certificates": list(self.certificates)}
+        out: dict[str, Any] = {"storage": self.storage}
+        if self.location is not None:
+            out["location"] = self.location
+        out["reason"] = self.reason
+        if self.retry_after is not None:
+            out["retryAfter"] = self.retry_after
+        return out
+
+
+@dataclass(frozen=True)
+class CertsListResult:
+    """``unavailable`` is on the wire only when some source failed and another was read."""
+
+    certificates: tuple[dict[str, Any], ...]
+    unavailable: tuple[Unavailable, ...] = ()
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"certificates": list(self.certificates)}
+        if self.unavailable:
+            out["unavailable"] = [u.to_wire() for u in self.unavailable]
+        return out
 
 
 class CertFields(Protocol):

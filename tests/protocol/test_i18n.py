@@ -35,6 +35,15 @@ def test_every_reason_reads_differently_in_each_language(reason: str) -> None:
 def test_wrong_pin_says_how_many_tries_are_left() -> None:
     assert i18n.error_text(WrongPin(retries_left=2), "en") == "Wrong PIN: 2 tries left."
     assert "2" in i18n.error_text(WrongPin(retries_left=2), "ru")
+
+
+def test_wrong_password_with_a_backoff_says_how_long_to_wait() -> None:
+    error = WrongPin("x", retry_after=4)
+    assert error.reason == "wrong_pin" and error.data == {"retryAfter": 4} and error.retry_after == 4
+    assert i18n.error_text(error, "en") == "Wrong password. Wait 4 s before the next try."
+    for locale in ("ru", "kk"):
+        assert "4" in i18n.error_text(error, locale)
+        assert i18n.error_text(error, locale) != i18n.error_text(WrongPin(), locale)
     assert i18n.error_text(UserCancelled(), "kk") == "Әрекетті пайдаланушы тоқтатты."
 
 

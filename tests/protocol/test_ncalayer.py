@@ -240,6 +240,12 @@ def test_basics_answers() -> None:
     pin = ncalayer.basics_error(WrongPin("x", retries_left=2), "en")
     assert pin["code"] == "SIGNING_FAILURE" and "2" in pin["message"] and pin["details"] == "wrong_pin"
     assert ncalayer.basics_error(Busy(), "en")["code"] == "SIGNING_FAILURE"
+    # A key file's backoff: wrong_pin (not busy) on both NCALayer shapes, saying how long to wait.
+    waiting = WrongPin("x", retry_after=3)
+    assert ncalayer.basics_error(waiting, "ru") == {
+        "status": False, "code": "SIGNING_FAILURE", "message": i18n.error_text(waiting, "ru"), "details": "wrong_pin"}
+    assert "3" in i18n.error_text(waiting, "ru")
+    assert ncalayer.common_error(waiting, "en", "u1")["message"] == "Wrong password. Wait 3 s before the next try."
     assert ncalayer.basics_error(InternalError("secret"), "en") == {
         "status": False, "code": "GENERAL_ERROR", "message": i18n.error_text(InternalError(), "en"), "details": "internal"}
 

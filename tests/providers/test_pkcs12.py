@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives.serialization.pkcs12 import serialize_key_an
 from cryptography.x509.oid import NameOID
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.errors import (
-    Busy,
     InvalidParams,
     NoCertificate,
     StoreError,
@@ -151,10 +150,12 @@ async def test_wrong_password_backoff_grows_and_resets(pki: Manifest) -> None:
         await store.unlock_file(path, pw(b"111111"))
     assert second.value.data["retryAfter"] == 1
 
-    # During the backoff even the right password is not tried.
-    with pytest.raises(Busy) as busy:
+    # During the backoff even the right password is not tried: wrong_pin (the last try was
+    # wrong) with the seconds still to wait, never busy (that is "another prompt is open").
+    with pytest.raises(WrongPin) as waiting:
         await store.unlock_file(path, pw())
-    assert busy.value.data["retryAfter"] == 1
+    assert waiting.value.reason == "wrong_pin"
+    assert waiting.value.data["retryAfter"] == 1
     assert store.locked_files() == [path]
 
     clock.now += 1
@@ -163,8 +164,9 @@ async def test_wrong_password_backoff_grows_and_resets(pki: Manifest) -> None:
     assert third.value.data["retryAfter"] == 2
     clock.now += 1.5
     assert store.backoff_remaining(path) == pytest.approx(0.5)
-    with pytest.raises(Busy):
+    with pytest.raises(WrongPin) as rounded:
         await store.unlock_file(path, pw())
+    assert rounded.value.data["retryAfter"] == 1  # 0.5 s left, in whole seconds, never 0
 
     clock.now += 0.5
     assert len(await store.unlock_file(path, pw())) == 1
@@ -198,9 +200,48 @@ async def test_backoff_is_per_file(pki: Manifest) -> None:
     for _ in range(2):
         with pytest.raises(WrongPin):
             await store.unlock_file(a, pw(b"bad"))
-    with pytest.raises(Busy):
+    with pytest.raises(WrongPin) as waiting:
         await store.unlock_file(a, pw())
+    assert waiting.value.data["retryAfter"] == 1
     assert len(await store.unlock_file(b, pw())) == 1
+
+
+async def test_a_try_during_the_backoff_is_not_made(pki: Manifest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused during the wait: the file is not read, nothing is decrypted, and the refused
+    try does not count as a wrong password (the backoff does not grow)."""
+    path = pki.identities["rsa-sign"].p12
+    clock = FakeClock()
+    store = Pkcs12Store([path], clock=clock)
+    for _ in range(2):
+        with pytest.raises(WrongPin):
+            await store.unlock_file(path, pw(b"bad"))
+    calls: list[str] = []
+    real_read, real_load = pkcs12_provider._read, pkcs12_provider._load
+
+    def counting_read(*args: object) -> object:
+        calls.append("read")
+        return real_read(*args)  # type: ignore[arg-type]
+
+    def counting_load(*args: object) -> object:
+        calls.append("load")
+        return real_load(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pkcs12_provider, "_read", counting_read)
+    monkeypatch.setattr(pkcs12_provider, "_load", counting_load)
+    for attempt in (pw(), pw(b"bad")):
+        with pytest.raises(WrongPin) as waiting:
+            await store.unlock_file(path, attempt)
+        assert waiting.value.data == {"retryAfter": 1}
+        with pytest.raises(WrongPin):
+            await store.check_password(path, attempt)
+    assert calls == []  # no attempt made
+    assert store.locked_files() == [path]
+
+    clock.now += 1
+    with pytest.raises(WrongPin) as third:
+        await store.unlock_file(path, pw(b"bad"))
+    assert third.value.data["retryAfter"] == 2  # the third wrong password, not the seventh
+    assert calls == ["read", "load"]
 
 
 # --- unreadable files -----------------------------------------------------------------------

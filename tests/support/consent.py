@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from tanba.agent.consent.base import (
@@ -27,6 +28,9 @@ class ScriptedConsent(ConsentUI):
     origin_answer: OriginDecision = OriginDecision.DENY
     confirm_answer: bool = True
     pin: str | None = "1234"
+    #: per key file: its name (``PinRequest.location``'s last part) -> the password typed for it
+    #: (else ``pin``)
+    pins: dict[str, str] = field(default_factory=dict)
     choose: Callable[[CertificateChoice], Identity | None] = lambda c: c.candidates[0] if c.candidates else None
     #: when set, ask_origin waits for this event before answering (a user who is slow to decide)
     hold: asyncio.Event | None = None
@@ -45,9 +49,10 @@ class ScriptedConsent(ConsentUI):
 
     async def get_pin(self, request: PinRequest) -> bytearray | None:
         self.asked.append(("pin", request))
-        if self.pin is None:
+        answer = self.pins.get(PurePath(request.location).name, self.pin) if request.location else self.pin
+        if answer is None:
             return None
-        pin = bytearray(self.pin.encode())
+        pin = bytearray(answer.encode())
         self.given_pins.append(pin)
         return pin
 
