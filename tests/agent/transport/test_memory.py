@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -82,3 +83,42 @@ def test_the_idle_agent_gives_back_what_big_documents_took(tmp_path: Path, pki: 
     # CMS); they all go back, with the page still open and after it left.
     assert after - idle < 8, (idle, after)
     assert closed - idle < 8, (idle, closed)
+
+
+HEAPS = r'''
+import ctypes, sys, tempfile, threading
+from tanba.agent.transport import memory
+if sys.argv[1] == "configured":
+    assert memory.configure()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+start = threading.Barrier(8)
+def work():  # what worker threads do to the heap: many medium blocks at once
+    start.wait()
+    for _ in range(200):
+        blocks = [bytes(2000 + i) for i in range(300)]
+        del blocks
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    fp = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    print(open(out.name).read().count("<heap nr="))
+'''
+
+
+@pytest.mark.skipif(not memory.configure(), reason="glibc only")
+def test_worker_threads_share_the_capped_heaps() -> None:
+    """Each busy thread would get a heap of its own (up to 8 per core), each keeping the
+    high-water mark of what its thread parsed; configured, there are ARENAS in all."""
+    def heaps(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", HEAPS, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout)
+
+    assert heaps("configured") <= memory.ARENAS
+    assert heaps("default") > memory.ARENAS  # what the cap prevents
