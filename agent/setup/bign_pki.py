@@ -36,6 +36,7 @@ from typing import Any
 from asn1crypto import core, keys, pkcs12
 from asn1crypto import x509 as ax509
 
+from tanba.agent.formats.cms import der_tlv
 from tanba.agent.setup.gost_pki import issue, new_key, revocation_list
 from tanba.agent.state.atomic import write_atomic, write_private
 from tanba.crypto import bign, gost
@@ -130,23 +131,17 @@ def bign_pkcs12(key: gost.PrivateKey, certificate: ax509.Certificate, chain: Seq
     }).dump())
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag]) + length + body
-
-
 def _cert_bags(certificate: ax509.Certificate, chain: Sequence[ax509.Certificate], local_id: dict[str, Any]) -> bytes:
     """SafeContents of certBags (RFC 7292 4.2.3), written out: asn1crypto re-encodes a
     certificate it cannot fully parse (a bign key) when it nests it, and fails."""
     attribute = pkcs12.Attributes([local_id]).dump()
     bags = b""
     for cert in (certificate, *chain):
-        bag = _tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.9.22.1").dump()
-                   + _tlv(0xA0, _tlv(0x04, cert.dump())))
-        bags += _tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.12.10.1.3").dump() + _tlv(0xA0, bag)
+        bag = der_tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.9.22.1").dump()
+                   + der_tlv(0xA0, der_tlv(0x04, cert.dump())))
+        bags += der_tlv(0x30, core.ObjectIdentifier("1.2.840.113549.1.12.10.1.3").dump() + der_tlv(0xA0, bag)
                      + (attribute if cert is certificate else b""))
-    return _tlv(0x30, bags)
+    return der_tlv(0x30, bags)
 
 
 def _pem(label: str, der: bytes) -> bytes:
