@@ -260,3 +260,43 @@ async def test_national_signers_are_a_result_not_an_error() -> None:
         gost = result.signers[0]
         assert gost.signature_valid and not gost.chain_valid
         assert gost.problems == ("certificate_expired",), (name, gost.problems)
+
+
+def _resign_with_extra_attribute(sig: bytes, key_pem: Path, value_der: bytes) -> bytes:
+    """``sig`` with one more signed attribute (an OID no one knows, holding ``value_der``),
+    signed again with the signer's key, so only the attribute's content is unusual."""
+    from asn1crypto import core as acore
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    info = acms.ContentInfo.load(sig)
+    signer = info["content"]["signer_infos"][0]
+    attrs = list(signer["signed_attrs"])
+    attrs.append(acms.CMSAttribute({"type": "1.3.6.1.4.1.99999.1", "values": [acore.Any.load(value_der)]}))
+    signer["signed_attrs"] = acms.CMSAttributes(attrs)
+    key = serialization.load_pem_private_key(key_pem.read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    signed = b"\x31" + signer["signed_attrs"].dump()[1:]
+    signer["signature"] = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    return info.dump()
+
+
+async def test_a_signed_attribute_holding_a_real_is_read_not_an_internal_error(
+    pki: Manifest, validator: ChainValidator, tmp_path: Path
+) -> None:
+    """Found by the live fuzz: asn1crypto's REAL has no ``native``, and reading all signed
+    attributes through it raised AttributeError, answered ``internal``.  An attribute Tanba
+    does not know is covered by the signature and left unread; a tampered one still fails."""
+    sig = openssl_sign(pki, "rsa-sign", tmp_path)
+    with_real = _resign_with_extra_attribute(sig, pki.identities["rsa-sign"].key_pem, b"\x09\x03\x80\x00\x01")
+    result = await verify_cms(with_real, validator)
+    assert result.valid and result.signers[0].signature_valid
+    tampered = with_real.replace(b"\x09\x03\x80\x00\x01", b"\x09\x03\x80\x00\x02")
+    assert tampered != with_real
+    assert not (await verify_cms(tampered, validator)).valid
+    # a REAL where a known attribute's value must be is malformed input, said as such
+    bad_time = sig.replace(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x05\x31\x0f\x17\x0d",
+                           b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x05\x31\x0f\x09\x0d")
+    assert bad_time != sig
+    with pytest.raises(InvalidParams):
+        await verify_cms(bad_time, validator)
