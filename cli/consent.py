@@ -16,10 +16,13 @@ from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,
     ConsentUI,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     OriginDecision,
     PinRequest,
 )
-from tanba.agent.consent.terminal import describe
+from tanba.agent.consent.terminal import describe, describe_file
 from tanba.agent.state.secretfile import read_secret_file
 from tanba.providers.base import Identity
 
@@ -45,6 +48,26 @@ class CliConsent(ConsentUI):
             click.echo(f"{number}. {describe(identity)}  [{identity.id}]", err=True)
         pick: int = click.prompt("Certificate", type=click.IntRange(1, len(choice.candidates)), default=1, err=True)
         return choice.candidates[pick - 1]
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        """With ``--id`` or no terminal: the unattended choice (the wanted certificate once
+        visible, else the next file not tried).  On a terminal: the files and certificates
+        are listed and the person picks one (a wrong password is said first)."""
+        if self.wanted_id is not None or not sys.stdin.isatty() or choice.several:
+            return await super().choose_key(choice)
+        last = choice.last
+        if last is not None and last.problem is not None:
+            click.echo(f"{last.name}: " + {"wrong_pin": "wrong password", "no_match": "no certificate for this"}.get(
+                last.problem, last.problem.replace("_", " ")) + (f"; next try in {last.retry_after} s" if last.retry_after else ""), err=True)
+        options: list[KeyFile | Identity] = [*choice.files, *choice.identities]
+        for number, option in enumerate(options, 1):
+            shown = describe_file(option, "en") if isinstance(option, KeyFile) else f"{describe(option)}  [{option.id}]"
+            click.echo(f"{number}. {shown}", err=True)
+        try:
+            pick: int = click.prompt("Key", type=click.IntRange(1, len(options)), default=1, err=True)
+        except click.Abort:
+            return None
+        return options[pick - 1]
 
     async def get_pin(self, request: PinRequest) -> bytearray | None:
         what = describe(request.identity) if request.identity is not None else request.location

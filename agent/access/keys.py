@@ -33,6 +33,9 @@ from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,
     DocumentSummary,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     PinRequest,
     wipe,
 )
@@ -82,6 +85,23 @@ class Listing:
 
     identities: list[Identity]
     unavailable: tuple[Unavailable, ...] = ()
+
+
+#: unlock attempts one request makes before it gives up (a person retries a few times; a
+#: consent UI that keeps answering the same failing file must not loop)
+MAX_UNLOCK_ATTEMPTS = 10
+
+
+def file_purposes(location: str) -> tuple[str, ...]:
+    """What a key file's name says it serves: NCA names its files ``AUTH_RSA256_…`` (login
+    only), ``RSA256_…`` (signing only) and ``GOSTKNCA_…`` (its dual-use GOST keys); any other
+    name serves both, as far as its name tells."""
+    name = PurePath(location).name.upper()
+    if name.startswith("AUTH_"):
+        return ("auth",)
+    if name.startswith(("RSA256_", "RSA_", "SIGN_")):
+        return ("sign",)
+    return ("sign", "auth")
 
 
 def _retry_after(exc: TanbaError) -> int | None:
@@ -166,14 +186,18 @@ class KeyAccess:
 
     # -- finding and unlocking ----------------------------------------------------------
 
-    async def _unlock(self, store: KeyStore, part: Locked, identity: Identity | None = None) -> None:
+    async def _unlock(
+        self, store: KeyStore, part: Locked, identity: Identity | None = None, action: Action | None = None
+    ) -> None:
         """Ask the user the part's secret and hold the part for this request.  During the
         part's backoff (a file after wrong passwords) the user is not asked: the answer is
         ``wrong_pin`` with the seconds to wait, and nothing is tried."""
         wait = store.retry_after(part)
         if wait > 0:
             raise WrongPin(f"{part.location}: wrong password given recently", retry_after=math.ceil(wait))
-        request = PinRequest(self.origin, self.locale, identity, PinStatus(needs_pin=True), location=part.location)
+        request = PinRequest(
+            self.origin, self.locale, identity, PinStatus(needs_pin=True), location=part.location, action=action
+        )
         secret = await self.consent.get_pin(request)
         if secret is None:
             raise UserCancelled("no password for the key file")
@@ -183,34 +207,112 @@ class KeyAccess:
             wipe(secret)
         self._leases[part] = lease
 
-    async def _candidates(
-        self, f: CertFilter, usable: Callable[[Identity], bool] | None = None
-    ) -> list[Identity]:
-        """Identities matching ``f`` (and ``usable``, when given); locked parts (PKCS#12
-        files) are unlocked with a secret asked from the user, one at a time, until
-        something matches (a listing, which opens every file, is :meth:`_listing`)."""
-        stores = self.stores
-        now = dt.datetime.now(dt.UTC)
-
-        async def matching() -> list[Identity]:
-            found = select(await stores.all_identities(), f, now)
-            return found if usable is None else [i for i in found if usable(i)]
-
-        found = await matching()
-        if found:
-            return found
-        for store in stores.stores:
+    def _offered(self, f: CertFilter) -> list[tuple[KeyStore, Locked]]:
+        """Locked parts the request may open: in the filter's storages, and (by the file's
+        name) able to serve the operation."""
+        out = []
+        for store in self.stores.stores:
             if f.storages is not None and store.storage not in f.storages:
                 continue
             for part in store.locked():
-                await self._unlock(store, part)
-                found = await matching()
-                if found:
-                    return found
-        return found
+                if f.key_usage is None or f.key_usage in file_purposes(part.location):
+                    out.append((store, part))
+        return out
+
+    async def _candidates(
+        self,
+        f: CertFilter,
+        usable: Callable[[Identity], bool] | None = None,
+        action: Action = Action.SIGN,
+    ) -> list[Identity]:
+        """Identities matching ``f`` (and ``usable``, when given), found with the user: the
+        certificates already visible and the locked key files are offered together
+        (:class:`KeyChoice`); a file the user picks is opened with *its* password, and its
+        certificates are then shown to pick from.  A wrong password is said in the next
+        question (with the wait before the next try); the user tries again or picks another
+        key.  With one locked file and nothing else there is nothing to pick: its password
+        is asked at once.  Returns the chosen identity alone (or nothing matched: [])."""
+        stores = self.stores
+
+        async def matching() -> list[Identity]:
+            found = select(await stores.all_identities(), f, dt.datetime.now(dt.UTC))
+            return found if usable is None else [i for i in found if usable(i)]
+
+        problems: dict[str, tuple[str, int | None]] = {}
+        last: KeyFile | None = None
+        failure: TanbaError | None = None
+        attempts = 0
+        while True:
+            visible = await matching()
+            offered = self._offered(f)
+            if not offered:
+                if not visible and failure is not None:
+                    raise failure
+                return visible
+            files = tuple(
+                KeyFile(
+                    part.location,
+                    file_purposes(part.location),
+                    problems.get(part.location, (None, None))[0],
+                    math.ceil(store.retry_after(part)) or None,
+                )
+                for store, part in offered
+            )
+            asked = bool(visible) or len(offered) > 1 or bool(problems)
+            if not asked:
+                answer: KeyFile | Identity | KeyAnswer | None = files[0]
+            else:
+                choice = KeyChoice(self.origin, self.locale, action, files, tuple(visible), last)
+                answer = await self.consent.choose_key(choice)
+            if answer is None or isinstance(answer, KeyAnswer):
+                if failure is not None:
+                    raise failure  # the user gave up after it: the page learns why
+                raise UserCancelled("no key chosen")
+            if isinstance(answer, Identity):
+                if answer not in visible:
+                    raise UserCancelled("the consent UI answered with a certificate it was not offered")
+                return [answer]
+            picked = next(((st, pt) for st, pt in offered if pt.location == answer.location), None)
+            if picked is None:
+                raise UserCancelled("the consent UI answered with a key file it was not offered")
+            attempts += 1
+            if attempts > MAX_UNLOCK_ATTEMPTS:
+                raise failure or UserCancelled("too many attempts")
+            store, part = picked
+            before = {i.id for i in visible}
+            try:
+                await self._unlock(store, part, action=action)
+            except LISTING_FAILURES as exc:
+                log.info("%s cannot be opened: %s", part.location, exc.reason)
+                failure = exc
+                problems[part.location] = (exc.reason, _retry_after(exc))
+                last = replace(files[[p for _, p in offered].index(part)], problem=exc.reason,
+                               retry_after=math.ceil(store.retry_after(part)) or None)
+                continue
+            inside = [i for i in await matching() if i.id not in before and store.part_of(i) == part]
+            if not inside:
+                problems[part.location] = ("no_match", None)
+                last = KeyFile(part.location, file_purposes(part.location), "no_match")
+                continue
+            if not asked:
+                return inside
+            # the file the user picked: its certificates, to see and pick from
+            chosen = await self.consent.choose_certificate(
+                CertificateChoice(self.origin, self.locale, action, tuple(inside))
+            )
+            if chosen is None:
+                raise UserCancelled("no certificate chosen")
+            if chosen not in inside:
+                raise UserCancelled("the consent UI answered with a certificate it was not offered")
+            return [chosen]
 
     async def _signing_candidates(
-        self, f: CertFilter, raw: bool, identity_id: str | None, fits: Callable[[Identity], object] | None = None
+        self,
+        f: CertFilter,
+        raw: bool,
+        identity_id: str | None,
+        fits: Callable[[Identity], object] | None = None,
+        action: Action = Action.SIGN,
     ) -> list[Identity]:
         """Candidates for a signature.  A raw one is never made with a key that can log in
         (rule 5): when the request matched only such keys, it is refused saying why, not
@@ -230,7 +332,7 @@ class KeyAccess:
             return not (raw and cert_info(identity).can_authenticate)
 
         narrowed = raw or identity_id is not None or fits is not None
-        found = await self._candidates(f, usable=usable if narrowed else None)
+        found = await self._candidates(f, usable=usable if narrowed else None, action=action)
         if found:
             return found
         everything = select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC))
@@ -270,7 +372,7 @@ class KeyAccess:
             raise UserCancelled(f"{action.value} not confirmed")
         self.prompts.approved(self.origin)
 
-    async def _open(self, identity: Identity) -> Signer:
+    async def _open(self, identity: Identity, action: Action | None = None) -> Signer:
         store = self.stores.store_for(identity)
         part = store.part_of(identity)
         if part is not None:
@@ -278,14 +380,14 @@ class KeyAccess:
                 # The part is open, but not by this request: another request or an unlock
                 # window holds it.  This request's user proves the secret too, and holds the
                 # part while it signs, so the other holder's end does not lock it under this one.
-                await self._unlock(store, part, identity)
+                await self._unlock(store, part, identity, action)
             return await store.open(identity, None)
         status = await store.pin_status(identity)
         if status.locked:
             raise PinLocked(f"PIN of {identity.location} is locked")
         pin: bytearray | None = None
         if status.needs_pin:
-            pin = await self.consent.get_pin(PinRequest(self.origin, self.locale, identity, status))
+            pin = await self.consent.get_pin(PinRequest(self.origin, self.locale, identity, status, action=action))
             if pin is None:
                 raise UserCancelled("no PIN given")
         try:
@@ -355,7 +457,7 @@ class KeyAccess:
         async with self._operation(action, documents) as op:
             async with self.prompts.turn(self.origin):
                 op.asked = True
-                candidates = await self._signing_candidates(f, raw, identity_id, fits)
+                candidates = await self._signing_candidates(f, raw, identity_id, fits, action)
                 identity = await self._choose(candidates, action)
                 op.identities = (identity,)
                 key = await self._key_for(identity, action, documents)
@@ -377,7 +479,7 @@ class KeyAccess:
         await self._confirm(action, (identity,), documents, until)
         if reused is not None:
             return _Key(reused, from_window=True)
-        return _Key(await self._open(identity), from_window=False)
+        return _Key(await self._open(identity, action), from_window=False)
 
     async def _end(self, key: _Key, identity: Identity, failed: bool) -> bool:
         """Where the key goes (see :class:`_Key`); True when the window keeps it."""
@@ -420,7 +522,7 @@ class KeyAccess:
         async with self._operation(Action.DISCLOSE, ()) as op:
             async with self.prompts.turn(self.origin):
                 op.asked = True
-                identity = await self._choose(await self._candidates(f), Action.DISCLOSE)
+                identity = await self._choose(await self._candidates(f, action=Action.DISCLOSE), Action.DISCLOSE)
                 await self._confirm(Action.DISCLOSE, (identity,), ())
                 op.identities = (identity,)
         return identity
@@ -452,7 +554,7 @@ class KeyAccess:
         for store in considered:
             for part in store.locked():
                 try:
-                    await self._unlock(store, part)
+                    await self._unlock(store, part, action=Action.DISCLOSE)
                 except LISTING_FAILURES as exc:
                     log.info("listing: %s cannot be read: %s", part.location, exc.reason)
                     part_failures.append((store, part, exc))

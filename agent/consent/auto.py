@@ -16,6 +16,9 @@ from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,
     ConsentUI,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     OriginDecision,
     PinRequest,
 )
@@ -44,6 +47,13 @@ class AutoApprover(ConsentUI):
         if not self._allowed(choice.origin) or not choice.candidates:
             return None
         return choice.candidates[0]
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        """A visible certificate if there is one, else the next file not tried (the PIN file
+        opens it); an unlisted origin gets nothing."""
+        if not self._allowed(choice.origin):
+            return None
+        return await super().choose_key(choice)
 
     async def get_pin(self, request: PinRequest) -> bytearray | None:
         if not self._allowed(request.origin):

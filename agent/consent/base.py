@@ -59,6 +59,48 @@ class CertificateChoice:
 
 
 @dataclass(frozen=True)
+class KeyFile:
+    """A key file (PKCS#12) the user may open with its password; its certificates stay
+    unknown until then.  ``purposes`` is what the file's name says it serves (NCA's
+    ``AUTH_RSA256_…`` auth, ``RSA256_…`` sign, ``GOSTKNCA_…`` and unnamed files both).
+    ``problem`` says why opening it failed earlier in this request (``wrong_pin``,
+    ``store_error``, ``pin_locked``, ``no_match``: it holds no certificate for this), and
+    ``retry_after`` the seconds before its next password is tried (its backoff)."""
+
+    location: str
+    purposes: tuple[str, ...] = ("sign", "auth")
+    problem: str | None = None
+    retry_after: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.location.replace("\\", "/").rsplit("/", 1)[-1] or self.location
+
+
+class KeyAnswer(enum.Enum):
+    """A listing's "go on with what is listed" (see :class:`KeyChoice`)."""
+
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    """Which key: the locked key files (by name) and the certificates already visible
+    (tokens', files opened in this request).  The answer is a :class:`KeyFile` to open
+    (its password is asked next), one of ``identities``, :attr:`KeyAnswer.DONE` (only when
+    ``several``: show what is listed), or None (cancel).  ``last`` is the file the previous
+    answer tried to open, when that failed (its ``problem`` says why)."""
+
+    origin: str
+    locale: str
+    action: Action
+    files: tuple[KeyFile, ...]
+    identities: tuple[Identity, ...] = ()
+    last: KeyFile | None = None
+    several: bool = False
+
+
+@dataclass(frozen=True)
 class PinRequest:
     """A PIN for a token key, or the password of a locked PKCS#12 file.
 
@@ -71,6 +113,8 @@ class PinRequest:
     identity: Identity | None
     status: PinStatus
     location: str = ""
+    #: what the site asks to do with the key: every prompt names the site and the reason
+    action: Action | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +140,21 @@ class ConsentUI(abc.ABC):
     @abc.abstractmethod
     async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
         """Pick one of the candidates; None means the user cancelled."""
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        """Pick a key file to open or a visible certificate (see :class:`KeyChoice`).
+
+        The default is the unattended one: a visible certificate through
+        :meth:`choose_certificate` when there is one, else the first file not tried yet;
+        a listing opens every file, then goes on."""
+        if choice.identities and not choice.several:
+            return await self.choose_certificate(
+                CertificateChoice(choice.origin, choice.locale, choice.action, choice.identities)
+            )
+        untried = next((f for f in choice.files if f.problem is None and not f.retry_after), None)
+        if untried is not None:
+            return untried
+        return KeyAnswer.DONE if choice.several else None
 
     @abc.abstractmethod
     async def get_pin(self, request: PinRequest) -> bytearray | None:

@@ -38,6 +38,9 @@ from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,
     DocumentSummary,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     OriginDecision,
     PinRequest,
     wipe,
@@ -389,6 +392,82 @@ class CertificateDialog(Dialog[Identity]):
         return self._answered(self.rows[self.selected].identity)
 
 
+# -- key choice (files and visible certificates) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One line of the key list: a locked file (by name) or a visible certificate."""
+
+    option: KeyFile | Identity
+    text: str
+    note: str | None  # a file's last problem or its wait
+
+
+class KeyDialog(Dialog[KeyFile | Identity | KeyAnswer]):
+    """NCALayer's first step: which key.  Files are opened with their password next; a
+    wrong password comes back here, said at the top, with the wait before the next try."""
+
+    kind = "keys"
+
+    def __init__(self, choice: KeyChoice, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(choice.locale, clock=clock)
+        self.choice = choice
+        self.origin = choice.origin
+        self.rows = [self._file_row(f) for f in choice.files]
+        if not choice.several:
+            self.rows += [KeyRow(i, f"{who(i, i.location)} — {i.location}", None) for i in choice.identities]
+        self.selected: int | None = 0 if self.rows else None
+
+    def _file_row(self, file: KeyFile) -> KeyRow:
+        purpose = f" ({self.t(f'consent.key.purpose.{file.purposes[0]}')})" if len(file.purposes) == 1 else ""
+        note = None
+        if file.retry_after:
+            note = self.t("consent.key.wait", file=file.name, seconds=file.retry_after)
+        elif file.problem is not None:
+            note = self.t(f"consent.key.{file.problem}", file=file.name)
+        return KeyRow(file, f"{file.name}{purpose} — {file.location}", note)
+
+    @property
+    def heading(self) -> str:
+        action = self.t(f"consent.action.{self.choice.action.value}")
+        return self.t("consent.key", origin=self.origin, action=action)
+
+    @property
+    def notice(self) -> str | None:
+        """The word on the last failure (a wrong password), with the wait."""
+        last = self.choice.last
+        if last is None or last.problem is None:
+            return None
+        out = self.t(f"consent.key.{last.problem}", file=last.name)
+        if last.retry_after:
+            out += " " + self.t("consent.key.wait", file=last.name, seconds=last.retry_after)
+        return out + " " + self.t("consent.key.again")
+
+    def select(self, index: int) -> bool:
+        if self.done or not 0 <= index < len(self.rows):
+            return False
+        self.selected = index
+        self._changed()
+        return True
+
+    def buttons(self) -> list[Button]:
+        out = [Button("choose", self.t("dialog.certs.choose"), self.armed and self.selected is not None, default=True)]
+        if self.choice.several:
+            out.append(Button("done", self.t("dialog.confirm.allow.disclose"), self.armed))
+        out.append(Button("cancel", self.t("dialog.cancel"), True))
+        return out
+
+    def _act(self, button_id: str) -> bool:
+        if button_id == "cancel":
+            self.cancel()
+            return True
+        if button_id == "done":
+            return self._answered(KeyAnswer.DONE)
+        assert self.selected is not None
+        return self._answered(self.rows[self.selected].option)
+
+
 # -- PIN entry -------------------------------------------------------------------------
 
 
@@ -434,7 +513,10 @@ class PinDialog(Dialog[bytearray]):
     @property
     def subheading(self) -> str:
         where = self.request.location if self.is_file else (self.request.identity.location if self.request.identity else "")
-        return self.t("dialog.pin.for_origin", origin=self.origin) + (f"\n{where}" if where else "")
+        action = self.request.action
+        asks = (self.t("dialog.pin.for_origin_action", origin=self.origin, action=self.t(f"consent.action.{action.value}"))
+                if action is not None else self.t("dialog.pin.for_origin", origin=self.origin))
+        return asks + (f"\n{where}" if where else "")
 
     @property
     def field_label(self) -> str:
@@ -606,16 +688,23 @@ class ConfirmDialog(Dialog[bool]):
 
     @property
     def summary(self) -> str | None:
-        docs = self.confirmation.documents
+        docs = self.shown_documents
         if not docs:
             return None
         known = [d.size for d in docs if d.size is not None]
-        size = human_size(sum(known), self.locale) if known else "—"
-        return self.t("dialog.confirm.documents", count=len(docs), size=size)
+        if not known:  # digests only: there is no size to speak of, never "0 bytes"
+            return self.t("dialog.confirm.digests", count=len(docs))
+        return self.t("dialog.confirm.documents", count=len(docs), size=human_size(sum(known), self.locale))
+
+    @property
+    def shown_documents(self) -> tuple[DocumentSummary, ...]:
+        """What the confirmation lists: a login's challenge is the site's value, not a
+        document of the user's ("Log in to …?" says what happens), so none for ``auth``."""
+        return () if self.action is Action.AUTH else self.confirmation.documents
 
     def documents(self) -> list[DocumentRow]:
         rows = []
-        for number, doc in enumerate(self.confirmation.documents[:MAX_LISTED_DOCUMENTS], 1):
+        for number, doc in enumerate(self.shown_documents[:MAX_LISTED_DOCUMENTS], 1):
             lines, note = preview_lines(doc, self.locale)
             preview = "\n".join(lines) if lines else None
             rows.append(DocumentRow(number, self._size(doc), doc.digest_alg.upper(), doc.digest_hex, preview, note))
@@ -641,7 +730,7 @@ class ConfirmDialog(Dialog[bool]):
 
     @property
     def more_text(self) -> str | None:
-        extra = len(self.confirmation.documents) - MAX_LISTED_DOCUMENTS
+        extra = len(self.shown_documents) - MAX_LISTED_DOCUMENTS
         return self.t("dialog.confirm.more", count=extra) if extra > 0 else None
 
     @property

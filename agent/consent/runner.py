@@ -27,6 +27,9 @@ from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,
     ConsentUI,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     OriginDecision,
     PinRequest,
     wipe,
@@ -36,6 +39,7 @@ from tanba.agent.consent.dialogs import (
     CertificateDialog,
     ConfirmDialog,
     Dialog,
+    KeyDialog,
     OriginDialog,
     PinDialog,
 )
@@ -110,6 +114,13 @@ class DialogConsent(ConsentUI):
         if not choice.candidates:
             return None
         dialog = CertificateDialog(choice, clock=self.clock)
+        await self.run(dialog)
+        return dialog.answer
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        if not choice.files and not choice.identities:
+            return None
+        dialog = KeyDialog(choice, clock=self.clock)
         await self.run(dialog)
         return dialog.answer
 

@@ -18,9 +18,13 @@ from typing import TextIO, TypeVar
 from cryptography.x509.oid import NameOID
 
 from tanba.agent.consent.base import (
+    Action,
     CertificateChoice,
     Confirmation,
     ConsentUI,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     OriginDecision,
     PinRequest,
 )
@@ -48,6 +52,17 @@ def describe(identity: Identity) -> str:
     name = _text(names[0].value if names else subject.rfc4514_string())
     extra = f" ({_text(serials[0].value)})" if serials else ""
     return f"{name}{extra} — {_text(identity.location)}"
+
+
+def describe_file(file: KeyFile, locale: str) -> str:
+    """``rsa-sign.p12 (for signing) — /path/to/rsa-sign.p12``, with what stops it now."""
+    purposes = "" if len(file.purposes) != 1 else f" ({text(f'consent.key.purpose.{file.purposes[0]}', locale)})"
+    line = f"{_text(file.name)}{purposes} — {_text(file.location)}"
+    if file.retry_after:
+        line += " — " + text("consent.key.wait", locale, file=_text(file.name), seconds=file.retry_after)
+    elif file.problem is not None:
+        line += " — " + text(f"consent.key.{file.problem}", locale, file=_text(file.name))
+    return line
 
 
 class TerminalApprover(ConsentUI):
@@ -104,15 +119,60 @@ class TerminalApprover(ConsentUI):
             return None
         return await self._ask(ask, None)
 
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        def ask(stdin: TextIO, out: TextIO) -> KeyFile | Identity | KeyAnswer | None:
+            locale = choice.locale
+            out.write("\n")
+            last = choice.last
+            if last is not None and last.problem is not None:
+                # the word on a wrong password, where it was typed, with the wait
+                out.write(text(f"consent.key.{last.problem}", locale, file=_text(last.name)) + "\n")
+                if last.retry_after:
+                    out.write(text("consent.key.wait", locale, file=_text(last.name), seconds=last.retry_after) + "\n")
+                out.write(text("consent.key.again", locale) + "\n")
+            action = text(f"consent.action.{choice.action.value}", locale)
+            out.write(text("consent.key", locale, origin=choice.origin, action=action) + "\n")
+            options: list[KeyFile | Identity] = []
+            if choice.files:
+                out.write("  " + text("consent.key.files", locale) + "\n")
+                for file in choice.files:
+                    options.append(file)
+                    out.write(f"    {len(options)}. {describe_file(file, locale)}\n")
+            if choice.identities:
+                out.write("  " + text("consent.key.certificates", locale) + "\n")
+                for identity in choice.identities:
+                    if not choice.several:
+                        options.append(identity)
+                        out.write(f"    {len(options)}. {describe(identity)}\n")
+                    else:
+                        out.write(f"     - {describe(identity)}\n")
+            out.write(text("consent.key.prompt.several" if choice.several else "consent.key.prompt", locale) + " ")
+            out.flush()
+            answer = stdin.readline().strip()
+            if choice.several and answer == "0":
+                return KeyAnswer.DONE
+            if answer.isdigit() and 1 <= int(answer) <= len(options):
+                return options[int(answer) - 1]
+            return None
+
+        return await self._ask(ask, None)
+
     async def get_pin(self, request: PinRequest) -> bytearray | None:
         def ask(stdin: TextIO, out: TextIO) -> bytearray | None:
             locale = request.locale
+            if request.action is not None:
+                # the site and the operation first: whoever types knows who asks and why
+                action = text(f"consent.action.{request.action.value}", locale)
+                out.write("\n" + text("consent.pin.for", locale, origin=request.origin, action=action) + "\n")
             if request.status.retries_left is not None:
                 out.write(text("consent.pin.retries", locale, retriesLeft=request.status.retries_left) + "\n")
             if request.status.final_try:
                 out.write(text("consent.pin.final", locale) + "\n")
-            what = describe(request.identity) if request.identity is not None else request.location
-            prompt = text("consent.pin", locale, certificate=what) + ": "
+            if request.identity is not None:
+                prompt = text("consent.pin", locale, certificate=describe(request.identity)) + ": "
+            else:
+                name = KeyFile(request.location).name
+                prompt = text("consent.pin.file", locale, file=_text(name)) + f" ({_text(request.location)}): "
             if stdin.isatty():
                 # getpass hands back a str; it is dropped as soon as it is copied.
                 typed = getpass.getpass(prompt, stream=out)
@@ -131,17 +191,27 @@ class TerminalApprover(ConsentUI):
     async def confirm(self, confirmation: Confirmation) -> bool:
         def ask(stdin: TextIO, out: TextIO) -> bool:
             locale = confirmation.locale
-            action = text(f"consent.action.{confirmation.action.value}", locale)
+            kind = confirmation.action
+            origin = confirmation.origin
             who = ", ".join(describe(i) for i in confirmation.identities) or "-"
-            out.write("\n" + text("consent.confirm", locale, origin=confirmation.origin, action=action, certificate=who) + "\n")
-            # the desktop dialog's texts: previews drawn safely (no raw CR, ESC, bidi
-            # controls reach the terminal) and every cut said
-            shown = ConfirmDialog(confirmation)
-            if shown.summary:
-                out.write(shown.summary + "\n")
-                for line in shown.document_lines():
-                    out.write(f"  {line}\n")
-            out.write(text("consent.confirm.question", locale) + " ")
+            if kind is Action.DISCLOSE:
+                out.write("\n" + text("consent.confirm.disclose", locale, origin=origin) + "\n")
+                for identity in confirmation.identities:
+                    out.write(f"  - {describe(identity)}\n")
+            elif kind is Action.AUTH:
+                # a login: no "documents" (the challenge is the site's, not the user's text)
+                out.write("\n" + text("consent.confirm.auth", locale, origin=origin, certificate=who) + "\n")
+            else:
+                action = text(f"consent.action.{kind.value}", locale)
+                out.write("\n" + text("consent.confirm", locale, origin=origin, action=action, certificate=who) + "\n")
+                # the desktop dialog's texts: previews drawn safely (no raw CR, ESC, bidi
+                # controls reach the terminal) and every cut said
+                shown = ConfirmDialog(confirmation)
+                if shown.summary:
+                    out.write(shown.summary + "\n")
+                    for line in shown.document_lines():
+                        out.write(f"  {line}\n")
+            out.write(text(f"consent.confirm.question.{kind.value}", locale, origin=origin) + " ")
             out.flush()
             return stdin.readline().strip().lower() == text("consent.yes", locale)
 

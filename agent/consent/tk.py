@@ -40,6 +40,7 @@ from tanba.agent.consent.dialogs import (
     CertificateDialog,
     ConfirmDialog,
     Dialog,
+    KeyDialog,
     OriginDialog,
     PinDialog,
 )
@@ -390,6 +391,39 @@ def draw_certificates(w: Window) -> None:
     tree.focus_set()
 
 
+def draw_keys(w: Window) -> None:
+    d = w.dialog
+    assert isinstance(d, KeyDialog)
+    if d.notice:
+        w.label(w.body, d.notice, fg=RED, font=w.strong)
+    w.label(w.body, d.heading, font=w.bold)
+    box = tk.Listbox(w.body, height=min(8, max(3, len(d.rows))), width=90, selectmode="browse",
+                     exportselection=False)
+    for row in d.rows:
+        box.insert("end", row.text + (f"  — {row.note}" if row.note else ""))
+    box.pack(fill="x", pady=6)
+    for identity in d.choice.identities if d.choice.several else ():
+        w.label(w.body, f"• {identity.location}", fg=GREY)
+
+    def sync() -> None:
+        if d.selected is not None and box.curselection() != (d.selected,):  # type: ignore[no-untyped-call]
+            box.selection_clear(0, "end")
+            box.selection_set(d.selected)
+            box.activate(d.selected)
+
+    def on_select(_: object) -> None:
+        picked = box.curselection()  # type: ignore[no-untyped-call]
+        if picked:
+            d.select(int(picked[0]))
+
+    box.bind("<<ListboxSelect>>", on_select)
+    box.bind("<Double-Button-1>", lambda e: w._press("choose"))
+    w.refreshers.append(sync)
+    sync()
+    w.entry = box  # type: ignore[attr-defined]  # what _refocus gives the keyboard: arrows move in the list
+    box.focus_set()
+
+
 def draw_pin(w: Window) -> None:
     d = w.dialog
     assert isinstance(d, PinDialog)
@@ -448,6 +482,7 @@ def draw_confirm(w: Window) -> None:
 DRAW: dict[type, Callable[[Window], None]] = {
     OriginDialog: draw_origin,
     CertificateDialog: draw_certificates,
+    KeyDialog: draw_keys,
     PinDialog: draw_pin,
     ConfirmDialog: draw_confirm,
 }

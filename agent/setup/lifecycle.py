@@ -50,6 +50,9 @@ from tanba.agent.consent.base import (
     Confirmation,
     ConsentUI,
     OriginDecision,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     PinRequest,
 )
 from tanba.agent.transport.tracker import Tracker
@@ -107,6 +110,9 @@ class TrackedConsent(ConsentUI):
 
     async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
         return await self._asked(self.inner.choose_certificate(choice))
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        return await self._asked(self.inner.choose_key(choice))
 
     async def get_pin(self, request: PinRequest) -> bytearray | None:
         return await self._asked(self.inner.get_pin(request))

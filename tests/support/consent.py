@@ -16,6 +16,9 @@ from tanba.agent.consent.base import (
     CertificateChoice,
     Confirmation,
     ConsentUI,
+    KeyAnswer,
+    KeyChoice,
+    KeyFile,
     OriginDecision,
     PinRequest,
 )
@@ -32,6 +35,9 @@ class ScriptedConsent(ConsentUI):
     #: (else ``pin``)
     pins: dict[str, str] = field(default_factory=dict)
     choose: Callable[[CertificateChoice], Identity | None] = lambda c: c.candidates[0] if c.candidates else None
+    #: the key choice (files and visible certificates); None: ConsentUI's unattended default
+    #: (a visible certificate through ``choose``, else the first file not tried yet)
+    choose_file: Callable[[KeyChoice], KeyFile | Identity | KeyAnswer | None] | None = None
     #: when set, ask_origin waits for this event before answering (a user who is slow to decide)
     hold: asyncio.Event | None = None
     asked: list[tuple[str, Any]] = field(default_factory=list)
@@ -46,6 +52,15 @@ class ScriptedConsent(ConsentUI):
     async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
         self.asked.append(("choose", choice))
         return self.choose(choice)
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        self.asked.append(("key", choice))
+        if self.choose_file is not None:
+            return self.choose_file(choice)
+        if choice.identities and not choice.several:
+            return self.choose(CertificateChoice(choice.origin, choice.locale, choice.action, choice.identities))
+        untried = next((f for f in choice.files if f.problem is None and not f.retry_after), None)
+        return untried if untried is not None else (KeyAnswer.DONE if choice.several else None)
 
     async def get_pin(self, request: PinRequest) -> bytearray | None:
         self.asked.append(("pin", request))

@@ -267,7 +267,7 @@ def test_confirmation_shows_origin_certificate_sizes_digests_and_preview(pki: Ma
     assert rows[0].size == f"{len(DOC)} B" and rows[0].digest_hex == hashlib.sha256(DOC).hexdigest()
     assert rows[0].preview is not None and "Прошу выдать справку" in rows[0].preview
     assert rows[1].preview is None  # binary: no preview
-    assert rows[2].size == "digest only (the site hashed the document)"
+    assert rows[2].size == "digest computed by the site"
     opened(dialog, clock)
     assert dialog.key("Return") and dialog.approved
 
@@ -359,12 +359,14 @@ async def test_deny_and_cancel_are_user_cancelled(tmp_path: Path, pki: Manifest)
 async def test_wrong_pin_is_reported_and_not_retried(tmp_path: Path, pki: Manifest) -> None:
     clock = Clock()
     typed: list[bytearray] = []
-    hands = Hands(clock, pin=typing("wrong password", typed), confirm=key("Return"))
+    hands = Hands(clock, pin=typing("wrong password", typed), confirm=key("Return"), keys=key("Escape"))
     ui = DialogConsent(hands, clock=clock)
     async with agent_with_keys(tmp_path, pki, ui, p12=["rsa-sign"]) as server, browser(server) as ws:  # type: ignore[arg-type]
         reply = await call(ws, "sign", {"format": "cms", "data": [b64(DOC)]})
-    assert reason(reply) == "wrong_pin"
-    assert [d.kind for d in hands.shown] == ["pin"]  # asked once, never retried by the agent
+    assert reason(reply) == "wrong_pin"  # the person gave up: the page learns why
+    # asked once, never retried by the agent: the key list says it and lets the person choose
+    assert [d.kind for d in hands.shown] == ["pin", "keys"]
+    assert hands.shown[1].notice.startswith("Wrong password for rsa-sign.p12.")
     assert typed[0] == bytearray(len(typed[0]))
 
 
@@ -423,3 +425,14 @@ def test_a_belarusian_certificate_shows_its_personal_number_and_unp() -> None:
     dialog = CertificateDialog(CertificateChoice(ORIGIN, "ru", Action.SIGN, (employee,)))
     [row] = dialog.rows
     assert "Личный номер 4020385B002PB7" in row.ids and "УНП 190123456" in row.ids
+
+
+def test_login_confirmation_lists_no_documents_and_digests_have_no_size(pki: Manifest) -> None:
+    challenge = (DocumentSummary(44, "sha256", "cd" * 32),)
+    login = ConfirmDialog(Confirmation(ORIGIN, "en", Action.AUTH, (ident(pki, "rsa-auth"),), challenge))
+    assert login.summary is None and login.documents() == [] and login.document_lines() == []
+    digests = (of_digest(bytes(32), "sha256"), of_digest(bytes(32), "sha256"))
+    sign = ConfirmDialog(Confirmation(ORIGIN, "en", Action.SIGN, (ident(pki, "rsa-sign"),), digests))
+    assert sign.summary == "Documents: 2, each a digest computed by the site"
+    pin = PinDialog(PinRequest(ORIGIN, "en", None, PinStatus(needs_pin=True), location="/k/a.p12", action=Action.AUTH))
+    assert pin.subheading.startswith("Requested by https://egov.kz to log in")

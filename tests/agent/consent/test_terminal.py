@@ -58,3 +58,52 @@ async def test_confirmation_shows_what_is_signed(pki: Manifest) -> None:
     assert "https://egov.kz asks to sign" in shown and "ab" * 32 in shown and "<doc>hello</doc>" in shown
     ui, _ = approver("yes please\n")
     assert not await ui.confirm(Confirmation("https://egov.kz", "en", Action.SIGN, (ident(pki, "rsa-sign"),), docs))
+
+
+async def test_login_and_disclosure_ask_their_own_question_not_sign(pki: Manifest) -> None:
+    """Issue 17 item 2: "Log in to …?" without a word of documents; "Show your certificates to …?"."""
+    challenge = (DocumentSummary(44, "sha256", "cd" * 32),)
+    ui, out = approver("y\n")
+    assert await ui.confirm(Confirmation("https://egov.kz", "en", Action.AUTH, (ident(pki, "rsa-auth"),), challenge))
+    shown = out.getvalue()
+    assert "Log in to https://egov.kz? (y/n)" in shown
+    assert "Sign?" not in shown and "44" not in shown and "ocument" not in shown
+    ui, out = approver("y\n")
+    assert await ui.confirm(Confirmation("https://egov.kz", "ru", Action.DISCLOSE, (ident(pki, "rsa-sign"), ident(pki, "rsa-auth"))))
+    shown = out.getvalue()
+    assert "Показать ваши сертификаты сайту https://egov.kz? (y/n)" in shown and "Подписать?" not in shown
+    assert f"IIN{pki.identities['rsa-auth'].iin}" in shown  # each certificate the site will see
+
+
+async def test_a_digest_is_shown_as_computed_by_the_site_never_zero_bytes(pki: Manifest) -> None:
+    ui, out = approver("n\n")
+    docs = (DocumentSummary(None, "sha256", "ef" * 32),)
+    assert not await ui.confirm(Confirmation("https://egov.kz", "en", Action.SIGN, (ident(pki, "rsa-sign"),), docs))
+    shown = out.getvalue()
+    assert "digest computed by the site" in shown and "ef" * 32 in shown
+    assert "0 B" not in shown and "0 bytes" not in shown
+
+
+async def test_the_key_list_names_the_site_and_a_wrong_password_with_its_wait(pki: Manifest) -> None:
+    from tanba.agent.consent.base import KeyChoice, KeyFile
+
+    files = (KeyFile("/k/AUTH_RSA256_1.p12", ("auth",)), KeyFile("/k/b.p12", problem="wrong_pin", retry_after=2))
+    token = ident(pki, "rsa-auth")
+    ui, out = approver("3\n")
+    choice = KeyChoice("https://egov.kz", "en", Action.AUTH, files, (token,), last=files[1])
+    assert await ui.choose_key(choice) is token  # a token's certificate beside the files
+    shown = out.getvalue()
+    assert shown.index("Wrong password for b.p12.") < shown.index("https://egov.kz asks to log in. Choose a key:")
+    assert "Next try of b.p12 in 2 s." in shown and "AUTH_RSA256_1.p12 (for login)" in shown
+    ui, _ = approver("2\n")
+    assert await ui.choose_key(choice) == files[1]
+    ui, _ = approver("\n")
+    assert await ui.choose_key(choice) is None  # Enter cancels
+
+
+async def test_a_password_prompt_says_who_asks_and_why() -> None:
+    ui, out = approver("secret\n")
+    request = PinRequest("https://egov.kz", "kk", None, PinStatus(needs_pin=True), location="/k/a.p12", action=Action.SIGN)
+    assert await ui.get_pin(request) == bytearray(b"secret")
+    shown = out.getvalue()
+    assert "https://egov.kz қол қоюды сұрайды." in shown and "a.p12 кілт файлының құпиясөзі" in shown
