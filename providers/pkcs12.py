@@ -383,7 +383,22 @@ class Pkcs12Store(KeyStore):
         return _FileLease(self, path)
 
     def retry_after(self, part: Locked) -> float:
-        return self.backoff_remaining(Path(str(part.ref)))
+        """Seconds before the part takes a password; StoreError for a file that cannot be
+        a PKCS#12 file (callers ask this before they ask the password)."""
+        path = Path(str(part.ref))
+        self.check_shape(path)
+        return self.backoff_remaining(path)
+
+    def check_shape(self, path: Path) -> None:
+        """StoreError ``… is not a PKCS#12 file (why)`` when the file's first bytes show it
+        is none (a PEM certificate, a document, a cut file): said before any password is
+        asked, and cheap (a few bytes read, no parser)."""
+        from tanba.providers.pkcs12_peek import shape_problem
+
+        norm = self._known(path)
+        problem = shape_problem(norm)
+        if problem is not None:
+            raise StoreError(f"{norm} is not a PKCS#12 file ({problem}); no password was asked")
 
     # -- files ----------------------------------------------------------------------
 
@@ -434,6 +449,7 @@ class Pkcs12Store(KeyStore):
             await self._load_checked(norm, state, password)
 
     async def _load_checked(self, norm: Path, state: _FileState, password: bytearray) -> list[_Loaded]:
+        self.check_shape(norm)
         wait = state.not_before - self._clock()
         if wait > 0:
             raise WrongPin(f"{norm}: wrong password given recently; not tried", retry_after=math.ceil(wait))

@@ -12,6 +12,10 @@ signature.
 
 Only the standard library and a minimal DER walk (no asn1crypto: this runs before anything
 heavy is imported); anything unexpected answers None.
+
+:func:`shape_problem` is the other read without the password: whether the file can be a
+PKCS#12 file at all, so a wrong file (a certificate, a document) is named as such before
+anyone is asked a password for it.
 """
 
 from __future__ import annotations
@@ -124,3 +128,60 @@ def guess_hash(path: Path) -> str | None:
     if size <= 128:
         return "streebog512"
     return "sha256"
+
+
+#: what a PKCS#12 file starts with: PFX ::= SEQUENCE { version INTEGER (3), authSafe
+#: ContentInfo (data, or signedData), macData OPTIONAL }
+_PFX_HEAD = 64
+_SIGNED_DATA = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
+
+
+def _header(buf: bytes, at: int) -> tuple[int, int, int | None]:
+    """(tag, where the content starts, content length or None when indefinite) of the
+    element at ``at``, from its header alone."""
+    tag, length = buf[at], buf[at + 1]
+    at += 2
+    if length == 0x80:
+        return tag, at, None
+    if length & 0x80:
+        count = length & 0x7F
+        if not 1 <= count <= 4 or at + count > len(buf):
+            raise ValueError("length")
+        length = int.from_bytes(buf[at : at + count], "big")
+        at += count
+    return tag, at, length
+
+
+def shape_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a PKCS#12 file, from its first bytes (no password, no
+    parser): None when it starts as one (a SEQUENCE, version 3, an authSafe of data or
+    signedData, within the file's size) or cannot be read (the unlock says why)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(_PFX_HEAD)
+    except OSError:
+        return None
+    if not head:
+        return "the file is empty"
+    if head.lstrip().startswith(b"-----BEGIN"):
+        kind = head.lstrip()[11:].split(b"-----", 1)[0].decode("ascii", "replace").strip() or "PEM"
+        return f"it is a PEM text file holding a {kind}"
+    try:
+        tag, at, length = _header(head, 0)
+        if tag != 0x30:
+            raise ValueError("not a DER SEQUENCE")
+        if length is not None and at + length > size:
+            return f"it is cut short: {size} bytes of the {at + length} it announces"
+        tag, vat, vlen = _header(head, at)
+        if tag == 0x30:
+            return "it holds a certificate or another DER structure"
+        if tag != 0x02 or vlen != 1 or head[vat] != 3:
+            raise ValueError("no version 3")
+        tag, cat, _ = _header(head, vat + 1)
+        otag, oat, olen = _header(head, cat)
+        if tag != 0x30 or otag != 0x06 or head[oat : oat + (olen or 0)] not in (_DATA, _SIGNED_DATA):
+            raise ValueError("no authSafe")
+    except (ValueError, IndexError):
+        return "its content is not PKCS#12 data"
+    return None

@@ -84,7 +84,7 @@ def test_corrupt_file_is_reported(tmp_path: Path, password_file: Path) -> None:
     broken.write_bytes(b"garbage")
     result = CliRunner().invoke(command, ["list", "--p12", str(broken), "--password-file", str(password_file)])
     assert result.exit_code == 1
-    assert "not a readable PKCS#12 file" in result.stderr
+    assert "is not a PKCS#12 file" in result.stderr
 
 
 def test_show_by_id(pki: Manifest, password_file: Path) -> None:

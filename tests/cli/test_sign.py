@@ -76,3 +76,15 @@ def test_wrong_pin_and_auth_only_keys_fail_clearly(tmp_path: Path, pki: Manifest
     auth_only = run(str(doc), "--p12", str(pki.identities["rsa-auth"].p12), "--pin-file", pin_file(tmp_path, "123456"))
     assert auth_only.exit_code == 1 and "no_certificate" in auth_only.output
     assert not (tmp_path / "x.txt.cms").exists()
+
+
+def test_a_file_that_is_not_pkcs12_is_named_before_any_password(tmp_path: Path, pki: Manifest) -> None:
+    """The issue's case: a certificate given as --p12 asked a password, then printed
+    "Insufficient data - … bytes requested"."""
+    doc = tmp_path / "doc.txt"
+    doc.write_text("x")
+    result = CliRunner().invoke(main, ["sign", str(doc), "--p12", str(pki.root_pem)], input="123456\n")
+    assert result.exit_code == 1
+    assert "is not a PKCS#12 file (it is a PEM text file holding a CERTIFICATE)" in result.output
+    assert "PIN for" not in result.output and "Password" not in result.output
+    assert "Insufficient data" not in result.output

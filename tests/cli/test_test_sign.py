@@ -101,3 +101,12 @@ def test_nca_gost_file_signs_with_its_own_hash_and_order(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "OK: ТЕСТОВ ТЕСТ (IIN123456789011)" in result.output
     assert "GOST3410-2015-512 with streebog512 (NCA byte order)" in result.output
+
+
+def test_a_document_given_as_key_file_is_not_asked_a_password(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.p12"
+    notes.write_bytes(b"%PDF-1.4 " + bytes(4000))
+    result = CliRunner().invoke(main, ["test-sign", "--p12", str(notes)], input="123456\n")
+    assert result.exit_code == 1
+    assert f"{notes} is not a PKCS#12 file (its content is not PKCS#12 data)" in result.output
+    assert "PIN for" not in result.output
