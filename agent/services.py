@@ -68,12 +68,10 @@ class Services:
         return builder
 
     def chain_validator(self) -> ChainValidator:
-        """The validator of ``verify``: the configured trust anchors, soft revocation."""
+        """The validator of ``verify``: the configured trust anchors and intermediates, soft
+        revocation, built as ``tanba verify`` builds it."""
         if self._validator is None:
-            from tanba.agent.verify.chain import ChainValidator
+            from tanba.agent.verify.chain import validator_from_settings
 
-            self._validator = ChainValidator(
-                self.settings.trust_anchor, revocation="soft", timeout=10.0, intermediates=self.settings.intermediate,
-                http=self.http,
-            )
+            self._validator = validator_from_settings(self.settings, revocation="soft", timeout=10.0, http=self.http)
         return self._validator

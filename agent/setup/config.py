@@ -13,6 +13,7 @@ Every `serve` flag of DESIGN.md has a key of the same name in the file::
     tsa-url = "http://tsp.pki.gov.kz"
     trust-anchor = ["/etc/tanba/root.pem"]
     intermediate = ["/etc/tanba/issuing-ca.pem"]
+    fetch-issuers = true       # verify: fetch a missing issuing CA from the AIA caIssuers URL
     pin-file = "/run/kiosk/pin"
     locale = "ru"
     ipv6 = false
@@ -93,6 +94,9 @@ class Settings:
     #: CA certificates (PEM) offered for chain building in verify, not trusted: national
     #: issuing CAs, which XML signatures (signer certificate only) do not carry
     intermediate: tuple[Path, ...] = ()
+    #: verify: fetch an issuer that neither the signature nor ``intermediate`` holds from the
+    #: certificate's AIA caIssuers URL (bounded like revocation fetching; docs/security.md)
+    fetch_issuers: bool = True
     pin_file: Path | None = None
     locale: str | None = None
     #: minutes a key stays unlocked for the site that used it (0: ask the PIN every time)
@@ -135,6 +139,7 @@ _KEYS: Final[dict[str, tuple[str, str]]] = {
     "tsa-url": ("tsa_url", "str"),
     "trust-anchor": ("trust_anchor", "paths"),
     "intermediate": ("intermediate", "paths"),
+    "fetch-issuers": ("fetch_issuers", "bool"),
     "pin-file": ("pin_file", "path"),
     "locale": ("locale", "str"),
     "unlock-window": ("unlock_window", "minutes"),

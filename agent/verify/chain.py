@@ -21,10 +21,22 @@ Revocation data is fetched by this module's own fetchers, through
 request* (all its signers together, from :meth:`ChainValidator.fetches`; a single
 :meth:`ChainValidator.validate` without one gets its own), each network request bounded by
 ``timeout / 2`` (so OCSP then CRL fit), at most :data:`MAX_FETCHES` requests, each URL (each
-question to it) asked once, no redirects, no compressed bodies, bounded body sizes, and no
-certificate ever fetched (issuers come from the signature and the configuration).  A dead,
+question to it) asked once, no redirects, no compressed bodies, bounded body sizes.  A dead,
 hanging or spent responder yields ``unknown``, never ``good`` and never a hang.  The
 fetchers make no task: nothing of a check runs on once it has answered.
+
+Issuer certificates come from the signature, the configured ``intermediate`` certificates
+and, with ``fetch_issuers`` (the default of ``tanba serve`` and ``tanba verify``: setting
+``fetch-issuers``), from the AIA caIssuers URL of a certificate whose issuer is not among
+them: an XML signature carries only the signer's certificate.  That fetch happens only for
+a signature that verified, only when the offline path found no anchor, under the same
+request bounds as revocation data (one :class:`~tanba.agent.http.RequestFetches`: its
+deadline, its count, one fetch per URL, no redirects), at most :data:`MAX_ISSUER_DEPTH`
+levels and :data:`MAX_CERT_BYTES` a body, never from a loopback, private or link-local
+address literal or a ``localhost`` name.  A fetched certificate is only offered for path
+building, never trusted: the path must still end at a configured anchor.  Build a
+validator from settings with :func:`validator_from_settings`, so the agent's ``verify`` and
+``tanba verify`` build chains the same way.
 
 A revoked certificate is reported ``revoked`` even when a CA certificate above it cannot be
 checked: the hard-fail pass stops at the first certificate without an answer (the root
@@ -55,12 +67,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import logging
 import traceback
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
+from urllib.parse import urlsplit
 
 from asn1crypto import cms, crl, ocsp, pem
 from asn1crypto import x509 as asn1_x509
@@ -93,6 +107,9 @@ from tanba.protocol.methods.verify import Revocation
 from tanba.providers import gost_asn1
 from tanba.providers.base import HashAlgorithm
 
+if TYPE_CHECKING:
+    from tanba.agent.setup.config import Settings
+
 logger = logging.getLogger(__name__)
 
 RevocationPolicy = Literal["require", "soft", "off"]
@@ -104,8 +121,12 @@ CertLike: TypeAlias = "x509.Certificate | asn1_x509.Certificate"
 MAX_FETCHES = 40
 #: OCSP URLs, and CRL URLs, tried per certificate
 MAX_URLS_PER_CERT = 2
+#: issuer certificates fetched (AIA caIssuers) above a certificate: the issuing CA, its CA...
+MAX_ISSUER_DEPTH = 3
+#: a caIssuers body: one certificate, or a small certs-only CMS (NCA's are under 2 KiB)
+MAX_CERT_BYTES = 64 * 1024
 #: what asn1crypto raises for a certificate, CRL or OCSP response it cannot read
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)  # AttributeError: asn1crypto's Real has no .native
 #: the errors with which pyhanko-certvalidator (and asn1crypto under it) says "no usable
 #: answer" during a revocation pass
 _REVOCATION_ERRORS = (
@@ -213,6 +234,15 @@ def load_anchors(sources: Iterable[AnchorSource]) -> list[asn1_x509.Certificate]
         except (OSError, ValueError, TypeError) as exc:
             raise InvalidParams(f"cannot read trust anchor {source}: {exc}") from exc
     return anchors
+
+
+def _issued(candidate: asn1_x509.Certificate, cert: asn1_x509.Certificate) -> bool:
+    """Whether ``candidate`` could be ``cert``'s issuer (by name, and key id when both have
+    one); the signature is the path check's business."""
+    if candidate.subject != cert.issuer:
+        return False
+    aki, ski = cert.authority_key_identifier, candidate.key_identifier
+    return aki is None or ski is None or aki == ski
 
 
 def _declares_revocation(cert: asn1_x509.Certificate) -> bool:
@@ -347,8 +377,9 @@ class _CRLDownload:
 
 
 class _NoCertificates(CertificateFetcher):
-    """Issuers come from the signature and the configuration, never from the network: a
-    caIssuers URL would let whoever made a certificate steer the agent."""
+    """No fetching inside pyhanko's passes: issuers come from the signature, the
+    configuration and :meth:`ChainValidator._fetch_issuers` (bounded, before the path
+    check), never from pyhanko's own caIssuers walk."""
 
     def fetch_cert_issuers(self, cert: asn1_x509.Certificate | cms.AttributeCertificateV2) -> AsyncGenerator[asn1_x509.Certificate, None]:
         return _none()
@@ -365,6 +396,80 @@ async def _none() -> AsyncGenerator[asn1_x509.Certificate, None]:
     empty: tuple[asn1_x509.Certificate, ...] = ()
     for cert in empty:
         yield cert
+
+
+def ca_issuer_urls(cert: asn1_x509.Certificate, *, local: bool = False) -> list[str]:
+    """The http(s) caIssuers URLs of ``cert``'s AIA that may be fetched: not a loopback,
+    private, link-local or otherwise special address literal, not ``localhost`` (a
+    certificate anyone can make must not point the agent at the machine or its network);
+    ``local``: those too."""
+    try:
+        aia = cert.authority_information_access_value
+        if aia is None:
+            return []
+        urls = [d["access_location"].native for d in aia
+                if d["access_method"].native == "ca_issuers" and d["access_location"].name == "uniform_resource_identifier"]
+    except _PARSE_ERRORS as exc:
+        logger.info("unreadable AIA extension: %s", exc)
+        return []
+    return [url for url in urls if isinstance(url, str) and _fetchable(url, local)]
+
+
+def _fetchable(url: str, local: bool) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    if local:
+        return True
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True  # a name
+    return address.is_global
+
+
+@dataclass(frozen=True)
+class _IssuerDownload:
+    """One caIssuers URL: a DER or PEM certificate, or a certs-only CMS (RFC 5280 4.2.2.1)."""
+
+    http: HttpClient
+    url: str
+
+    async def __call__(self, timeout: float) -> tuple[asn1_x509.Certificate, ...]:
+        data = await self.http.fetch(
+            self.url, accept="application/pkix-cert, application/pkcs7-mime", max_bytes=MAX_CERT_BYTES, timeout=timeout
+        )
+        try:
+            return _certificates_in(data)
+        except (*_PARSE_ERRORS, errors.PathError) as exc:
+            raise FetchError(f"{self.url}: not a certificate: {exc}") from exc
+
+
+def _certificates_in(data: bytes) -> tuple[asn1_x509.Certificate, ...]:
+    ders = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
+    found: list[asn1_x509.Certificate] = []
+    for der in ders:
+        try:
+            cert = asn1_x509.Certificate.load(der, strict=True)
+            _ = cert["tbs_certificate"]["subject"]
+            found.append(cert)
+            continue
+        except _PARSE_ERRORS:
+            pass
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError(f"a CMS {info['content_type'].native}, not certificates")
+        found.extend(c.chosen for c in info["content"]["certificates"] or ()
+                     if isinstance(c.chosen, asn1_x509.Certificate))
+    for cert in found:
+        _ = cert.subject.human_friendly, cert.issuer.human_friendly  # parse now
+    return tuple(found)
 
 
 def _forget_frames(exc: BaseException) -> None:
@@ -397,6 +502,8 @@ class ChainValidator:
         intermediates: Sequence[AnchorSource] = (),
         http: HttpClient | None = None,
         crls: Sequence[Path | str] = (),
+        fetch_issuers: bool = False,
+        allow_local_issuers: bool = False,
     ) -> None:
         """``timeout``: seconds of revocation checking per verify request, all its signers
         together (see :meth:`fetches`).
@@ -406,7 +513,11 @@ class ChainValidator:
         reload); without it the validator keeps its own, closed by :meth:`aclose`.
         ``crls``: CRL files the caller already has (a CA's published CRL, for a machine
         without access to it); their signatures are checked like fetched ones, and fetching
-        still happens for what they do not answer."""
+        still happens for what they do not answer.
+        ``fetch_issuers``: fetch a missing issuer from the certificate's AIA caIssuers URL
+        (see the module docstring; :func:`validator_from_settings` turns it on as the
+        settings say).  ``allow_local_issuers``: also from loopback and private addresses
+        (a lab PKI served on this machine; never for what outsiders send)."""
         if revocation not in ("require", "soft", "off"):
             raise ValueError(f"unknown revocation policy {revocation!r}")
         if timeout <= 0:
@@ -416,6 +527,8 @@ class ChainValidator:
         self._crls = load_crls(crls)
         self.revocation = revocation
         self.timeout = timeout
+        self.fetch_issuers = fetch_issuers
+        self._local_issuers = allow_local_issuers
         self._own_http = http is None
         self._http = http if http is not None else HttpClient()
 
@@ -451,7 +564,28 @@ class ChainValidator:
         for it."""
         leaf = _to_asn1(cert)
         others = [_to_asn1(c) for c in intermediates] + self._known
+        if fetches is not None:
+            return await self._validate(leaf, others, moment, check_revocation, fetches)
+        own = self.fetches()
+        try:
+            return await self._validate(leaf, others, moment, check_revocation, own)
+        finally:
+            own.release()
+
+    async def _validate(
+        self,
+        leaf: asn1_x509.Certificate,
+        others: list[asn1_x509.Certificate],
+        moment: dt.datetime | None,
+        check_revocation: bool,
+        fetches: RequestFetches,
+    ) -> ChainStatus:
         problem = await self._path(leaf, others, moment)
+        if problem == "chain_untrusted" and self.fetch_issuers and check_revocation:
+            fetched = await self._fetch_issuers(leaf, others, fetches)
+            if fetched:
+                others = others + fetched
+                problem = await self._path(leaf, others, moment)
         if problem is not None:
             return ChainStatus(False, "unknown", (problem,))
         if not check_revocation or self.revocation == "off":
@@ -459,20 +593,55 @@ class ChainValidator:
         if not _declares_revocation(leaf):
             # Nothing to ask: "good" would claim a check that never happened.
             return ChainStatus(True, "unknown", ("revocation_unknown",))
-        if fetches is not None:
-            status = await self._revocation(leaf, others, fetches)
-        else:
-            own = self.fetches()
-            try:
-                status = await self._revocation(leaf, others, own)
-            finally:
-                own.release()
+        status = await self._revocation(leaf, others, fetches)
         problems: tuple[str, ...] = ()
         if status == "revoked":
             problems = ("revoked",)
         elif status == "unknown":
             problems = ("revocation_unknown",)
         return ChainStatus(True, status, problems)
+
+    async def _fetch_issuers(
+        self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate], fetches: RequestFetches
+    ) -> list[asn1_x509.Certificate]:
+        """Issuers missing above ``leaf``, fetched from caIssuers URLs (see the module
+        docstring): walks up while the issuer is neither known nor an anchor, within the
+        request's deadline."""
+        if not self._anchors or fetches.remaining() <= 0:
+            return []
+        known = [*others, *self._anchors]
+        fetched: list[asn1_x509.Certificate] = []
+        current = leaf
+        try:
+            async with asyncio.timeout_at(fetches.deadline):
+                for _ in range(MAX_ISSUER_DEPTH):
+                    if current.self_signed != "no" or any(_issued(c, current) for c in known):
+                        break
+                    issuer = await self._fetch_issuer(current, fetches)
+                    if issuer is None:
+                        break
+                    fetched.append(issuer)
+                    known.append(issuer)
+                    current = issuer
+        except TimeoutError as exc:
+            logger.info("issuer fetch gave no answer within this request's %.1fs", self.timeout)
+            _forget_frames(exc)
+        except _PARSE_ERRORS as exc:
+            logger.info("issuer fetch: unreadable certificate: %s", exc)
+        return fetched
+
+    async def _fetch_issuer(self, cert: asn1_x509.Certificate, fetches: RequestFetches) -> asn1_x509.Certificate | None:
+        for url in ca_issuer_urls(cert, local=self._local_issuers)[:MAX_URLS_PER_CERT]:
+            try:
+                found = await fetches.once(("ca_issuers", url), url, _IssuerDownload(fetches.http, url))
+            except FetchError as exc:
+                logger.info("issuer fetch failed: %s", exc)
+                continue
+            issuer = next((c for c in found if _issued(c, cert)), None)
+            if issuer is not None:
+                return issuer
+            logger.info("%s: no certificate there names %s", url, cert.issuer.human_friendly)
+        return None
 
     async def _path(
         self, leaf: asn1_x509.Certificate, others: list[asn1_x509.Certificate], moment: dt.datetime | None
@@ -562,3 +731,29 @@ class ChainValidator:
             _forget_frames(exc)
             return "unknown"
         return "good"
+
+
+def validator_from_settings(
+    settings: Settings,
+    *,
+    trust_anchors: Sequence[AnchorSource] = (),
+    intermediates: Sequence[AnchorSource] = (),
+    revocation: RevocationPolicy = "soft",
+    timeout: float = 10.0,
+    crls: Sequence[Path | str] = (),
+    fetch_issuers: bool | None = None,
+    http: HttpClient | None = None,
+) -> ChainValidator:
+    """The validator of ``verify``, built as the agent builds it: the settings' trust anchors
+    and intermediate certificates (plus those given here), and issuer fetching as the
+    settings say unless ``fetch_issuers`` says otherwise.  ``tanba serve`` and ``tanba
+    verify`` both build theirs here, so they agree on which chains are trusted."""
+    return ChainValidator(
+        [*settings.trust_anchor, *trust_anchors],
+        revocation=revocation,
+        timeout=timeout,
+        intermediates=[*settings.intermediate, *intermediates],
+        http=http,
+        crls=crls,
+        fetch_issuers=settings.fetch_issuers if fetch_issuers is None else fetch_issuers,
+    )

@@ -204,7 +204,7 @@ def test_without_a_trust_anchor_the_chain_is_not_trusted(tmp_path: Path, bign: B
     assert "chain_untrusted" in signer["problems"]
     text = tanba("verify", str(out), *crls)
     assert text.exit_code == 1 and "chain valid:  no" in text.stdout
-    assert "no --trust-anchor given" in text.stderr
+    assert "no trust anchor (--trust-anchor, or trust-anchor in the config file)" in text.stderr
 
 
 def test_a_changed_signature_byte_is_invalid(tmp_path: Path, bign: BignManifest) -> None:
