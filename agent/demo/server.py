@@ -5,8 +5,11 @@ A deliberately small HTTP/1.1 server on asyncio (one request per connection, bod
 Routes:
 
 ``GET /`` ``/demo.js`` ``/demo.css``  the page (package data in ``static/``)
+``GET /messages.json``                the page's texts in ru, kk and en (problem codes as sentences too)
+``GET /favicon.svg`` (``/favicon.ico``) its icon
 ``GET /tanba.js``                     the JS client (``clients/js/tanba.js``)
-``GET /config.json``                  ``{agentUrl, origin}`` for the page
+``GET /config.json``                  ``{agentUrl, origin, locale}`` for the page; ``locale`` is the
+                                      request's Accept-Language pick among ru/kk/en, or null
 ``POST /api/challenge``               ``{challenge}``: 32 random bytes, base64 (44 chars), single use, 5 min
 ``POST /api/auth``                    ``{challenge, token}`` → the checked identity (see :mod:`.webeid`)
 ``POST /api/certificate``             ``{pem}`` → owner, IIN/BIN, issuer, validity (for showing results)
@@ -32,6 +35,7 @@ from cryptography import x509
 
 from tanba.agent.verify.token import TokenError, describe, verify_token
 from tanba.agent.verify.chain import ChainValidator
+from tanba.protocol import i18n
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,9 @@ FILES = {
     "/demo.js": ("demo.js", "text/javascript; charset=utf-8"),
     "/demo.css": ("demo.css", "text/css; charset=utf-8"),
     "/tanba.js": ("tanba.js", "text/javascript; charset=utf-8"),
+    "/messages.json": ("messages.json", "application/json; charset=utf-8"),
+    "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+    "/favicon.ico": ("favicon.svg", "image/svg+xml"),  # what a browser asks for unbidden
 }
 MAX_BODY = 64 * 1024
 MAX_HEAD = 16 * 1024
@@ -161,7 +168,8 @@ class DemoServer:
                 name, ctype = FILES[path]
                 return 200, ctype, (self.static / name).read_bytes()
             if method == "GET" and path == "/config.json":
-                return self._json(200, {"agentUrl": self.agent_url, "origin": self.origin})
+                locale = i18n.negotiate(headers.get("accept-language"), default="") or None
+                return self._json(200, {"agentUrl": self.agent_url, "origin": self.origin, "locale": locale})
             if path in ("/api/challenge", "/api/auth", "/api/certificate"):
                 if method != "POST":
                     return self._json(405, {"error": "use POST"})
