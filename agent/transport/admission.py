@@ -42,6 +42,9 @@ C = TypeVar("C", bound=Hashable)
 
 #: the close code for a connection over a cap: "try again later" (IANA WebSocket close code registry)
 TRY_AGAIN_LATER: Final = 1013
+#: the close code for a plain ws:// WebSocket at an agent that speaks wss (4000-4999 are
+#: the application's; 4426 after HTTP's 426 Upgrade Required)
+TLS_REQUIRED: Final = 4426
 #: the caps on open connections, by their keys in ``[limits]``, with what the page reads
 CAPS: Final = {
     "max-per-origin": "too many connections from this origin",
@@ -131,6 +134,15 @@ class Admission(Generic[C]):
             return None
         self._closing[conn] = None
         return refusal
+
+    def refuse(self, conn: C) -> None:
+        """The upgrade is done only to close ``conn`` (it is served nothing): pending until
+        it is gone, first to go for a newcomer, never counted as open."""
+        known = conn in self._working or conn in self._waiting
+        self._working.pop(conn, None)
+        self._waiting.pop(conn, None)
+        if known:
+            self._closing[conn] = None
 
     def leave(self, conn: C) -> None:
         """The connection is gone (or dropped): off every book.  Idempotent."""

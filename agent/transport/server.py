@@ -9,16 +9,24 @@ page it does not serve.  After the upgrade each message of either endpoint goes 
 and in :mod:`~tanba.agent.ncalayer.session` only read frames and bound what is in flight.
 
 Admission (issue 18; :mod:`~tanba.agent.transport.admission` keeps the books): a connection
-not yet upgraded is *pending* — it has ``header-timeout`` seconds from its arrival (after
-TLS, with TLS) to send its request headers and ``handshake-timeout`` for the whole
+not yet upgraded is *pending* — it has ``header-timeout`` seconds from its arrival (its TLS
+handshake included) to send its request headers and ``handshake-timeout`` for the whole
 handshake, the origin question extending only its own connection; when ``max-pending``
 are pending, the oldest one still waiting for its headers is dropped for a newcomer.  An
 upgraded connection counts against its origin's ``max-per-origin`` (local programs:
 ``max-local-programs``) and the global ``max-connections``; over a cap it is closed with
 1013 and a reason naming the cap.  The books follow asyncio's ``connection_made`` and
 ``connection_lost``, which come exactly once each for every connection that reaches us
-(a failed TLS handshake reaches neither), so no path — 403, 404, a bad request, a timeout,
-a drop, a client gone — can leak a count.
+(``connection_lost`` is made idempotent for the TLS path, where both the TLS layer and a
+failed handshake may report it), so no path — 403, 404, a bad request, a failed TLS
+handshake, a timeout, a drop, a client gone — can leak a count.
+
+TLS and plain on one port (:mod:`~tanba.agent.transport.sniff`): with a local certificate,
+each connection's first byte decides — a TLS handshake record starts TLS over the same
+connection, anything else is plain HTTP.  A plain WebSocket at a TLS agent is served
+nothing and asked nothing (no origin question): after the Host check it is upgraded only
+to be closed with 4426 (``TLS_REQUIRED``) and the wss URL as reason, which a page can read,
+so the JS client tells "this browser does not trust the certificate" from "not running".
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import ConnectionClosed
@@ -46,9 +55,11 @@ from tanba.agent.ncalayer.session import serve as serve_ncalayer
 from tanba.agent.services import Services
 from tanba.agent.state.client_token import check_bearer
 from tanba.agent.transport import memory
-from tanba.agent.transport.admission import CAPS, TRY_AGAIN_LATER, Admission, Throttled
+from tanba.agent.transport import sniff
+from tanba.agent.transport.admission import CAPS, TLS_REQUIRED, TRY_AGAIN_LATER, Admission, Throttled
 from tanba.agent.transport.native import NativeEndpoint
 from tanba.agent.transport.pipeline import serve_one
+from tanba.agent.transport.sniff import FirstByte
 from tanba.agent.transport.tracker import Tracker
 from tanba.protocol import codec, i18n
 from tanba.protocol.errors import TanbaError
@@ -77,6 +88,7 @@ class _FloodLogs:
         self.no_room = Throttled(log, logging.WARNING)
         self.late = Throttled(log, logging.INFO)
         self.over_cap = {cap: Throttled(log, logging.WARNING) for cap in CAPS}
+        self.plain = Throttled(log, logging.INFO)
 
 
 class TanbaConnection(ServerConnection):
@@ -93,6 +105,13 @@ class TanbaConnection(ServerConnection):
     _extended = False
     #: loop time of connection_made: the header and handshake deadlines count from it
     _arrived = 0.0
+    #: came over TLS (a TLS agent's port takes plain connections too: :mod:`.sniff`)
+    tls = False
+    #: a plain WebSocket on a TLS agent: upgraded only to be closed with TLS_REQUIRED
+    plain_on_tls = False
+    _peek: FirstByte | None = None
+    _tls_task: asyncio.Task[None] | None = None
+    _lost = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -128,8 +147,51 @@ class TanbaConnection(ServerConnection):
             else:
                 logs.dropped("pending connections at max-pending (%d); dropping the oldest unfinished one", admission.pending)
             victim.transport.abort()  # connection_lost follows; the books hold it no longer
+        if self.agent.ssl_context is not None and not transport.is_closing():
+            assert isinstance(transport, asyncio.Transport)
+            self._peek = FirstByte(transport, self._first_byte)
+
+    def _first_byte(self, first: bytes) -> None:
+        self._peek = None
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if not sniff.is_tls(first):
+            transport.resume_reading()  # plain HTTP (or the end): served as such
+            return
+        self._tls_task = self.loop.create_task(self._start_tls(transport))
+
+    async def _start_tls(self, raw: asyncio.Transport) -> None:
+        context = self.agent.ssl_context
+        assert context is not None
+        # bounded by the header deadline, as a plain request's headers are
+        budget = max(0.1, self._deadline() - self.loop.time())
+        try:
+            secure = await self.loop.start_tls(raw, self, context, server_side=True, ssl_handshake_timeout=budget)
+        except Exception as exc:  # noqa: BLE001 - any failed handshake ends the connection alike
+            # Whether the TLS layer reports the loss depends on how far it got: report it
+            # here (connection_lost is idempotent).
+            log.debug("TLS handshake failed: %s", exc)
+            raw.abort()
+            self.connection_lost(exc if isinstance(exc, OSError) else None)
+            return
+        if secure is None:  # the connection went while the handshake ended
+            raw.abort()
+            self.connection_lost(None)
+            return
+        # The same connection (its books, deadlines and handshake task), now over TLS.  This
+        # runs before anything is written: the handshake's waiter was woken before the TLS
+        # layer passed on any request bytes, and asyncio runs wakeups in order.
+        Connection.connection_made(self, secure)  # not ServerConnection's: that starts a second handshake task
+        self.tls = True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._lost:
+            return
+        self._lost = True
+        if self._peek is not None:
+            self._peek.close()
+            self._peek = None
         self.agent.admission.leave(self)
         super().connection_lost(exc)
 
@@ -190,11 +252,8 @@ class AgentServer:
         hosts: list[str] = [settings.host]
         if settings.ipv6 and "::1" not in hosts:
             hosts.append("::1")
-        tls: dict[str, Any] = {}
-        if self.ssl_context is not None:
-            # The TLS handshake comes before connection_made, so before the books: bound it
-            # as the request headers are bounded (asyncio's default is 60 s).
-            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": settings.limits.header_deadline}
+        # With TLS, no ``ssl`` here: each connection's first byte says whether it speaks TLS
+        # (TanbaConnection and :mod:`.sniff`), so TLS handshakes are in the books too.
         try:
             self._server = await serve(
                 self._handle_connection,
@@ -209,7 +268,6 @@ class AgentServer:
                 max_queue=4,
                 ping_interval=20,
                 ping_timeout=20,
-                **tls,
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -273,6 +331,11 @@ class AgentServer:
         if url.path not in PATHS:
             return connection.respond(404, "Not Found\n")
         connection.route = url.path
+        if self.ssl_context is not None and not connection.tls:
+            # Plain at a TLS agent: no origin question, no service; the upgrade only lets
+            # the page read why (see _handle_connection).
+            connection.plain_on_tls = True
+            return None
         if len(origins) > 1:
             return self._forbid(connection, "several Origin headers")
         connection.locale = self._locale(request, url.query)
@@ -355,6 +418,9 @@ class AgentServer:
 
     async def _handle_connection(self, connection: ServerConnection) -> None:
         assert isinstance(connection, TanbaConnection)
+        if connection.plain_on_tls:
+            await self._refuse_plain(connection)
+            return
         if not await self._admitted(connection):
             return
         if connection.route == "/":
@@ -374,6 +440,16 @@ class AgentServer:
             connection.close_timeout = self.services.settings.limits.header_deadline
             await connection.close(TRY_AGAIN_LATER, refusal.reason)
         return False
+
+    async def _refuse_plain(self, connection: TanbaConnection) -> None:
+        """Close a plain WebSocket at a TLS agent with TLS_REQUIRED and the wss URL: a page
+        reads the close, so a client whose wss attempt failed learns that the agent runs and
+        its browser does not trust the certificate (a refused upgrade shows a page nothing)."""
+        self.admission.refuse(connection)
+        self.flood_logs.plain("a plain ws:// connection at this wss agent; closed with %d", TLS_REQUIRED)
+        if connection.protocol.state is OPEN:
+            connection.close_timeout = self.services.settings.limits.header_deadline
+            await connection.close(TLS_REQUIRED, f"Tanba speaks wss here: wss://127.0.0.1:{self.port}{connection.route}")
 
     async def _serve_native(self, connection: TanbaConnection) -> None:
         slots = asyncio.Semaphore(self.services.settings.limits.max_in_flight)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from support.agent import PORTAL, TOKEN, call, raw_handshake, running_agent, url
@@ -38,6 +39,7 @@ from tanba.agent.setup import tls
 from tanba.agent.setup.config import Settings
 from tanba.agent.setup.testpki import Manifest
 from tanba.agent.state.approvals import OriginStore
+from tanba.agent.transport.admission import TLS_REQUIRED
 from tanba.agent.transport.server import AgentServer
 from tanba.agent.transport.tracker import Tracker
 from tanba.protocol.limits import Limits
@@ -388,25 +390,89 @@ async def tls_agent(tmp_path: Path, limits: Limits) -> AsyncIterator[tuple[Agent
         await server.close()
 
 
-async def test_with_tls_the_books_start_after_the_tls_handshake_and_idle_sockets_go_at_the_deadline(
-    tmp_path: Path,
-) -> None:
+async def test_with_tls_every_socket_is_in_the_books_from_its_arrival(tmp_path: Path) -> None:
+    """A TLS agent peeks at each connection's first byte (TLS or plain on one port), so a
+    socket that never finishes its TLS handshake is pending from its arrival like any
+    other, and the header deadline drops it (before, TLS handshakes were outside the books,
+    bounded only by their own timeout)."""
     limits = Limits(header_timeout=0.3)
     async with tls_agent(tmp_path, limits) as (server, client):
-        # a failed TLS handshake never reaches the books; an idle socket is dropped by the
-        # TLS handshake deadline; a socket that did TLS and then says nothing, by the header deadline
         start = now()
-        bad_reader, bad = await asyncio.open_connection("127.0.0.1", server.port)
-        bad.write(b"GET /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # plain HTTP to the TLS port
-        silent = await open_sockets(server.port, 5)
+        silent = await open_sockets(server.port, 5)  # not even a first byte
+        half_hello = await open_sockets(server.port, 5, first=b"\x16\x03\x01\x02\x00\x01")  # a cut ClientHello
         quiet = [await asyncio.open_connection("127.0.0.1", server.port, ssl=client, server_hostname="127.0.0.1")
-                 for _ in range(5)]
-        await until(lambda: server.pending_connections == 5)
+                 for _ in range(5)]  # TLS done, then no request
+        await until(lambda: server.pending_connections == 15)
         async with connect(f"wss://127.0.0.1:{server.port}/v1", ssl=client, origin=Origin(HONEST)) as ws:
             assert (await call(ws, "agent.hello"))["result"]["name"] == "tanba"
             assert server.open_connections == 1
-        await until(lambda: dropped(bad_reader) and all(dropped(r) for r, _ in silent + quiet), 3)
+        await until(lambda: all(dropped(r) for r, _ in silent + half_hello + quiet), 3)
         assert now() - start < 2
-        bad.close()
-        close_all(silent + quiet)
+        close_all(silent + half_hello + quiet)
+        await books_at_zero(server)
+
+
+async def test_with_tls_a_flood_of_silent_sockets_does_not_lock_out_an_honest_page(tmp_path: Path) -> None:
+    """The issue's first phase at a TLS agent: 600 idle TCP connections, then 200 that
+    stall in a ClientHello; the oldest are pushed out and an honest wss page gets in."""
+    more_files()
+    limits = Limits()
+    async with tls_agent(tmp_path, limits) as (server, client):
+        for first in (b"", b"\x16\x03\x01"):
+            flood = await open_sockets(server.port, 600 if not first else 200, first=first)
+            await until(lambda: server.pending_connections == limits.max_pending)
+            start = now()
+            async with connect(f"wss://127.0.0.1:{server.port}/v1", ssl=client, origin=Origin(HONEST)) as ws:
+                assert (await call(ws, "agent.hello"))["result"]["name"] == "tanba"
+            assert now() - start < HELLO_WITHIN
+            close_all(flood)
+            await books_at_zero(server)
+
+
+async def test_plain_ws_at_a_tls_agent_is_closed_with_a_reason_a_page_can_read(tmp_path: Path) -> None:
+    """ws:// at the wss port: upgraded only to be closed with 4426 and the wss address, so a
+    page (the JS client) can tell "the browser does not trust the certificate" from "not
+    running".  No origin question is asked and nothing is served on it; plain HTTP gets
+    an HTTP answer; the Host check still comes first."""
+    async with tls_agent(tmp_path, Limits()) as (server, client):
+        consent = server.services.consent
+        assert isinstance(consent, ScriptedConsent)
+        for origin in (HONEST, "https://unknown.test"):
+            async with connect(f"ws://127.0.0.1:{server.port}/v1", origin=Origin(origin)) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await call(ws, "agent.hello")
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == TLS_REQUIRED
+            assert closed.value.rcvd.reason == f"Tanba speaks wss here: wss://127.0.0.1:{server.port}/v1"
+        assert consent.asked == []
+        assert server.open_connections == 0
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % server.port)
+        assert (await asyncio.wait_for(reader.readline(), 2)).startswith(b"HTTP/1.1 4")
+        writer.close()
+        with pytest.raises(InvalidStatus) as refused:  # a foreign Host: the same bare 403 as before
+            async with connect(f"ws://127.0.0.1:{server.port}/v1", origin=Origin(HONEST),
+                               additional_headers={"Host": "evil.test"}):
+                pass
+        assert refused.value.response.status_code == 403
+        async with connect(f"wss://127.0.0.1:{server.port}/v1", ssl=client, origin=Origin(HONEST)) as ws:
+            assert (await call(ws, "agent.hello"))["result"]["name"] == "tanba"
+        await books_at_zero(server)
+
+
+async def test_a_tls_client_at_a_plain_agent_fails_at_once_and_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The JS client tries wss first: at an agent without a certificate that is a ClientHello
+    on a plain port, which must fail at once (not at a timeout) without an error line; ws
+    then works."""
+    async with running_agent(tmp_path, ScriptedConsent(), Settings(allow_origin=(HONEST,))) as server:
+        start = now()
+        with caplog.at_level(logging.INFO):
+            with pytest.raises((ssl.SSLError, OSError, EOFError)):
+                async with connect(f"wss://127.0.0.1:{server.port}/v1", origin=Origin(HONEST),
+                                   ssl=ssl.create_default_context(), open_timeout=2):
+                    pass
+        noisy = [r for r in caplog.records
+                 if r.levelno >= logging.WARNING or r.exc_info or "handshake failed" in r.getMessage()]
+        assert not noisy and now() - start < 1.9  # a hang would end at open_timeout (2 s)
+        async with connect(url(server), origin=Origin(HONEST)) as ws:
+            assert (await call(ws, "agent.hello"))["result"]["name"] == "tanba"
         await books_at_zero(server)
