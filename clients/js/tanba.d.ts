@@ -1,6 +1,11 @@
 // Types for tanba.js (the Tanba agent's native API, /v1).
 
+/** wss://127.0.0.1:13579/v1 */
 export declare const DEFAULT_URL: string;
+/** Tried in order by connect() without a url: wss://127.0.0.1:13579/v1, then ws://127.0.0.1:13579/v1 */
+export declare const DEFAULT_URLS: readonly string[];
+/** 4426: the close code of a ws:// WebSocket at an agent that speaks wss */
+export declare const TLS_REQUIRED: number;
 export declare const VERSION: string;
 export declare const WHOLE_FILE_LIMIT: number;
 export declare const CHUNK_SIZE: number;
@@ -9,7 +14,9 @@ export type AgentReason =
   | "invalid_request" | "invalid_params" | "method_not_found" | "origin_denied" | "user_cancelled"
   | "busy" | "no_certificate" | "wrong_pin" | "pin_locked" | "token_removed" | "store_error"
   | "timestamp_failed" | "too_large" | "internal";
-export type ClientReason = "not_running" | "blocked" | "site_not_approved" | "timeout" | "disconnected" | "protocol";
+export type ClientReason =
+  | "not_running" | "blocked" | "site_not_approved" | "certificate_untrusted" | "tls_required"
+  | "timeout" | "disconnected" | "protocol";
 export type Reason = AgentReason | ClientReason;
 export declare const CLIENT_REASONS: readonly ClientReason[];
 
@@ -138,7 +145,10 @@ export interface Progress { id: number | string; done: number; total: number }
 export interface CallOptions { timeout?: number; onProgress?: (progress: Progress) => void }
 
 export interface ConnectOptions {
+  /** one address, tried alone */
   url?: string;
+  /** addresses tried in order (default DEFAULT_URLS: wss, then ws) */
+  urls?: readonly string[];
   locale?: "ru" | "kk" | "en" | string;
   /** ms to wait for the WebSocket to open (the user may be answering "allow this site?"); default 130000 */
   timeout?: number;
@@ -147,6 +157,8 @@ export interface ConnectOptions {
   WebSocket?: new (url: string) => WebSocket;
   createSocket?: (url: string) => WebSocket;
   diagnose?: (url: string) => Promise<TanbaError>;
+  /** why a wss attempt failed at an agent that speaks wss (certificate_untrusted, site_not_approved, blocked) */
+  diagnoseTls?: (wssUrl: string) => Promise<TanbaError>;
 }
 
 export declare function connect(options?: ConnectOptions): Promise<TanbaClient>;
@@ -155,8 +167,16 @@ export declare function diagnose(
   hooks?: { probe?: (url: string) => Promise<boolean | null>; permission?: () => Promise<PermissionState | null> },
 ): Promise<TanbaError>;
 
+export declare function diagnoseTls(
+  wssUrl: string,
+  hooks?: { probe?: (url: string) => Promise<boolean | null>; permission?: () => Promise<PermissionState | null> },
+): Promise<TanbaError>;
+
 export declare class TanbaClient extends EventTarget {
+  /** the address it connected to (wss:// or ws://) */
   readonly url: string;
+  /** agent.hello's answer, when connect() asked it (it does for ws:// addresses) */
+  agent?: Hello;
   requestTimeout: number;
   readonly closed: boolean;
   readonly inFlight: number;

@@ -2,7 +2,12 @@
 // Dependency-free ES module; works in browsers and in Node >= 20.10 (global WebSocket, or
 // pass one in). See README.md next to this file for the why of every choice below.
 
-export const DEFAULT_URL = "ws://127.0.0.1:13579/v1";
+export const DEFAULT_URL = "wss://127.0.0.1:13579/v1";
+/** Tried in order by `connect()` without a `url`: an agent with a local certificate
+ *  (`tanba tls install`) speaks wss, one without speaks ws, both on NCALayer's port. */
+export const DEFAULT_URLS = Object.freeze([DEFAULT_URL, "ws://127.0.0.1:13579/v1"]);
+/** The close code of a plain ws:// WebSocket at an agent that speaks wss. */
+export const TLS_REQUIRED = 4426;
 export const VERSION = "0.1.0";
 
 /** Reasons the client itself reports (the agent's own reasons come from its error tree). */
@@ -10,6 +15,8 @@ export const CLIENT_REASONS = Object.freeze([
   "not_running", // nothing listens on the agent's port (connection refused)
   "blocked", // the browser stopped the page from reaching 127.0.0.1 (Local Network Access, mixed content)
   "site_not_approved", // the agent is there but refused this page's origin before the WebSocket opened
+  "certificate_untrusted", // the agent speaks wss and this browser does not trust its certificate
+  "tls_required", // a ws:// URL was given, and the agent speaks wss (data.url says where)
   "timeout", // no answer in time
   "disconnected", // the connection closed with requests in flight
   "protocol", // the agent sent something this client does not understand
@@ -287,43 +294,43 @@ function pageIsLoopback() {
 }
 
 /**
- * Connect to the agent. Resolves to a TanbaClient; rejects with a TanbaError whose reason is
- * `not_running`, `blocked`, `site_not_approved` or `timeout`.
- * options: url (ws://127.0.0.1:13579/v1), locale (ru|kk|en), timeout (ms; the user may be
- * answering "allow this site?" meanwhile: default 130 s), requestTimeout (ms, default 300 s),
- * WebSocket (a constructor), createSocket (a factory `(url) => socket`, e.g. to set headers
- * in Node), diagnose (replace the failure analysis).
+ * The agent speaks wss and this page's wss attempt failed: either the browser does not trust
+ * the agent's certificate, or the agent refused this site. A no-cors fetch of the https
+ * address tells them apart (it fails on an untrusted certificate, resolves on any answer).
+ * Exported for tests; `connect` calls it.
  */
-export async function connect(options = {}) {
-  const url = options.url ?? DEFAULT_URL;
-  const target = withLocale(url, options.locale);
-  const timeout = options.timeout ?? 130_000;
-  const Socket = options.WebSocket ?? globalThis.WebSocket;
-  const create = options.createSocket ?? ((u) => new Socket(u));
-  if (!options.createSocket && typeof Socket !== "function") {
-    throw new TypeError("no WebSocket implementation: pass options.WebSocket or options.createSocket");
+export async function diagnoseTls(wssUrl, { probe = probeHttp, permission = localNetworkPermission } = {}) {
+  if ((await permission()) === "denied") {
+    return new TanbaError("blocked", "The browser blocked this page from reaching Tanba on this computer (Local Network Access is denied for this site).", { data: { cause: "local_network_access" } });
   }
-  const explain = options.diagnose ?? diagnose;
+  if (await probe(wssUrl)) {
+    return new TanbaError("site_not_approved", "Tanba is running but has not approved this site.");
+  }
+  return new TanbaError("certificate_untrusted",
+    "Tanba is running, but this browser does not trust its certificate: run `tanba tls install` for this user and restart the browser.",
+    { data: { url: wssUrl } });
+}
+
+/** One WebSocket attempt: resolves to an open socket, or to `{failed: socket}`; rejects with
+ *  `blocked` (mixed content) or `timeout`. */
+function openSocket(create, url, timeout) {
   let socket;
   try {
-    socket = create(target);
+    socket = create(url);
   } catch (err) {
     if (err?.name === "SecurityError" || pageIsSecureAndUrlIsNot(url)) {
-      throw new TanbaError("blocked", "The browser does not let this secure page open an insecure ws:// connection; the agent needs wss (tanba tls install).", { data: { cause: "mixed_content" }, cause: err });
+      return Promise.reject(new TanbaError("blocked", "The browser does not let this secure page open an insecure ws:// connection; the agent needs wss (tanba tls install).", { data: { cause: "mixed_content" }, cause: err }));
     }
-    throw err;
+    return Promise.reject(err);
   }
-  await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
       socket.close();
       reject(new TanbaError("timeout", `no answer from Tanba within ${timeout} ms`));
     }, timeout);
-    const onOpen = () => { cleanup(); resolve(); };
-    const onFail = () => {
-      cleanup();
-      explain(url).then(reject, reject);
-    };
+    const onOpen = () => { cleanup(); resolve({ socket }); };
+    const onFail = () => { cleanup(); resolve({ failed: socket }); };
     const cleanup = () => {
       clearTimeout(timer);
       socket.removeEventListener("open", onOpen);
@@ -334,7 +341,63 @@ export async function connect(options = {}) {
     socket.addEventListener("error", onFail);
     socket.addEventListener("close", onFail);
   });
-  return new TanbaClient(socket, { requestTimeout: options.requestTimeout, url });
+}
+
+/**
+ * Connect to the agent. Resolves to a TanbaClient; rejects with a TanbaError whose reason is
+ * `not_running`, `blocked`, `site_not_approved`, `certificate_untrusted`, `tls_required` or
+ * `timeout`.
+ * Without `url` it tries DEFAULT_URLS in order: wss, then ws (an agent with a local
+ * certificate closes a ws:// WebSocket at once with TLS_REQUIRED, which is how a failed wss
+ * attempt is known to be the certificate and not a dead port).
+ * options: url (one address, tried alone), urls (addresses tried in order, like
+ * DEFAULT_URLS: for an agent on another port), locale (ru|kk|en), timeout (ms, all attempts
+ * together; the user may be answering "allow this site?" meanwhile: default 130 s),
+ * requestTimeout (ms, default 300 s), WebSocket (a constructor), createSocket (a factory
+ * `(url) => socket`, e.g. to set headers in Node), diagnose / diagnoseTls (replace the
+ * failure analysis).
+ */
+export async function connect(options = {}) {
+  const urls = options.url ? [options.url] : [...(options.urls ?? DEFAULT_URLS)];
+  const timeout = options.timeout ?? 130_000;
+  const Socket = options.WebSocket ?? globalThis.WebSocket;
+  const create = options.createSocket ?? ((u) => new Socket(u));
+  if (!options.createSocket && typeof Socket !== "function") {
+    throw new TypeError("no WebSocket implementation: pass options.WebSocket or options.createSocket");
+  }
+  const deadline = Date.now() + timeout;
+  let failedWss = null; // the wss URL whose attempt failed
+  let tlsRequired = null; // the agent's TLS_REQUIRED close, from a ws:// attempt
+  let mixedContent = null;
+  let lastUrl = urls[urls.length - 1];
+  for (const url of urls) {
+    let outcome;
+    try {
+      outcome = await openSocket(create, withLocale(url, options.locale), Math.max(1, deadline - Date.now()));
+    } catch (err) {
+      if (err instanceof TanbaError && err.data.cause === "mixed_content") { mixedContent = err; continue; }
+      throw err;
+    }
+    if (outcome.socket) {
+      const client = new TanbaClient(outcome.socket, { requestTimeout: options.requestTimeout, url });
+      if (!url.startsWith("ws:")) return client;
+      // A wss agent answers ws:// by opening and closing at once: ask before calling it connected.
+      try {
+        client.agent = await client.hello({ timeout: Math.max(1, deadline - Date.now()) });
+        return client;
+      } catch (err) {
+        if (!(err instanceof TanbaError && err.reason === "tls_required")) throw err;
+        tlsRequired = err;
+        continue;
+      }
+    }
+    if (url.startsWith("wss:")) failedWss = url;
+    lastUrl = url;
+  }
+  if (tlsRequired && failedWss) throw await (options.diagnoseTls ?? diagnoseTls)(failedWss);
+  if (tlsRequired) throw tlsRequired;
+  if (mixedContent && urls.every((u) => u.startsWith("ws:"))) throw mixedContent;
+  throw await (options.diagnose ?? diagnose)(lastUrl);
 }
 
 // --- the client --------------------------------------------------------------------------------
@@ -468,7 +531,12 @@ export class TanbaClient extends EventTarget {
     this.closed = true;
     for (const [id, waiter] of this.#pending) {
       clearTimeout(waiter.timer);
-      waiter.reject(new TanbaError("disconnected", `the connection to Tanba closed (${event.code}) before ${waiter.method} was answered`, { data: { id } }));
+      if (event.code === TLS_REQUIRED) {
+        const url = /wss:\/\/\S+/.exec(event.reason ?? "")?.[0];
+        waiter.reject(new TanbaError("tls_required", `Tanba speaks wss here: connect to ${url ?? "its wss:// address"}`, { data: { id, url } }));
+      } else {
+        waiter.reject(new TanbaError("disconnected", `the connection to Tanba closed (${event.code}) before ${waiter.method} was answered`, { data: { id } }));
+      }
     }
     this.#pending.clear();
     this.dispatchEvent(new CustomEvent("close", { detail: { code: event.code, reason: event.reason } }));

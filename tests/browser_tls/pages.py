@@ -1,4 +1,5 @@
-"""Serve one HTML page on http://localhost:PORT (any path) from the test's event loop."""
+"""Serve one HTML page on http://localhost:PORT (any path but those in ``files``) from the
+test's event loop."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ class Page:
     def __init__(self, port: int) -> None:
         self.port = port
         self.html = ""
+        #: other paths served: path -> (content type, body)
+        self.files: dict[str, tuple[str, bytes]] = {}
 
     @property
     def origin(self) -> str:
@@ -25,11 +28,13 @@ async def page_server() -> AsyncIterator[Page]:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            request_line = (await reader.readline()).split()
             while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                 pass
-            body = page.html.encode()
+            path = request_line[1].decode("ascii", "replace") if len(request_line) > 1 else "/"
+            ctype, body = page.files.get(path, ("text/html; charset=utf-8", page.html.encode()))
             writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n"
+                b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype.encode() + b"\r\nCache-Control: no-store\r\n"
                 b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
             )
             await writer.drain()
