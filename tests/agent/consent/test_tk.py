@@ -21,12 +21,21 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from tanba.agent.consent.base import Action, CertificateChoice, Confirmation, OriginDecision, PinRequest
+from tanba.agent.consent.base import (
+    Action,
+    CertificateChoice,
+    Confirmation,
+    KeyChoice,
+    KeyFile,
+    OriginDecision,
+    PinRequest,
+)
 from tanba.agent.consent.dialogs import (
     ARM_DELAY,
     CertificateDialog,
     ConfirmDialog,
     Dialog,
+    KeyDialog,
     OriginDialog,
     PinDialog,
     State,
@@ -60,8 +69,13 @@ def scenes(pki: Manifest, locale: str, tmp: Path) -> dict[str, Callable[[], Dial
             d.select(1)
         return d
 
+    keys = "/home/aigul/keys"
+    files = (KeyFile(f"{keys}/RSA256_a1b2c3.p12", ("sign",)), KeyFile(f"{keys}/GOSTKNCA_d4e5f6.p12"),
+             KeyFile(f"{keys}/RSA256_2024.p12", ("sign",), problem="wrong_pin", retry_after=2))
     return {
         "origin": lambda: OriginDialog(ORIGIN, locale),
+        "key-files": lambda: KeyDialog(KeyChoice(ORIGIN, locale, Action.SIGN, files,
+                                                 identities=(ident(pki, "org-rsa-sign"),))),
         "certificates": lambda: certificates(False),
         "certificate-details": lambda: certificates(True),
         "pin": lambda: PinDialog(PinRequest(ORIGIN, locale, ident(pki, "rsa-sign"),
@@ -73,6 +87,7 @@ def scenes(pki: Manifest, locale: str, tmp: Path) -> dict[str, Callable[[], Dial
         "confirm": lambda: ConfirmDialog(Confirmation(
             ORIGIN, locale, Action.SIGN, (ident(pki, "rsa-sign"),),
             (of_data(XML), of_data(bytes(range(256)) * 40), of_digest(bytes(32), "sha256")))),
+        "confirm-login": lambda: ConfirmDialog(Confirmation(ORIGIN, locale, Action.AUTH, (ident(pki, "rsa-auth"),), ())),
     }
 
 
@@ -102,7 +117,8 @@ def test_display_detection(xvfb: Display) -> None:
 
 
 MIN_SIZE = {"origin": (420, 150), "certificates": (800, 220), "certificate-details": (800, 380),
-            "pin": (400, 180), "pin-final-try": (400, 260), "key-file-password": (400, 160), "confirm": (600, 300)}
+            "pin": (400, 180), "pin-final-try": (400, 260), "key-file-password": (400, 160), "confirm": (600, 300),
+            "key-files": (500, 200), "confirm-login": (400, 150)}
 
 
 # Russian is checked on every run; the documentation run renders every language.
