@@ -1,15 +1,20 @@
 """`tanba certs`: list and show the certificates in PKCS#12 files and on PKCS#11 tokens.
 
-PKCS#12 files encrypt their certificates, so each ``--p12`` file's password is asked
-(hidden) or read from ``--password-file`` (its first line, for scripts).  Tokens are listed
-without a PIN.  A source that cannot be read is reported on stderr, the others are still
-listed, and the exit status is 1.
+The sources are the ``--p12`` files and ``--pkcs11`` modules given; without either, the
+ones `tanba serve` offers: the config file's ``p12`` and ``pkcs11`` and the PKCS#11
+modules found in the usual places (``autodetect``, on unless the file or
+``--no-autodetect`` turns it off).  PKCS#12 files encrypt their certificates, so each
+file's password is asked (hidden) or read from ``--pin-file`` (its first line, for
+scripts; ``--password-file`` is its old name).  Tokens are listed without a PIN.  A source
+that cannot be read is reported on stderr, the others are still listed, and the exit
+status is 1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,15 +23,18 @@ from typing import Any
 
 import click
 
-from tanba.agent.setup.config import ConfigError, configured_bign_pkcs11
+from tanba.agent.setup.config import ConfigError, load_file
+from tanba.agent.state import paths
 from tanba.agent.state.secretfile import read_secret_file
+from tanba.cli.prompt import prompt
 from tanba.protocol.errors import TanbaError, WrongPin
 from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.base import Identity, KeyStore, Locked
 from tanba.providers.certificate import CertInfo, cert_info
-from tanba.providers.registry import Stores, build_stores
+from tanba.providers.registry import BignPkcs11, Stores, build_stores
 
 _PASSWORD_TRIES = 3
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 @dataclass
@@ -35,15 +43,65 @@ class _Listing:
     failed: bool = False
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """Where the certificates are looked for, and the file the passwords come from."""
+
+    p12: tuple[Path, ...]
+    modules: tuple[str, ...]
+    autodetect: bool
+    bign: BignPkcs11 | None
+    pin_file: Path | None
+
+
+def _resolve(p12_files: tuple[Path, ...], modules: tuple[str, ...], autodetect: bool | None,
+             config_path: Path | None, pin_file: Path | None, password_file: Path | None) -> _Sources:
+    """The given sources, else `serve`'s: the config file's and the detected modules."""
+    if pin_file is not None and password_file is not None and pin_file != password_file:
+        raise click.UsageError("--password-file is the old name of --pin-file: give one of them")
+    if config_path is not None and not config_path.exists():
+        raise click.BadParameter(f"{config_path}: no such file", param_hint="--config")
+    try:
+        settings = load_file(config_path or paths.config_file())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    given = bool(p12_files or modules)
+    if autodetect is None:
+        autodetect = False if given else bool(settings.get("autodetect", True))
+    return _Sources(
+        p12=p12_files if given else tuple(settings.get("p12", ())),
+        modules=modules if given else tuple(settings.get("pkcs11", ())),
+        autodetect=autodetect,
+        bign=settings.get("bign_pkcs11"),  # the config file's [bign-pkcs11], for bign tokens
+        pin_file=pin_file or password_file,
+    )
+
+
 def _sources(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                      help="Read the PKCS#12 password from this file's first line instead of asking.")(fn)
-    fn = click.option("--pkcs11", "modules", multiple=True, metavar="[NAME=]MODULE",
-                      help="PKCS#11 module, optionally under an NCALayer storage name (repeatable).")(fn)
-    fn = click.option("--p12", "p12_files", multiple=True,
-                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                      help="PKCS#12 file (repeatable); its password is asked.")(fn)
-    return fn
+    """The source options of `list` and `show`, handed to ``fn`` as ``sources``."""
+
+    @functools.wraps(fn)
+    def wrapper(*, p12_files: tuple[Path, ...], modules: tuple[str, ...], autodetect: bool | None,
+                config_path: Path | None, pin_file: Path | None, password_file: Path | None, **rest: Any) -> Any:
+        return fn(sources=_resolve(p12_files, modules, autodetect, config_path, pin_file, password_file), **rest)
+
+    options = [
+        click.option("--p12", "p12_files", multiple=True, type=_FILE,
+                     help="PKCS#12 file (repeatable); its password is asked. [the config file's p12]"),
+        click.option("--pkcs11", "modules", multiple=True, metavar="[NAME=]MODULE",
+                     help="PKCS#11 module, optionally under an NCALayer storage name (repeatable). "
+                          "[the config file's pkcs11]"),
+        click.option("--autodetect/--no-autodetect", default=None,
+                     help="Also list PKCS#11 modules found in the usual places [when no --p12/--pkcs11 is given].",),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="TOML settings file [the user's config dir/config.toml]."),
+        click.option("--pin-file", type=_FILE,
+                     help="Read the PKCS#12 password from this file's first line instead of asking."),
+        click.option("--password-file", type=_FILE, hidden=True),  # the old name of --pin-file
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> bool:
@@ -57,7 +115,7 @@ async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> 
         if password_file is not None:
             secret = read_secret_file(password_file)
         else:
-            secret = bytearray(click.prompt(f"Password for {part.location}", hide_input=True, err=True).encode("utf-8"))
+            secret = bytearray(prompt(f"Password for {part.location}", hide_input=True).encode("utf-8"))
         try:
             await store.unlock(part, secret)
             return True
@@ -68,21 +126,26 @@ async def _unlock(store: KeyStore, part: Locked, password_file: Path | None) -> 
     return False
 
 
-async def _collect(p12_files: Sequence[Path], modules: Sequence[str], password_file: Path | None) -> _Listing:
-    out = _Listing()
+async def _open(sources: _Sources) -> Stores:
     try:
-        bign = configured_bign_pkcs11()  # the config file's [bign-pkcs11], for bign tokens
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        stores = Stores(await build_stores(p12_files, modules, autodetect=False, bign=bign))
+        stores = await build_stores(sources.p12, sources.modules, sources.autodetect, bign=sources.bign)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
+    if not stores:
+        raise click.UsageError(
+            f"no key files or tokens: give --p12 FILE or --pkcs11 [NAME=]MODULE, or set p12 / pkcs11 in "
+            f"{paths.config_file()}")
+    return Stores(stores)
+
+
+async def _collect(sources: _Sources) -> _Listing:
+    out = _Listing()
+    stores = await _open(sources)
     try:
         for store in stores.stores:
             for part in store.locked():
                 try:
-                    out.failed |= not await _unlock(store, part, password_file)
+                    out.failed |= not await _unlock(store, part, sources.pin_file)
                 except TanbaError as exc:
                     click.echo(f"{part.location}: {exc}", err=True)
                     out.failed = True
@@ -96,10 +159,8 @@ async def _collect(p12_files: Sequence[Path], modules: Sequence[str], password_f
     return out
 
 
-def _run(p12_files: Sequence[Path], modules: Sequence[str], password_file: Path | None) -> _Listing:
-    if not p12_files and not modules:
-        raise click.UsageError("give at least one --p12 FILE or --pkcs11 [NAME=]MODULE")
-    return asyncio.run(_collect(p12_files, modules, password_file))
+def _run(sources: _Sources) -> _Listing:
+    return asyncio.run(_collect(sources))
 
 
 def _until(info: CertInfo, now: dt.datetime) -> str:
@@ -123,11 +184,11 @@ def command() -> None:
 
 @command.command("list")
 @_sources
-@click.option("--json", "as_json", is_flag=True, help="Print DESIGN's {certificates:[CertInfo]} as JSON.")
-def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password_file: Path | None,
-                 as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {certificates:[CertInfo]} as JSON, as the agent's certs.list answers.")
+def list_command(sources: _Sources, as_json: bool) -> None:
     """List the certificates that have a private key behind them."""
-    listing = _run(p12_files, modules, password_file)
+    listing = _run(sources)
     if as_json:
         doc = {"certificates": [cert_wire(info) for info, _ in listing.infos]}
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
@@ -150,10 +211,9 @@ def list_command(p12_files: tuple[Path, ...], modules: tuple[str, ...], password
 @_sources
 @click.option("--json", "as_json", is_flag=True, help="Print the CertInfo as JSON.")
 @click.option("--pem", "as_pem", is_flag=True, help="Print only the certificate (PEM).")
-def show_command(cert_id: str, p12_files: tuple[Path, ...], modules: tuple[str, ...],
-                 password_file: Path | None, as_json: bool, as_pem: bool) -> None:
+def show_command(cert_id: str, sources: _Sources, as_json: bool, as_pem: bool) -> None:
     """Show one certificate by its ID (as `tanba certs list` prints it)."""
-    listing = _run(p12_files, modules, password_file)
+    listing = _run(sources)
     found = [(info, ident) for info, ident in listing.infos if info.id == cert_id]
     if not found:
         raise click.ClickException(f"no certificate with id {cert_id}")

@@ -24,6 +24,7 @@ from tanba.agent.consent.base import (
 )
 from tanba.agent.consent.terminal import describe, describe_file
 from tanba.agent.state.secretfile import read_secret_file
+from tanba.cli.prompt import confirm, prompt
 from tanba.providers.base import Identity
 
 
@@ -46,7 +47,7 @@ class CliConsent(ConsentUI):
             return choice.candidates[0] if choice.candidates else None
         for number, identity in enumerate(choice.candidates, 1):
             click.echo(f"{number}. {describe(identity)}  [{identity.id}]", err=True)
-        pick: int = click.prompt("Certificate", type=click.IntRange(1, len(choice.candidates)), default=1, err=True)
+        pick: int = prompt("Certificate", type=click.IntRange(1, len(choice.candidates)), default=1)
         return choice.candidates[pick - 1]
 
     async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
@@ -64,7 +65,7 @@ class CliConsent(ConsentUI):
             shown = describe_file(option, "en") if isinstance(option, KeyFile) else f"{describe(option)}  [{option.id}]"
             click.echo(f"{number}. {shown}", err=True)
         try:
-            pick: int = click.prompt("Key", type=click.IntRange(1, len(options)), default=1, err=True)
+            pick: int = prompt("Key", type=click.IntRange(1, len(options)), default=1)
         except click.Abort:
             return None
         return options[pick - 1]
@@ -75,14 +76,16 @@ class CliConsent(ConsentUI):
             if self.pin_file is not None or not sys.stdin.isatty():
                 click.echo(f"{what}: one more wrong PIN locks the key; not spending it unattended.", err=True)
                 return None
-            if not click.confirm(f"{what}: one more wrong PIN locks the key. Continue?", default=False, err=True):
+            if not confirm(f"{what}: one more wrong PIN locks the key. Continue?"):
                 return None
         if request.status.pinpad:
             click.echo(f"Enter the PIN for {what} on the reader's keypad.", err=True)
         if self.pin_file is not None:
             return read_secret_file(self.pin_file)
         try:  # a terminal, or a PIN piped in; nothing to read (EOF) cancels
-            typed: str = click.prompt(f"PIN for {what}", hide_input=True, err=True)
+            # a key file has a password, a token a PIN: the same words as `certs list`
+            secret = "PIN" if request.identity is not None and request.identity.storage != "PKCS12" else "Password"
+            typed: str = prompt(f"{secret} for {what}", hide_input=True)
         except click.Abort:
             return None
         return bytearray(typed.encode("utf-8"))
