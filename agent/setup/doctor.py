@@ -7,7 +7,10 @@ Doctor only reads: it never moves a corrupt file aside, creates a token or an NS
 
 Before the local client token is sent to whatever listens on the agent's port, the
 listening socket's owner is read from ``/proc/net/tcp`` (Linux): a program of another user
-on that port gets no token.
+on that port gets no token.  When the listener is this user's `tanba serve` or `tanba
+demo`, doctor first learns what it serves (:mod:`tanba.agent.setup.doctor_agent`): the
+keys checked are the ones it offers, its own client token is used, and its modules are
+loaded as it loads them; the config file is checked too, but does not contradict it.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import shutil
 import ssl
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from tanba.agent.setup.config import ConfigError, Settings, build_settings, load_file
+from tanba.agent.setup.doctor_agent import Served, pid_of_socket, read_served
 from tanba.agent.state import paths
 
 Status = Literal["ok", "problem", "info"]
@@ -105,16 +110,14 @@ def _proc_listeners(port: int) -> list[tuple[int, int]]:
 
 def _process_of(inode: int) -> str | None:
     """``name (pid N)`` of this user's process holding socket ``inode``."""
-    target = f"socket:[{inode}]"
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                    name = Path(f"/proc/{pid}/comm").read_text().strip()
-                    return f"{name} (pid {pid})"
-        except OSError:
-            continue
-    return None
+    pid = pid_of_socket(inode)
+    if pid is None:
+        return None
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+    return f"{name} (pid {pid})"
 
 
 async def _hello(host: str, port: int, token: str, tls: bool, timeout: float) -> dict[str, Any]:
@@ -134,7 +137,51 @@ async def _hello(host: str, port: int, token: str, tls: bool, timeout: float) ->
         return reply
 
 
-async def check_agent(env: DoctorEnv, settings: Settings) -> Check:
+def find_served(env: DoctorEnv, settings: Settings) -> Served | None:
+    """The `tanba serve` / `tanba demo` of this user that listens on the agent's port."""
+    port = env.port if env.port is not None else settings.port
+    for uid, inode in _proc_listeners(port):
+        if uid != os.getuid():
+            continue
+        pid = pid_of_socket(inode)
+        served = read_served(pid) if pid is not None else None
+        if served is not None:
+            return served
+    return None
+
+
+def _running(served: Served | None) -> str:
+    if served is None:
+        return ""
+    return f" (`tanba {served.command}`, pid {served.pid})"
+
+
+def _refused(env: DoctorEnv, served: Served | None, shown: str, token_file: Path) -> Check:
+    if served is not None and served.is_demo:
+        return Check("agent", "info",
+                     f"the demo{_running(served)} is running on {shown}; it keeps its own state directory, "
+                     "so it is not asked (the checks below are of your own set-up)",
+                     "stop the demo (Ctrl-C where it runs) before you start your own agent on this port")
+    if served is not None:
+        return Check("agent", "problem",
+                     f"Tanba{_running(served)} on {shown} refused the client token in {token_file}",
+                     "restart it (`tanba service install` or `tanba serve`): it was started with another "
+                     "TANBA_STATE_DIR, or its token file was replaced")
+    return Check("agent", "problem",
+                 f"something on {shown} refused this user's token: another Tanba (other user or state dir)?",
+                 f"stop the other one, or check TANBA_STATE_DIR; the token is {env.token_file}")
+
+
+def _serves(served: Served | None) -> str:
+    if served is None or served.settings is None:
+        return ""
+    settings = served.settings
+    files = f"{len(settings.p12)} key file(s)"
+    modules = f"{len(settings.pkcs11)} PKCS#11 module(s){' and the detected ones' if settings.autodetect else ''}"
+    return f"; it serves {files}, {modules}"
+
+
+async def check_agent(env: DoctorEnv, settings: Settings, served: Served | None = None) -> Check:
     from websockets.exceptions import InvalidStatus
 
     host, port = settings.host, env.port if env.port is not None else settings.port
@@ -152,8 +199,9 @@ async def check_agent(env: DoctorEnv, settings: Settings) -> Check:
     holder = next((p for _, inode in listeners if (p := _process_of(inode))), None)
     taken = Check("agent", "problem", f"port {port} is taken by another program{f': {holder}' if holder else ''}",
                   f"stop that program, or give Tanba another port (`port = …` in {env.config_file})")
+    token_file = served.token_file if served is not None and served.token_file is not None else env.token_file
     try:
-        token = env.token_file.read_text("ascii").strip()
+        token = token_file.read_text("ascii").strip()
     except (OSError, UnicodeDecodeError):
         token = ""
     for tls in (False, True):
@@ -161,18 +209,33 @@ async def check_agent(env: DoctorEnv, settings: Settings) -> Check:
             reply = await _hello(host, port, token, tls, env.timeout)
         except InvalidStatus as exc:
             if exc.response.status_code == 403:
-                return Check("agent", "problem",
-                             f"something on {shown} refused this user's token: another Tanba (other user or state dir)?",
-                             f"stop the other one, or check TANBA_STATE_DIR; the token is {env.token_file}")
+                return _refused(env, served, shown, token_file)
             return taken
         except Exception:  # noqa: BLE001 - any other failure: not Tanba on this scheme
             continue
         result = reply.get("result") if isinstance(reply, dict) else None
         if isinstance(result, dict) and result.get("name") == "tanba":
             scheme = "wss" if tls else "ws"
-            return Check("agent", "ok", f"Tanba {result.get('version')} is running on {scheme}://{shown}")
+            return Check("agent", "ok", f"Tanba {result.get('version')} is running on {scheme}://{shown}"
+                                        f"{_running(served)}{_serves(served)}")
         return taken
     return taken
+
+
+@contextmanager
+def module_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """The running agent's ``SOFTHSM2_CONF`` (…) while its modules are loaded here, so
+    doctor sees the tokens the agent sees."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # -- TLS and the browsers --------------------------------------------------------------
@@ -378,11 +441,14 @@ def check_token_file(env: DoctorEnv) -> Check:
 
 async def run_checks(env: DoctorEnv) -> list[Check]:
     config, settings = check_config(env)
-    checks = [config, await check_agent(env, settings)]
+    served = find_served(env, settings)  # the running agent first: its keys are the ones in use
+    checks = [config, await check_agent(env, settings, served)]
     checks += check_tls(env)
-    module_checks, tokens = await check_modules(env, settings)
+    keys = served.settings if served is not None and served.settings is not None else settings
+    with module_environment(served.module_env if served is not None else {}):
+        module_checks, tokens = await check_modules(env, keys)
     checks += module_checks
-    p12 = check_p12(settings)
+    p12 = check_p12(keys)
     checks += p12
     if not tokens and not any(c.status == "ok" for c in p12):
         checks.append(Check("keys", "problem", "no key is available: no token present and no readable .p12 file",
