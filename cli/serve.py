@@ -12,7 +12,7 @@ import click
 
 from tanba import __version__
 from tanba.agent.setup import logs
-from tanba.agent.setup.config import APPROVERS, ConfigError, canonical_origin
+from tanba.agent.setup.config import APPROVERS, ConfigError, Settings, canonical_origin
 
 if TYPE_CHECKING:
     from tanba.agent.setup.lifecycle import Agent
@@ -29,8 +29,8 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 
 
 @click.command()
-@click.option("--host", default=None, help="Loopback address to listen on [127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [13579]; 0 picks a free one.")
+@click.option("--host", default=None, help=f"Loopback address to listen on [{Settings.host}].")
+@click.option("--port", type=int, default=None, help=f"Port [{Settings.port}]; 0 picks a free one.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML settings file [the user's config dir/config.toml].")
 @click.option("--p12", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -42,7 +42,8 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 @click.option("--allow-origin", multiple=True, callback=_origins, metavar="URL",
               help="Site allowed without asking (repeatable), e.g. https://egov.kz.")
 @click.option("--tls/--no-tls", default=None, help="wss with the locally installed certificate [when installed].")
-@click.option("--approver", type=click.Choice(APPROVERS), default=None, help="Who answers consent questions [terminal].")
+@click.option("--approver", type=click.Choice(APPROVERS), default=None, help=f"Who answers consent questions [{Settings.approver}: the desktop dialogs; "
+                   "the terminal when there is no display].")
 @click.option("--tsa-url", default=None, help="Default RFC 3161 timestamp service.")
 @click.option("--trust-anchor", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Root certificate (PEM) trusted by verify (repeatable).")
@@ -61,13 +62,15 @@ def command(config_path: Path | None, log_level: str, log_file: Path | None, no_
     SIGTERM or SIGINT stop it gracefully; SIGHUP reloads the config file.
     """
     from tanba.agent.setup.lifecycle import Agent, load_settings
+    from tanba.cli.held_consent import serve_consent
 
     logs.setup(log_level, None if no_log_file else (log_file or logs.log_file()))
     try:
         settings = load_settings(config_path, flags)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    agent = Agent(settings, version=__version__, config_path=config_path, flags=flags, stop_timeout=stop_timeout)
+    agent = Agent(settings, version=__version__, config_path=config_path, flags=flags, stop_timeout=stop_timeout,
+                  make_consent=serve_consent)
     try:
         asyncio.run(_run(agent))
     except KeyboardInterrupt:

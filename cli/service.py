@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +94,34 @@ def _remove_tls(report: Report) -> None:
         report.add("no local TLS certificate was installed", True)
 
 
+def user_systemd_missing() -> str | None:
+    """Why this session has no user systemd to run the service, or None when it has one."""
+    if shutil.which("systemctl") is None:
+        return "no systemd here (systemctl is not installed)"
+    try:
+        proc = subprocess.run(["systemctl", "--user", "show-environment"], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"no user systemd in this session (systemctl --user: {exc})"
+    if proc.returncode == 0:
+        return None
+    said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    return f"no user systemd in this session{f' ({said[0]})' if said else ''}"
+
+
 @command.command()
 @_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(directory: Path | None, as_json: bool) -> None:
     """Is the service installed, enabled, running?"""
-    info: dict[str, Any] = ServiceManager(directory=directory).status()
+    manager = ServiceManager(directory=directory)
+    missing = user_systemd_missing() if manager.kind == "systemd" else None
+    info: dict[str, Any] = manager.status()
+    if missing is not None:
+        # systemctl's own words for each question ("Failed to connect to bus…") say nothing more
+        info.pop("enabled", None)
+        info.pop("active", None)
+        info["systemd"] = f"{missing}: the service cannot run; start Tanba with `tanba serve`"
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:

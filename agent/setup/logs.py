@@ -15,6 +15,10 @@ defence, applied to every record before any handler writes it:
   separators, unlike paths) and PEM private keys are cut out.
 
 Exception tracebacks are rendered and redacted the same way.
+
+While a question is open on the terminal (the terminal approver), console records are
+held by :func:`console_held` and written when the answer is in, so a log line never lands
+between a prompt and what the user types; the log file gets them at once.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import os
 import re
 import secrets
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
 from tanba.agent.state import paths
 
@@ -38,6 +45,8 @@ FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS: Final = ("debug", "info", "warning", "error")
 
 REDACTED: Final = "[redacted]"
+#: console records kept while a terminal question is open; more are counted, not kept
+MAX_HELD: Final = 1000
 #: base64 runs at least this long are taken for document or signature content
 MIN_BLOB: Final = 48
 
@@ -155,6 +164,64 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
 
 
+class _Hold:
+    """How many terminal questions are open (see :func:`console_held`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = 0
+
+
+_hold = _Hold()
+
+
+class ConsoleHandler(logging.StreamHandler[TextIO]):
+    """The console: while :func:`console_held` is open, records wait (redacted already)
+    and are written in order when the last hold ends."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._held: list[logging.LogRecord] = []
+        self._dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with _hold.lock:
+            if _hold.open:
+                if len(self._held) < MAX_HELD:
+                    self._held.append(record)
+                else:
+                    self._dropped += 1
+                return
+            super().emit(record)
+
+    def write_held(self) -> None:
+        """Write what waited (called with ``_hold.lock`` held, so nothing overtakes it)."""
+        records, self._held = self._held, []
+        for record in records:
+            super().emit(record)
+        if self._dropped:
+            super().emit(logging.makeLogRecord({
+                "name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
+                "msg": f"{self._dropped} more log record(s) while a question was open: see the log file"}))
+            self._dropped = 0
+
+
+@contextmanager
+def console_held() -> Iterator[None]:
+    """While the block runs (a question on the terminal), console log records wait."""
+    with _hold.lock:
+        _hold.open += 1
+    try:
+        yield
+    finally:
+        with _hold.lock:
+            _hold.open -= 1
+            if not _hold.open:
+                for handler in _installed:
+                    if isinstance(handler, ConsoleHandler):
+                        handler.write_held()
+
+
 _installed: list[logging.Handler] = []
 
 
@@ -172,7 +239,7 @@ def setup(level: str = "info", file: Path | None = None, console: bool = True) -
     formatter = logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = []
     if console:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        handlers.append(ConsoleHandler(sys.stderr))
     if file is not None:
         handlers.append(PrivateRotatingFileHandler(file))
     for handler in handlers:

@@ -100,3 +100,15 @@ def test_corrupt_config_file_is_named(tmp_path: Path) -> None:
                             env=env(tmp_path), timeout=30)
     assert result.returncode == 1
     assert f"{bad}: not valid TOML" in result.stderr
+
+
+def test_help_shows_the_approver_serve_really_defaults_to() -> None:
+    from click.testing import CliRunner
+
+    from tanba.agent.setup.config import Settings
+    from tanba.cli.main import main
+
+    shown = " ".join(CliRunner().invoke(main, ["serve", "--help"]).stdout.split())
+    assert Settings().approver == "tk"  # what `serve` runs with when neither flag nor file names one
+    assert "Who answers consent questions [tk: the desktop dialogs; the terminal when there is no display]" in shown
+    assert "[terminal]" not in shown

@@ -50,3 +50,25 @@ def test_uninstall_remove_tls_takes_the_certificate_out_too(dirs: Path, monkeypa
     assert f"[ok] removed {dirs / 'state' / 'tls' / 'ca.pem'}" in result.output
     assert "CA removed from" in result.output  # Chromium's NSS DB under the test HOME
     assert "update-ca-certificates" in result.output  # how to undo a system-store step
+
+
+def test_status_without_systemctl_says_so_in_one_line(dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (dirs / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(dirs / "bin"))  # no systemctl on PATH
+    result = CliRunner().invoke(command, ["status"])
+    lines = result.output.splitlines()
+    said = [line for line in lines if "systemd" in line and not line.startswith(("kind:", "file:"))]
+    assert said == ["systemd: no systemd here (systemctl is not installed): the service cannot run; "
+                    "start Tanba with `tanba serve`"], result.output
+    assert "not found" not in result.output and "enabled:" not in result.output
+
+
+def test_status_without_a_user_manager_says_so_in_one_line(dirs: Path) -> None:
+    """This machine has systemctl but no user manager (see the module docstring)."""
+    result = CliRunner().invoke(command, ["status"])
+    assert "Failed to get unit file state" not in result.output
+    [said] = [line for line in result.output.splitlines() if line.startswith("systemd: ")]
+    assert said.startswith("systemd: no user systemd in this session")
+    assert said.endswith("the service cannot run; start Tanba with `tanba serve`")
+    report = json.loads(CliRunner().invoke(command, ["status", "--json"]).output)
+    assert "enabled" not in report and report["systemd"] == said.removeprefix("systemd: ")
