@@ -539,6 +539,82 @@ class KeyAccess:
                     op.identities = tuple(listing.identities)
         return listing
 
+    async def _open_for_listing(
+        self, f: CertFilter, considered: list[KeyStore]
+    ) -> tuple[dict[str, tuple[KeyStore, Locked, TanbaError]], set[int]]:
+        """The key files the user chooses to open for a listing, each with its password,
+        asked as the site's question comes first (issue 17): the locked files and the
+        certificates already visible are offered (:class:`KeyChoice` with ``several``), the
+        user opens one file after another and then goes on (``KeyAnswer.DONE``); a single
+        file with nothing visible is opened at once.  Returns the files that failed (by
+        location, the last failure of each) and the stores (by id) a file was opened in."""
+        failures: dict[str, tuple[KeyStore, Locked, TanbaError]] = {}
+        opened: set[int] = set()
+        done: set[str] = set()
+        last: KeyFile | None = None
+        attempts = 0
+        waits: dict[str, int | None] = {}
+
+        def wait(store: KeyStore, part: Locked) -> int | None:
+            """Seconds before the file takes a password; a file that cannot be PKCS#12
+            fails here, before any password is asked, and is not offered again."""
+            try:
+                return math.ceil(store.retry_after(part)) or None
+            except StoreError as exc:
+                failures[part.location] = (store, part, exc)
+                done.add(part.location)
+                return None
+
+        while True:
+            waiting = [(store, part) for store in considered for part in store.locked() if part.location not in done]
+            waits = {part.location: wait(store, part) for store, part in waiting}
+            waiting = [(store, part) for store, part in waiting if part.location not in done]
+            if not waiting or all(waits[part.location] for _, part in waiting):
+                break  # nothing left, or nothing that takes a password now: nothing to ask
+            visible = select(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC))
+            files = tuple(
+                KeyFile(part.location, file_purposes(part.location),
+                        failures[part.location][2].reason if part.location in failures else None,
+                        waits[part.location])
+                for store, part in waiting
+            )
+            if not visible and len(waiting) == 1 and not failures:
+                answer: KeyFile | Identity | KeyAnswer | None = files[0]
+            else:
+                choice = KeyChoice(self.origin, self.locale, Action.DISCLOSE, files, tuple(visible), last, several=True)
+                answer = await self.consent.choose_key(choice)
+            if answer is None:
+                raise UserCancelled("the listing was cancelled")
+            if not isinstance(answer, KeyFile):
+                break  # go on with what is visible
+            picked = next(((st, pt) for st, pt in waiting if pt.location == answer.location), None)
+            if picked is None:
+                raise UserCancelled("the consent UI answered with a key file it was not offered")
+            attempts += 1
+            if attempts > MAX_UNLOCK_ATTEMPTS:
+                break
+            store, part = picked
+            try:
+                await self._unlock(store, part, action=Action.DISCLOSE)
+            except LISTING_FAILURES as exc:
+                log.info("listing: %s cannot be read: %s", part.location, exc.reason)
+                failures[part.location] = (store, part, exc)
+                last = replace(files[[p for _, p in waiting].index(part)], problem=exc.reason,
+                               retry_after=wait(store, part))
+                if exc.reason not in ("wrong_pin",):
+                    done.add(part.location)  # unreadable or locked: asking again cannot help
+            else:
+                failures.pop(part.location, None)
+                done.add(part.location)
+                opened.add(id(store))
+                last = None
+        for store in considered:  # a file left waiting out its backoff was not read either
+            for part in store.locked():
+                if part.location not in done and part.location not in failures and waits.get(part.location):
+                    failures[part.location] = (store, part, WrongPin(
+                        f"{part.location}: wrong password given recently; not tried", retry_after=waits[part.location]))
+        return failures, opened
+
     async def _listing(self, f: CertFilter) -> Listing:
         """Every source's certificates matching ``f``: each locked part (PKCS#12 file) is
         unlocked with a secret asked from the user, one after another; a part that fails
@@ -549,17 +625,8 @@ class KeyAccess:
         is listed, as before)."""
         stores = self.stores
         considered = [s for s in stores.stores if f.storages is None or s.storage in f.storages]
-        part_failures: list[tuple[KeyStore, Locked, TanbaError]] = []
-        opened: set[int] = set()  # stores (by id) with a part this listing unlocked
-        for store in considered:
-            for part in store.locked():
-                try:
-                    await self._unlock(store, part, action=Action.DISCLOSE)
-                except LISTING_FAILURES as exc:
-                    log.info("listing: %s cannot be read: %s", part.location, exc.reason)
-                    part_failures.append((store, part, exc))
-                else:
-                    opened.add(id(store))
+        failures, opened = await self._open_for_listing(f, considered)
+        part_failures = list(failures.values())
         everything = await stores.all_identities()
         failed_stores = {failure.store: failure for failure in stores.failures}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from support.agent import PORTAL, browser, call, running_agent
 from support.consent import ScriptedConsent
@@ -23,10 +23,16 @@ async def test_user_confirms_and_the_site_sees_the_certificates(tmp_path: Path, 
     assert [c["iin"] for c in certs] == [pki.identities["rsa-auth"].iin]  # the expired one is hidden by default
     assert certs[0]["storage"] == "PKCS12" and certs[0]["pem"].startswith("-----BEGIN CERTIFICATE-----")
     kinds = [kind for kind, _ in consent.asked]
-    assert kinds == ["pin", "pin", "confirm"]  # each file's password (certificates are encrypted), then the disclosure
-    pin_request = consent.asked[0][1]
+    # The site's question comes first (issue 17 item 2): which key files to open for it, each
+    # then with its own password (certificates are encrypted), then the disclosure.
+    assert kinds == ["key", "pin", "key", "pin", "confirm"]
+    first = consent.asked[0][1]
+    assert first.origin == PORTAL and first.action is Action.DISCLOSE and first.several
+    assert [PurePath(k.location).name for k in first.files] == ["rsa-auth.p12", "rsa-sign-expired.p12"]
+    pin_request = consent.asked[1][1]
     assert pin_request.identity is None and pin_request.location.endswith("rsa-auth.p12")
-    confirmation = consent.asked[2][1]
+    assert pin_request.origin == PORTAL and pin_request.action is Action.DISCLOSE
+    confirmation = consent.asked[4][1]
     assert confirmation.origin == PORTAL and confirmation.action is Action.DISCLOSE
     assert consent.given_pins[0] == bytearray(6)  # the password was wiped after use
 
@@ -37,7 +43,7 @@ async def test_the_listing_opens_every_file(tmp_path: Path, pki: Manifest) -> No
         reply = await call(ws, "certs.list")
     fingerprints = {c["fingerprintSha256"] for c in reply["result"]["certificates"]}
     assert len(fingerprints) == 3
-    assert [k for k, _ in consent.asked] == ["pin", "pin", "pin", "confirm"]  # one confirmation for all
+    assert [k for k, _ in consent.asked] == ["key", "pin", "key", "pin", "key", "pin", "confirm"]  # one confirmation for all
 
 
 async def test_user_refuses_and_the_site_learns_nothing(tmp_path: Path, pki: Manifest) -> None:
@@ -78,7 +84,10 @@ async def test_a_wrong_file_password_lists_the_other_file_and_names_it(tmp_path:
     assert [c["iin"] for c in result["certificates"]] == [pki.identities["rsa-auth"].iin]
     assert result["unavailable"] == [{"storage": "PKCS12", "location": "rsa-sign.p12", "reason": "wrong_pin"}]
     assert str(pki.identities["rsa-sign"].p12.parent) not in str(reply)  # the file's name, never its folder
-    assert [k for k, _ in consent.asked] == ["pin", "pin", "confirm"]  # the second file was still asked
+    # the second file was still asked; the last question offers the wrong one again (no
+    # backoff after a first mistake), and the person goes on
+    assert [k for k, _ in consent.asked] == ["key", "pin", "key", "pin", "key", "confirm"]
+    assert consent.asked[2][1].last.problem == "wrong_pin"  # said in the next question
 
 
 async def test_a_wrong_file_password_still_lists_the_token(tmp_path: Path, pki: Manifest, softhsm: object) -> None:
@@ -148,3 +157,22 @@ async def test_a_failing_token_is_named_and_the_files_are_listed(tmp_path: Path,
             assert reply["result"] == {"certificates": []}
     finally:
         await registry.close()
+
+
+async def test_the_person_opens_only_the_file_they_pick(tmp_path: Path, pki: Manifest) -> None:
+    """NCALayer's way (issue 17 item 2): of three files the person opens the second and goes
+    on; only its password is asked and only its certificate is shown to the site."""
+    from tanba.agent.consent.base import KeyAnswer, KeyChoice
+
+    def pick_second_then_go_on(choice: KeyChoice) -> object:
+        if any(k.location.endswith("rsa-sign.p12") for k in choice.files):
+            return next(k for k in choice.files if k.location.endswith("rsa-sign.p12"))
+        return KeyAnswer.DONE
+
+    consent = ScriptedConsent(pin="123456", choose_file=pick_second_then_go_on)  # type: ignore[arg-type]
+    async with agent_with_keys(tmp_path, pki, consent, p12=["rsa-auth", "rsa-sign", "ec-sign"]) as server, browser(server) as ws:
+        reply = await call(ws, "certs.list")
+    assert [c["iin"] for c in reply["result"]["certificates"]] == [pki.identities["rsa-sign"].iin]
+    assert [k for k, _ in consent.asked] == ["key", "pin", "key", "confirm"]
+    assert consent.asked[1][1].location.endswith("rsa-sign.p12")
+    assert "unavailable" not in reply["result"]  # files left closed are not failures
