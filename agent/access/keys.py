@@ -40,6 +40,7 @@ from tanba.agent.consent.base import (
     wipe,
 )
 from tanba.agent.access.gate import PromptGate
+from tanba.agent.access.nomatch import NO_MATCH, why_none
 from tanba.agent.access.unlock import UnlockWindow
 from tanba.agent.consent.base import ConsentUI
 from tanba.protocol.errors import (
@@ -346,9 +347,11 @@ class KeyAccess:
             fits(everything[0])  # raises why it does not fit
         return found
 
-    async def _choose(self, candidates: Sequence[Identity], action: Action) -> Identity:
+    async def _choose(self, candidates: Sequence[Identity], action: Action, f: CertFilter | None = None) -> Identity:
         if not candidates:
-            raise NoCertificate("no certificate matches the request")
+            if f is None:
+                raise NoCertificate(NO_MATCH)
+            raise NoCertificate(why_none(await self.stores.all_identities(), f, dt.datetime.now(dt.UTC)))
         if len(candidates) == 1:
             return candidates[0]  # the confirmation shows it
         choice = CertificateChoice(self.origin, self.locale, action, tuple(candidates))
@@ -458,7 +461,7 @@ class KeyAccess:
             async with self.prompts.turn(self.origin):
                 op.asked = True
                 candidates = await self._signing_candidates(f, raw, identity_id, fits, action)
-                identity = await self._choose(candidates, action)
+                identity = await self._choose(candidates, action, f)
                 op.identities = (identity,)
                 key = await self._key_for(identity, action, documents)
             failed = False
@@ -522,7 +525,7 @@ class KeyAccess:
         async with self._operation(Action.DISCLOSE, ()) as op:
             async with self.prompts.turn(self.origin):
                 op.asked = True
-                identity = await self._choose(await self._candidates(f, action=Action.DISCLOSE), Action.DISCLOSE)
+                identity = await self._choose(await self._candidates(f, action=Action.DISCLOSE), Action.DISCLOSE, f)
                 await self._confirm(Action.DISCLOSE, (identity,), ())
                 op.identities = (identity,)
         return identity

@@ -88,3 +88,18 @@ def test_a_file_that_is_not_pkcs12_is_named_before_any_password(tmp_path: Path, 
     assert "is not a PKCS#12 file (it is a PEM text file holding a CERTIFICATE)" in result.output
     assert "PIN for" not in result.output and "Password" not in result.output
     assert "Insufficient data" not in result.output
+
+
+def test_no_match_says_what_is_wrong_with_the_key_that_is_there(tmp_path: Path, pki: Manifest) -> None:
+    """Issue 17 item 7: "no certificate matches" told the user nothing.  The login key used
+    to sign is named as a login key with the key that would do; an expired key by its date."""
+    doc = tmp_path / "x.txt"
+    doc.write_text("x")
+    auth_only = run(str(doc), "--p12", str(pki.identities["rsa-auth"].p12), "--pin-file", pin_file(tmp_path, "123456"))
+    assert auth_only.exit_code == 1 and "no_certificate" in auth_only.output
+    assert "rsa-auth.p12) is an authentication key (for login); signing documents needs a signing key" in auth_only.output
+    expired = pki.identities["rsa-sign-expired"]
+    late = run(str(doc), "--p12", str(expired.p12), "--pin-file", pin_file(tmp_path, "123456"))
+    assert late.exit_code == 1 and "no_certificate" in late.output
+    assert f"expired on {expired.certificate().not_valid_after_utc:%Y-%m-%d}" in late.output
+    assert not (tmp_path / "x.txt.cms").exists()
