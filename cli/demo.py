@@ -229,7 +229,10 @@ async def _run(work: Path, agent_port: int, page_port: int, approver: str, softh
         click.echo("Ctrl+C stops the demo.")
         sys.stdout.flush()
 
-    agent = Agent(settings, version=__version__)
+    from tanba.cli.held_consent import serve_consent
+
+    # as `tanba serve`: with the terminal approver, log lines wait until a question is answered
+    agent = Agent(settings, version=__version__, make_consent=serve_consent)
     try:
         await agent.run(on_ready=ready)
     except StartError as exc:
