@@ -386,6 +386,7 @@ export async function connect(options = {}) {
         client.agent = await client.hello({ timeout: Math.max(1, deadline - Date.now()) });
         return client;
       } catch (err) {
+        client.close();
         if (!(err instanceof TanbaError && err.reason === "tls_required")) throw err;
         tlsRequired = err;
         continue;
@@ -396,7 +397,9 @@ export async function connect(options = {}) {
   }
   if (tlsRequired && failedWss) throw await (options.diagnoseTls ?? diagnoseTls)(failedWss);
   if (tlsRequired) throw tlsRequired;
-  if (mixedContent && urls.every((u) => u.startsWith("ws:"))) throw mixedContent;
+  // wss failed and the browser would not even try ws:// from this secure page (Safari):
+  // whether the agent is down or speaks ws only, wss is what it needs here
+  if (mixedContent) throw mixedContent;
   throw await (options.diagnose ?? diagnose)(lastUrl);
 }
 
