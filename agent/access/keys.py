@@ -243,6 +243,18 @@ class KeyAccess:
         last: KeyFile | None = None
         failure: TanbaError | None = None
         attempts = 0
+
+        def wait_of(store: KeyStore, part: Locked) -> int | None:
+            """The file's backoff; a file that cannot be PKCS#12 is marked unreadable (said
+            before any password), and the others stay usable."""
+            nonlocal failure
+            try:
+                return math.ceil(store.retry_after(part)) or None
+            except StoreError as exc:
+                failure = failure or exc
+                problems[part.location] = (exc.reason, None)
+                return None
+
         while True:
             visible = await matching()
             offered = self._offered(f)
@@ -250,14 +262,15 @@ class KeyAccess:
                 if not visible and failure is not None:
                     raise failure
                 return visible
+            waits = [wait_of(store, part) for store, part in offered]
             files = tuple(
                 KeyFile(
                     part.location,
                     file_purposes(part.location),
                     problems.get(part.location, (None, None))[0],
-                    math.ceil(store.retry_after(part)) or None,
+                    wait,
                 )
-                for store, part in offered
+                for (store, part), wait in zip(offered, waits)
             )
             asked = bool(visible) or len(offered) > 1 or bool(problems)
             if not asked:
@@ -288,7 +301,7 @@ class KeyAccess:
                 failure = exc
                 problems[part.location] = (exc.reason, _retry_after(exc))
                 last = replace(files[[p for _, p in offered].index(part)], problem=exc.reason,
-                               retry_after=math.ceil(store.retry_after(part)) or None)
+                               retry_after=wait_of(store, part))
                 continue
             inside = [i for i in await matching() if i.id not in before and store.part_of(i) == part]
             if not inside:

@@ -154,3 +154,20 @@ async def test_giving_up_after_a_wrong_password_answers_wrong_pin_with_the_wait(
     assert choices[2].last is not None and choices[2].last.retry_after == 1
     assert next(f for f in choices[2].files if f.name == "b.p12").retry_after == 1
     assert caught.value.data.get("retryAfter") == 1
+
+
+async def test_a_file_that_is_not_pkcs12_does_not_spoil_the_others(pki: Manifest, tmp_path: Path) -> None:
+    """A certificate configured as a key file among real ones: it is named unreadable in the
+    key list, no password is asked for it, and the real file signs."""
+    junk = tmp_path / "cert-not-key.p12"
+    junk.write_bytes(pki.root_pem.read_bytes())
+    real = key_file(pki, "rsa-sign", tmp_path / "real.p12", "pass-r")
+    consent = ScriptedConsent(pins={"real.p12": "pass-r"}, pin=None)
+    access = KeyAccess(Stores([Pkcs12Store([junk, real])]), consent, PromptGate(), SITE, "en")
+    async with access.signer(CertFilter(), "sign", ()) as signer:
+        signature = await signer.sign_digest(DIGEST, HashAlgorithm.SHA256, SignatureScheme.RSA_PKCS1V15)
+    assert verifies(pki.identities["rsa-sign"].certificate(), signature)
+    assert pin_files(consent) == ["real.p12"]
+    choice = consent.asked[0][1]
+    assert isinstance(choice, KeyChoice)
+    assert [(f.name, f.problem) for f in choice.files] == [("cert-not-key.p12", "store_error"), ("real.p12", None)]
