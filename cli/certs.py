@@ -23,10 +23,10 @@ from typing import Any
 
 import click
 
-from tanba.agent.setup.config import ConfigError, load_file
 from tanba.agent.state import paths
 from tanba.agent.state.secretfile import read_secret_file
 from tanba.cli.prompt import prompt
+from tanba.cli.sources import serve_sources
 from tanba.protocol.errors import TanbaError, WrongPin
 from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.base import Identity, KeyStore, Locked
@@ -59,22 +59,9 @@ def _resolve(p12_files: tuple[Path, ...], modules: tuple[str, ...], autodetect: 
     """The given sources, else `serve`'s: the config file's and the detected modules."""
     if pin_file is not None and password_file is not None and pin_file != password_file:
         raise click.UsageError("--password-file is the old name of --pin-file: give one of them")
-    if config_path is not None and not config_path.exists():
-        raise click.BadParameter(f"{config_path}: no such file", param_hint="--config")
-    try:
-        settings = load_file(config_path or paths.config_file())
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    given = bool(p12_files or modules)
-    if autodetect is None:
-        autodetect = False if given else bool(settings.get("autodetect", True))
-    return _Sources(
-        p12=p12_files if given else tuple(settings.get("p12", ())),
-        modules=modules if given else tuple(settings.get("pkcs11", ())),
-        autodetect=autodetect,
-        bign=settings.get("bign_pkcs11"),  # the config file's [bign-pkcs11], for bign tokens
-        pin_file=pin_file or password_file,
-    )
+    found = serve_sources(p12_files, modules, autodetect, config_path)
+    return _Sources(p12=found.p12, modules=found.modules, autodetect=found.autodetect, bign=found.bign,
+                    pin_file=pin_file or password_file)
 
 
 def _sources(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tanba.agent.formats.digest import hash_file
+from tanba.cli.sources import serve_sources
 from tanba.protocol.errors import TanbaError
 from tanba.providers.base import HashAlgorithm
 
@@ -138,7 +139,8 @@ def _likely_hash(p12: Sequence[Path], pkcs11: Sequence[str]) -> HashAlgorithm:
                    "belt-hash (bash384/512) for bign keys].")
 @click.option("--sign-element", default="", metavar="XPATH", help="XML: the element to sign [the document].")
 @click.option("--parent", default="", metavar="XPATH", help="XML: where the Signature goes [the root].")
-@click.option("--p12", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help="PKCS#12 file (repeatable).")
+@click.option("--p12", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="PKCS#12 file (repeatable). [the config file's p12, as `tanba serve` offers them]")
 @click.option("--pkcs11", multiple=True, metavar="[NAME=]MODULE", help="PKCS#11 module (repeatable).")
 @click.option("--autodetect/--no-autodetect", default=None, help="Also use detected PKCS#11 modules [when none given].")
 @click.option("--id", "wanted", help="Certificate id (from `tanba certs list`).")
@@ -152,8 +154,9 @@ def command(
     """Sign files (CMS or XML) without the daemon."""
     if tsa_url is not None and fmt != "cms":
         raise click.BadParameter("timestamps apply to CMS", param_hint="--timestamp")
-    if autodetect is None:
-        autodetect = not p12 and not pkcs11
+    # the keys `tanba serve` offers, when none are given: the config file's, and detected tokens
+    sources = serve_sources(p12, pkcs11, autodetect)
+    p12, pkcs11, autodetect = sources.p12, sources.modules, sources.autodetect
     hash_alg = HashAlgorithm(digest) if digest is not None else None
     # The hashing thread drops the GIL for every chunk it reads and hashes; a short switch
     # interval hands it back quickly while this thread imports and unlocks the key.
@@ -166,16 +169,11 @@ def command(
     import asyncio
 
     async def run() -> list[bytes]:
-        from tanba.agent.setup.config import ConfigError, configured_bign_pkcs11
         from tanba.cli.consent import CliConsent
         from tanba.providers.registry import Stores, build_stores
 
         try:
-            bign = configured_bign_pkcs11()  # the config file's [bign-pkcs11], for bign tokens
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-        try:
-            stores = Stores(await build_stores(list(p12), list(pkcs11), autodetect, bign=bign))
+            stores = Stores(await build_stores(list(p12), list(pkcs11), autodetect, bign=sources.bign))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
         try:

@@ -23,6 +23,7 @@ from tanba.protocol.errors import InvalidParams, NoCertificate, TanbaError, Wron
 from tanba.providers.base import HashAlgorithm, Identity, SignatureScheme
 from tanba.providers.keyalg import default_scheme, gost_public_key, key_family, signing_hash
 from tanba.providers.registry import Stores, build_stores
+from tanba.cli.sources import serve_sources
 
 MESSAGE = b"Tanba test-sign: this message proves the key can sign.\n"
 
@@ -105,21 +106,20 @@ def failure_text(exc: TanbaError) -> str:
 
 @click.command("test-sign")
 @click.option("--p12", "p12", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="A PKCS#12 file (repeatable).")
+              help="A PKCS#12 file (repeatable). [the config file's p12, as `tanba serve` offers them]")
 @click.option("--pkcs11", "specs", multiple=True, metavar="[NAME=]MODULE",
               help="A PKCS#11 module (repeatable).")
 @click.option("--autodetect/--no-autodetect", default=None,
-              help="Also use detected PKCS#11 modules (default: only when nothing is given).")
+              help="Also use detected PKCS#11 modules [only when nothing is given, unless the config file says autodetect = false].")
 @click.option("--id", "wanted", help="The certificate id (as `tanba certs` shows it).")
 @click.option("--pin-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Read the PIN from this file instead of asking.")
 def command(p12: tuple[Path, ...], specs: tuple[str, ...], autodetect: bool | None,
             wanted: str | None, pin_file: Path | None) -> None:
     """Sign a test message with a certificate and verify the signature."""
-    if autodetect is None:
-        autodetect = not p12 and not specs
+    sources = serve_sources(p12, specs, autodetect)  # none given: the keys `tanba serve` offers
     try:
-        line = asyncio.run(run_test_sign(list(p12), list(specs), autodetect, wanted, pin_file))
+        line = asyncio.run(run_test_sign(list(sources.p12), list(sources.modules), sources.autodetect, wanted, pin_file))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pkcs11") from exc
     except TanbaError as exc:

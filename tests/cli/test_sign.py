@@ -103,3 +103,17 @@ def test_no_match_says_what_is_wrong_with_the_key_that_is_there(tmp_path: Path, 
     assert late.exit_code == 1 and "no_certificate" in late.output
     assert f"expired on {expired.certificate().not_valid_after_utc:%Y-%m-%d}" in late.output
     assert not (tmp_path / "x.txt.cms").exists()
+
+
+def test_without_p12_the_config_files_keys_sign(tmp_path: Path, pki: Manifest, monkeypatch: Any) -> None:
+    """Like `tanba serve` (issue 17 item 9: a CLI that agrees with the daemon): no --p12 given,
+    the config file's p12 are the keys."""
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "config.toml").write_text(f'p12 = ["{pki.identities["rsa-sign"].p12}"]\nautodetect = false\n')
+    monkeypatch.setenv("TANBA_CONFIG_DIR", str(config))
+    doc = tmp_path / "doc.txt"
+    doc.write_text("Өтініш")
+    result = run(str(doc), "--pin-file", pin_file(tmp_path, "123456"))
+    assert result.exit_code == 0, result.output
+    openssl_cms_verify(pki, tmp_path, (tmp_path / "doc.txt.cms").read_bytes(), content=doc.read_bytes())

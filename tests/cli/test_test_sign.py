@@ -110,3 +110,15 @@ def test_a_document_given_as_key_file_is_not_asked_a_password(tmp_path: Path) ->
     assert result.exit_code == 1
     assert f"{notes} is not a PKCS#12 file (its content is not PKCS#12 data)" in result.output
     assert "PIN for" not in result.output
+
+
+def test_without_p12_the_config_files_keys_are_tested(tmp_path: Path, pki: Manifest, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "config.toml").write_text(f'p12 = ["{pki.identities["ec-sign"].p12}"]\nautodetect = false\n')
+    monkeypatch.setenv("TANBA_CONFIG_DIR", str(config))
+    pin = tmp_path / "pin"
+    pin.write_text("123456\n")
+    result = CliRunner().invoke(main, ["test-sign", "--pin-file", str(pin)])
+    assert result.exit_code == 0, result.output
+    assert "OK:" in result.output
