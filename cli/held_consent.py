@@ -9,55 +9,22 @@ answer, and the log file has them at once.  The desktop dialogs need no such car
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from typing import TypeVar
 
-from tanba.agent.consent.base import (
-    CertificateChoice,
-    Confirmation,
-    ConsentUI,
-    KeyAnswer,
-    KeyChoice,
-    KeyFile,
-    OriginDecision,
-    PinRequest,
-)
+from tanba.agent.consent.base import ConsentUI, WrappedConsent
 from tanba.agent.setup import logs
 from tanba.agent.setup.config import Settings
-from tanba.providers.base import Identity
 
 T = TypeVar("T")
 
 
-class QuietWhileAsking(ConsentUI):
+class QuietWhileAsking(WrappedConsent):
     """Forwards to ``inner``; console log records wait while a question is open."""
 
-    def __init__(self, inner: ConsentUI) -> None:
-        self.inner = inner
-        self.name = inner.name
-
-    @staticmethod
-    async def _asked(question: Awaitable[T]) -> T:
+    async def _asked(self, question: Awaitable[T]) -> T:
         with logs.console_held():
             return await question
-
-    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
-        return await self._asked(self.inner.ask_origin(origin, locale))
-
-    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
-        return await self._asked(self.inner.choose_certificate(choice))
-
-    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
-        return await self._asked(self.inner.choose_key(choice))
-
-    async def get_pin(self, request: PinRequest) -> bytearray | None:
-        return await self._asked(self.inner.get_pin(request))
-
-    async def confirm(self, confirmation: Confirmation) -> bool:
-        return await self._asked(self.inner.confirm(confirmation))
-
-    def warnings(self) -> Sequence[str]:
-        return self.inner.warnings()
 
 
 def serve_consent(settings: Settings) -> ConsentUI:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tanba.providers.base import Identity, PinStatus
+
+T = TypeVar("T")
 
 
 class OriginDecision(enum.Enum):
@@ -171,6 +174,36 @@ class ConsentUI(abc.ABC):
     def warnings(self) -> Sequence[str]:
         """Lines to print loudly when the agent starts with this UI."""
         return ()
+
+
+class WrappedConsent(ConsentUI):
+    """Forwards every question to ``inner`` through :meth:`_asked`, which a wrapper
+    overrides to do something around each one (note the open dialog, hold the console)."""
+
+    def __init__(self, inner: ConsentUI) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    async def _asked(self, question: Awaitable[T]) -> T:
+        return await question
+
+    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
+        return await self._asked(self.inner.ask_origin(origin, locale))
+
+    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
+        return await self._asked(self.inner.choose_certificate(choice))
+
+    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
+        return await self._asked(self.inner.choose_key(choice))
+
+    async def get_pin(self, request: PinRequest) -> bytearray | None:
+        return await self._asked(self.inner.get_pin(request))
+
+    async def confirm(self, confirmation: Confirmation) -> bool:
+        return await self._asked(self.inner.confirm(confirmation))
+
+    def warnings(self) -> Sequence[str]:
+        return self.inner.warnings()
 
 
 def wipe(secret: bytearray | None) -> None:

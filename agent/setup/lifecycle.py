@@ -37,7 +37,7 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -45,18 +45,8 @@ from tanba.agent.setup import logs
 from tanba.agent.setup.config import ConfigError, Settings, build_settings, load_file
 from tanba.agent.state import paths
 from tanba.agent.transport import memory
-from tanba.agent.consent.base import (
-    CertificateChoice,
-    Confirmation,
-    ConsentUI,
-    OriginDecision,
-    KeyAnswer,
-    KeyChoice,
-    KeyFile,
-    PinRequest,
-)
+from tanba.agent.consent.base import ConsentUI, WrappedConsent
 from tanba.agent.transport.tracker import Tracker
-from tanba.providers.base import Identity
 
 if TYPE_CHECKING:  # the real imports happen in Agent.start (start-up speed)
     from tanba.agent.transport.server import AgentServer
@@ -92,36 +82,17 @@ def load_settings(config_path: Path | None, flags: Mapping[str, Any]) -> Setting
 # -- dialogs in flight -------------------------------------------------------------
 
 
-class TrackedConsent(ConsentUI):
+class TrackedConsent(WrappedConsent):
     """Forwards to the real consent UI, noting who waits on a dialog (so that shutdown
     can close it)."""
 
     def __init__(self, inner: ConsentUI, tracker: Tracker) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self._tracker = tracker
 
     async def _asked(self, question: Awaitable[T]) -> T:
         with self._tracker.dialog():
             return await question
-
-    async def ask_origin(self, origin: str, locale: str) -> OriginDecision:
-        return await self._asked(self.inner.ask_origin(origin, locale))
-
-    async def choose_certificate(self, choice: CertificateChoice) -> Identity | None:
-        return await self._asked(self.inner.choose_certificate(choice))
-
-    async def choose_key(self, choice: KeyChoice) -> KeyFile | Identity | KeyAnswer | None:
-        return await self._asked(self.inner.choose_key(choice))
-
-    async def get_pin(self, request: PinRequest) -> bytearray | None:
-        return await self._asked(self.inner.get_pin(request))
-
-    async def confirm(self, confirmation: Confirmation) -> bool:
-        return await self._asked(self.inner.confirm(confirmation))
-
-    def warnings(self) -> Sequence[str]:
-        return self.inner.warnings()
 
 
 # -- systemd --------------------------------------------------------------------------
