@@ -26,12 +26,12 @@ import click
 from tanba.agent.state import paths
 from tanba.agent.state.secretfile import read_secret_file
 from tanba.cli.prompt import prompt
-from tanba.cli.sources import serve_sources
+from tanba.cli.sources import Sources, serve_sources
 from tanba.protocol.errors import TanbaError, WrongPin
 from tanba.protocol.methods.certs import cert_wire
 from tanba.providers.base import Identity, KeyStore, Locked
 from tanba.providers.certificate import CertInfo, cert_info
-from tanba.providers.registry import BignPkcs11, Stores, build_stores
+from tanba.providers.registry import Stores, build_stores
 
 _PASSWORD_TRIES = 3
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -44,13 +44,9 @@ class _Listing:
 
 
 @dataclass(frozen=True)
-class _Sources:
+class _Sources(Sources):
     """Where the certificates are looked for, and the file the passwords come from."""
 
-    p12: tuple[Path, ...]
-    modules: tuple[str, ...]
-    autodetect: bool
-    bign: BignPkcs11 | None
     pin_file: Path | None
 
 
