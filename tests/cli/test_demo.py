@@ -9,7 +9,6 @@ import json
 import os
 import queue
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from support.process import TANBA
+from support.process import TANBA, stop
 from tanba.agent.setup.testpki import Manifest
 from tanba.protocol.methods.verify import PROBLEMS
 
@@ -68,12 +67,7 @@ def running_demo(workdir: Path) -> Iterator[Demo]:
         agent = next(m.group(1) for text in lines if (m := re.search(r"agent on (ws://\S+/v1)", text)))
         yield Demo(proc, lines, page, agent, workdir)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

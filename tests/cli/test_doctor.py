@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SoftHSM, softhsm_conf_text
-from support.process import TANBA, free_port
+from support.process import TANBA, free_port, stop
 from tanba.agent.setup.testpki import Manifest
 
 
@@ -88,12 +88,7 @@ def running(args: list[str], environment: dict[str, str], ready: str) -> Iterato
         yield proc
     finally:
         watchdog.cancel()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
 
 
 def test_doctor_checks_the_key_file_serve_was_given(tmp_path: Path, pki: Manifest) -> None:

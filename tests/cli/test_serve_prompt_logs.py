@@ -27,7 +27,7 @@ from websockets.asyncio.client import connect
 
 from support.agent import PORTAL
 from support.keyfiles import key_file
-from support.process import TANBA, free_port
+from support.process import TANBA, free_port, stop
 from tanba.agent.setup.testpki import Manifest
 
 PROMPT = r"Password of the key file only\.p12[^\n]*: "
@@ -112,11 +112,7 @@ def test_a_log_line_waits_until_the_prompt_is_answered(tmp_path: Path, pki: Mani
         assert REFUSED in screen.text[asked_at.end():]  # after the answer, not lost
         assert reply["error"]["data"]["reason"] == "user_cancelled"
     finally:
-        proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()  # a prompt still open (the test failed before answering it)
-            proc.wait(5)
+            stop(proc, signal.SIGTERM)
         finally:
             os.close(master)

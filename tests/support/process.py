@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,3 +18,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[str], signum: int = signal.SIGINT, grace: float = 15.0) -> None:
+    """Stop ``proc`` as a user would (Ctrl-C by default), and kill it if it has not ended
+    within ``grace`` seconds (a prompt still open, say: the test failed before answering)."""
+    proc.send_signal(signum)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
