@@ -107,8 +107,6 @@ class TanbaConnection(ServerConnection):
     _arrived = 0.0
     #: came over TLS (a TLS agent's port takes plain connections too: :mod:`.sniff`)
     tls = False
-    #: a plain WebSocket on a TLS agent: upgraded only to be closed with TLS_REQUIRED
-    plain_on_tls = False
     _peek: FirstByte | None = None
     _tls_task: asyncio.Task[None] | None = None
     _lost = False
@@ -150,6 +148,11 @@ class TanbaConnection(ServerConnection):
         if self.agent.ssl_context is not None and not transport.is_closing():
             assert isinstance(transport, asyncio.Transport)
             self._peek = FirstByte(transport, self._first_byte)
+
+    @property
+    def plain_on_tls(self) -> bool:
+        """A plain connection to a TLS agent: upgraded only to be closed with TLS_REQUIRED."""
+        return self.agent.ssl_context is not None and not self.tls
 
     def _first_byte(self, first: bytes) -> None:
         self._peek = None
@@ -331,10 +334,9 @@ class AgentServer:
         if url.path not in PATHS:
             return connection.respond(404, "Not Found\n")
         connection.route = url.path
-        if self.ssl_context is not None and not connection.tls:
-            # Plain at a TLS agent: no origin question, no service; the upgrade only lets
-            # the page read why (see _handle_connection).
-            connection.plain_on_tls = True
+        if connection.plain_on_tls:
+            # No origin question, no service; the upgrade only lets the page read why (see
+            # _handle_connection).
             return None
         if len(origins) > 1:
             return self._forbid(connection, "several Origin headers")
